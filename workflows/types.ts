@@ -353,6 +353,7 @@ export type Outcome =
   | 'rejected'
   | 'timed-out'
   | 'backup-failed'
+  | 'remediation-failed'
   | 'verification-failed'
   | 'incident-resolved';
 
@@ -395,7 +396,14 @@ export interface RunbookReport {
 /** What the notifier is told. PagerDuty turns these into notes; the logging notifier prints them. */
 export type RunbookEvent =
   | { type: 'started'; incidentId: string; uiUrl: string; target: RunbookTarget }
-  | { type: 'plan-ready'; incidentId: string; uiUrl: string; findings: Finding[]; plan: RemediationPlan; needsApproval: string[] }
+  | {
+      type: 'plan-ready';
+      incidentId: string;
+      uiUrl: string;
+      findings: Finding[];
+      plan: RemediationPlan;
+      needsApproval: string[];
+    }
   | { type: 'approval-reminder'; incidentId: string; uiUrl: string; planId: string; deadline: string }
   | { type: 'approval-escalated'; incidentId: string; uiUrl: string; planId: string; deadline: string }
   | { type: 'decision'; incidentId: string; uiUrl: string; record: DecisionRecord }

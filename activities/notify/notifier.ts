@@ -1,0 +1,33 @@
+import type { RunbookEvent } from '../../workflows/types.js';
+
+/**
+ * Where the runbook reports what it does: PagerDuty notes in production, a log line locally. Implementations must be
+ * safe to call twice with the same event (the activity that calls them may be retried).
+ */
+export interface Notifier {
+  notify(event: RunbookEvent): Promise<void>;
+}
+
+/** One line a run event, for terminals and log collectors. */
+export function describeEvent(event: RunbookEvent): string {
+  switch (event.type) {
+    case 'started':
+      return `runbook started for ${event.target.namespace}/${event.target.pod}: ${event.uiUrl}`;
+    case 'plan-ready':
+      return (
+        `${event.findings.length} finding(s); plan ${event.plan.id} with ${event.plan.actions.length} action(s)` +
+        (event.needsApproval.length > 0 ? `, waiting for approval of: ${event.needsApproval.join(', ')}` : '')
+      );
+    case 'approval-reminder':
+      return `still waiting for approval of plan ${event.planId} (deadline ${event.deadline}): ${event.uiUrl}`;
+    case 'approval-escalated':
+      return `approval of plan ${event.planId} escalated; new deadline ${event.deadline}: ${event.uiUrl}`;
+    case 'decision': {
+      const r = event.record;
+      const verdict = r.accepted ? r.decision : `${r.decision} refused (${r.refusal ?? 'no reason'})`;
+      return `${verdict} by ${r.by}${r.reason ? `: ${r.reason}` : ''}`;
+    }
+    case 'finished':
+      return `finished: ${event.report.outcome}: ${event.report.summary}`;
+  }
+}

@@ -1,0 +1,45 @@
+import type { RunbookStatus } from './types.js';
+
+/**
+ * The run's current details as Markdown for the Temporal UI: phase, findings, plan, what waits for whom. Kept short
+ * (the UI shows it as is); the full status is behind the `status` query.
+ */
+export function renderDetails(s: RunbookStatus): string {
+  const lines = [
+    `**Phase:** ${s.phase} · **Outcome:** ${s.outcome}`,
+    `**Target:** ${s.target.namespace}/${s.target.pod} (${s.target.redis.host}:${s.target.redis.port})`,
+  ];
+  if (s.findings.length > 0) {
+    lines.push('', '**Findings**');
+    for (const f of s.findings.slice(0, 10)) lines.push(`- ${f.severity.toUpperCase()}: ${f.message}`);
+    if (s.findings.length > 10) lines.push(`- … and ${s.findings.length - 10} more`);
+  }
+  if (s.plan) {
+    lines.push('', `**Plan ${s.plan.id}**`);
+    for (const a of s.plan.actions) {
+      const done = s.results.find((r) => r.id === a.id);
+      const mark = done ? (done.ok ? '✅' : '❌') : a.risk === 'risky' ? '⚠️' : '•';
+      lines.push(`- ${mark} \`${a.id}\` (${a.risk}): ${a.summary}`);
+    }
+  }
+  if (s.backup)
+    lines.push(
+      '',
+      `**Backup:** ${s.backup.confirmed ? `confirmed (LASTSAVE ${s.backup.lastSave})` : `FAILED: ${s.backup.error ?? s.backup.status}`}`,
+    );
+  if (s.awaitingApproval.length > 0) {
+    lines.push('', `**Waiting for approval until ${s.approvalDeadline ?? '?'}:** ${s.awaitingApproval.join(', ')}`);
+    lines.push(
+      `Approve: \`runbook approve ${s.incidentId} --by <email> --plan ${s.plan?.id ?? ''}\` or signal \`approve\` with \`{"by":"<email>","planId":"${s.plan?.id ?? ''}"}\``,
+    );
+  }
+  for (const d of s.decisions.slice(-5)) {
+    lines.push(`- ${d.at} ${d.decision} by ${d.by}: ${d.accepted ? 'accepted' : `refused (${d.refusal ?? ''})`}`);
+  }
+  if (s.verification)
+    lines.push(
+      '',
+      `**Verification:** ${s.verification.passed ? 'passed' : `failed: ${s.verification.reasons.join('; ')}`}`,
+    );
+  return lines.join('\n');
+}

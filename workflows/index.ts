@@ -1,0 +1,2 @@
+/** Workflow entry point bundled by the worker: export every workflow type here and nothing else. */
+export { redisIncidentRunbook } from './runbook.js';
