@@ -1,0 +1,217 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, loadTemporalSettings, settingsFromConfig } from '../../worker/config.js';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+void describe('loadConfig', () => {
+  let dir: string;
+  const file = async (name: string, text: string) => {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  };
+  const rejectsWith = async (env: NodeJS.ProcessEnv, expected: string[]) => {
+    await assert.rejects(loadConfig(env), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+      for (const line of expected) assert.ok(err.issues.includes(line), `missing "${line}" in:\n${err.message}`);
+      return true;
+    });
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'runbook-config-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  void it('uses development defaults without RUNBOOK_CONFIG, and warns', async () => {
+    const cfg = await loadConfig({});
+    assert.deepEqual(cfg.temporal, {
+      address: 'localhost:7233',
+      namespace: 'default',
+      taskQueue: 'redis-runbook',
+      uiUrl: 'http://localhost:8233',
+    });
+    assert.deepEqual(cfg.approval, {
+      approvers: ['*'],
+      requireDifferentApprover: true,
+      timeoutSeconds: 3600,
+      reminderIntervalSeconds: 900,
+      onTimeout: 'reject',
+    });
+    assert.deepEqual(cfg.verify, { windowSeconds: 300, intervalSeconds: 30 });
+    assert.deepEqual(cfg.thresholds, {
+      memoryNearLimitRatio: 0.9,
+      maxmemoryShareOfLimit: 0.75,
+      fragmentationRatio: 1.5,
+      bigKeyBytes: 10 * 1024 * 1024,
+      statKeyTtlSeconds: 90 * 24 * 3600,
+      sidekiqDeadMax: 10_000,
+      maxKeysPerAction: 100_000,
+    });
+    assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', tls: false });
+    assert.deepEqual(cfg.targets, []);
+    assert.equal(cfg.logLevel, 'info');
+    assert.equal(cfg.configFile, undefined);
+    assert.match(cfg.warnings.join('\n'), /RUNBOOK_CONFIG is not set/);
+  });
+
+  void it('reads the environment, trims the UI URL and treats empty variables as unset', async () => {
+    const cfg = await loadConfig({
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_NAMESPACE: 'ops',
+      RUNBOOK_TASK_QUEUE: 'q',
+      TEMPORAL_UI_URL: 'https://temporal.example.com/',
+      LOG_LEVEL: 'debug',
+      KUBECONFIG: '',
+    });
+    assert.deepEqual(cfg.temporal, {
+      address: 'temporal:7233',
+      namespace: 'ops',
+      taskQueue: 'q',
+      uiUrl: 'https://temporal.example.com',
+    });
+    assert.equal(cfg.logLevel, 'debug');
+    assert.equal(cfg.kubeconfig, undefined);
+  });
+
+  void it('names the variable of a malformed environment value', async () => {
+    await rejectsWith({ TEMPORAL_ADDRESS: 'http://x' }, ['TEMPORAL_ADDRESS: expected host:port, e.g. localhost:7233']);
+    assert.throws(() => loadTemporalSettings({ LOG_LEVEL: 'info', TEMPORAL_UI_URL: 'nope' }), /TEMPORAL_UI_URL/);
+  });
+
+  void it('reads a valid file, fills defaults, and never holds a password', async () => {
+    const path = await file(
+      'valid.yaml',
+      [
+        'approval:',
+        '  approvers: [lead@example.com, " sre@example.com "]',
+        '  onTimeout: escalate',
+        'verify: { windowSeconds: 60, intervalSeconds: 10 }',
+        'thresholds: { bigKeyBytes: 1024 }',
+        'redis: { tls: true }',
+        'targets:',
+        '  - { name: s, namespace: cache, pod: r-0, redis: { host: r.cache, port: 6380, db: 2 }, passwordEnv: S_PW }',
+      ].join('\n'),
+    );
+    const cfg = await loadConfig({ RUNBOOK_CONFIG: path, REDIS_PASSWORD: 'hunter2', S_PW: 'secret' });
+    assert.equal(cfg.configFile, path);
+    assert.deepEqual(cfg.approval.approvers, ['lead@example.com', 'sre@example.com']);
+    assert.equal(cfg.approval.onTimeout, 'escalate');
+    assert.equal(cfg.approval.requireDifferentApprover, true);
+    assert.equal(cfg.approval.timeoutSeconds, 3600);
+    assert.deepEqual(cfg.verify, { windowSeconds: 60, intervalSeconds: 10 });
+    assert.equal(cfg.thresholds.bigKeyBytes, 1024);
+    assert.equal(cfg.thresholds.maxKeysPerAction, 100_000);
+    assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', tls: true });
+    assert.deepEqual(cfg.targets, [
+      { name: 's', namespace: 'cache', pod: 'r-0', redis: { host: 'r.cache', port: 6380, db: 2 }, passwordEnv: 'S_PW' },
+    ]);
+    assert.deepEqual(cfg.warnings, []);
+    const serialized = JSON.stringify(cfg);
+    assert.ok(!serialized.includes('hunter2') && !serialized.includes('secret'));
+
+    const settings = settingsFromConfig(cfg);
+    assert.deepEqual(Object.keys(settings).sort(), ['approval', 'namespace', 'temporalUiUrl', 'thresholds', 'verify']);
+    assert.equal(settings.namespace, 'default');
+    assert.equal(settings.temporalUiUrl, 'http://localhost:8233');
+  });
+
+  void it('warns when a password variable named by the file is not set', async () => {
+    const path = await file('pwenv.yaml', 'approval: { approvers: ["*"] }\nredis: { passwordEnv: OTHER_PW }\n');
+    const cfg = await loadConfig({ RUNBOOK_CONFIG: path });
+    assert.ok(
+      cfg.warnings.some((w) => w.startsWith('OTHER_PW is not set')),
+      cfg.warnings.join('\n'),
+    );
+    assert.ok(cfg.warnings.some((w) => w.includes('anyone may approve')));
+  });
+
+  void it('rejects an unknown key, naming the key and the file', async () => {
+    const path = await file('typo.yaml', 'approval:\n  approvers: ["*"]\n  timeoutSecond: 60\nthreshold: {}\n');
+    await rejectsWith({ RUNBOOK_CONFIG: path }, [
+      `RUNBOOK_CONFIG ${path}: approval.timeoutSecond: unknown key`,
+      `RUNBOOK_CONFIG ${path}: threshold: unknown key`,
+    ]);
+  });
+
+  void it('rejects a bad type or value, naming its path', async () => {
+    const path = await file(
+      'bad.yaml',
+      [
+        'approval:',
+        '  approvers: [not-an-email]',
+        '  timeoutSeconds: -5',
+        '  onTimeout: ignore',
+        'thresholds: { memoryNearLimitRatio: 1.5 }',
+        'targets:',
+        '  - { name: a, namespace: n, pod: p, redis: { host: h, port: "6379" }, passwordEnv: "hunter2!" }',
+      ].join('\n'),
+    );
+    await rejectsWith({ RUNBOOK_CONFIG: path }, [
+      `RUNBOOK_CONFIG ${path}: approval.approvers[0]: expected an email or "*"`,
+      `RUNBOOK_CONFIG ${path}: approval.timeoutSeconds: expected a positive number`,
+      `RUNBOOK_CONFIG ${path}: approval.onTimeout: expected "reject" or "escalate"`,
+      `RUNBOOK_CONFIG ${path}: thresholds.memoryNearLimitRatio: expected a number between 0 and 1`,
+      `RUNBOOK_CONFIG ${path}: targets[0].redis.port: expected a port number`,
+      `RUNBOOK_CONFIG ${path}: targets[0].passwordEnv: expected the name of an environment variable (letters, digits, _), not its value`,
+    ]);
+  });
+
+  void it('requires approvers in a file, and refuses an empty list', async () => {
+    const none = await file('none.yaml', 'verify: { windowSeconds: 60 }\n');
+    await rejectsWith({ RUNBOOK_CONFIG: none }, [
+      `RUNBOOK_CONFIG ${none}: approval.approvers: required: list the emails allowed to approve, or "*" for anyone`,
+    ]);
+    const empty = await file('empty.yaml', 'approval: { approvers: [] }\n');
+    await rejectsWith({ RUNBOOK_CONFIG: empty }, [
+      `RUNBOOK_CONFIG ${empty}: approval.approvers: empty, so nobody could approve: list the emails allowed to approve, or "*" for anyone`,
+    ]);
+  });
+
+  void it('refuses duplicate target names and an interval longer than the window', async () => {
+    const path = await file(
+      'dup.yaml',
+      [
+        'approval: { approvers: ["*"] }',
+        'verify: { windowSeconds: 10, intervalSeconds: 30 }',
+        'targets:',
+        '  - { name: a, namespace: n, pod: p, redis: { host: h, port: 1 } }',
+        '  - { name: a, namespace: n, pod: q, redis: { host: h, port: 2 } }',
+      ].join('\n'),
+    );
+    await rejectsWith({ RUNBOOK_CONFIG: path }, [
+      `RUNBOOK_CONFIG ${path}: verify.intervalSeconds: intervalSeconds must not exceed windowSeconds`,
+      `RUNBOOK_CONFIG ${path}: targets[1].name: duplicate name "a"`,
+    ]);
+  });
+
+  void it('reports a YAML syntax error with its line', async () => {
+    const path = await file('syntax.yaml', 'approval:\n  approvers: [a@b.c\n');
+    await assert.rejects(loadConfig({ RUNBOOK_CONFIG: path }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, new RegExp(`^RUNBOOK_CONFIG ${path}: line \\d+, column \\d+: `));
+      return true;
+    });
+  });
+
+  void it('reports a missing file and a missing kubeconfig', async () => {
+    const missing = join(dir, 'absent.yaml');
+    await rejectsWith({ RUNBOOK_CONFIG: missing }, [`RUNBOOK_CONFIG ${missing}: cannot read: file not found`]);
+    const kube = join(dir, 'absent-kubeconfig');
+    await rejectsWith({ KUBECONFIG: kube }, [`KUBECONFIG ${kube}: file not found or not readable`]);
+  });
+
+  void it('accepts the example file and the compose file shipped in config/', async () => {
+    for (const name of ['runbook.example.yaml', 'runbook.yaml']) {
+      const cfg = await loadConfig({ RUNBOOK_CONFIG: join(repoRoot, 'config', name) });
+      assert.ok(cfg.approval.approvers.length > 0, name);
+    }
+  });
+});
