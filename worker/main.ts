@@ -1,0 +1,138 @@
+/**
+ * The worker process: reads the configuration once, connects to Temporal, registers the search attributes, and polls
+ * the runbook's task queue until SIGINT/SIGTERM, letting running activities finish (up to the grace time) first.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { pino, type Logger } from 'pino';
+import { createActivities } from '../activities/index.js';
+import { LoggingNotifier } from '../activities/notify/index.js';
+import { loadConfig, settingsFromConfig, TemporalUnreachableError, type RunbookConfig } from './config.js';
+import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
+import { createRedisConnector } from './redis-connector.js';
+
+/** Paths pino blanks out, as a second line of defence: the worker never passes secrets to the logger. */
+const REDACT = ['password', '*.password', '*.*.password', 'auth', '*.auth', 'headers.authorization'];
+
+/** The worker's pino logger at the configured level, secrets redacted. */
+export function createLogger(level: RunbookConfig['logLevel']): Logger {
+  return pino({ level, base: { service: 'redis-runbook-worker' }, redact: { paths: REDACT, censor: '[redacted]' } });
+}
+
+/** Routes the SDK's own log lines (worker state, activity and workflow loggers) to pino. */
+function sdkLogger(logger: Logger): SdkLogger {
+  const at = (level: LogLevel) => (message: string, meta?: LogMetadata) => {
+    const method =
+      level === 'TRACE'
+        ? 'trace'
+        : level === 'DEBUG'
+          ? 'debug'
+          : level === 'WARN'
+            ? 'warn'
+            : level === 'ERROR'
+              ? 'error'
+              : 'info';
+    logger[method]({ ...meta }, message);
+  };
+  return {
+    log: (level, message, meta) => at(level)(message, meta),
+    trace: at('TRACE'),
+    debug: at('DEBUG'),
+    info: at('INFO'),
+    warn: at('WARN'),
+    error: at('ERROR'),
+  };
+}
+
+/** `KUBECONFIG` when set, else `~/.kube/config`, else the in-cluster service account. */
+export function loadKubeConfig(cfg: Pick<RunbookConfig, 'kubeconfig'>): KubeConfig {
+  const kc = new KubeConfig();
+  if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** Options of {@link runWorker}, for tests and embedding. */
+export interface RunWorkerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called once the worker polls, with a function that stops it (as SIGTERM would). */
+  onReady?: (stop: () => void) => void;
+  /** Skip `Runtime.install` (when the embedding process installed its own runtime). */
+  keepRuntime?: boolean;
+}
+
+/**
+ * Runs the worker until it is shut down (SIGINT/SIGTERM, or `stop` given to `onReady`).
+ * @throws {ConfigError} on invalid configuration; {@link TemporalUnreachableError} when the server does not answer.
+ */
+export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
+  const cfg = await loadConfig(opts.env ?? process.env);
+  const logger = createLogger(cfg.logLevel);
+  for (const warning of cfg.warnings) logger.warn(warning);
+  if (!opts.keepRuntime) {
+    try {
+      Runtime.install({ logger: sdkLogger(logger.child({ component: 'temporal-sdk' })) });
+    } catch (err) {
+      logger.debug({ err }, 'Temporal runtime already installed; keeping its logger');
+    }
+  }
+
+  const { address, namespace, taskQueue, uiUrl } = cfg.temporal;
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address });
+  } catch (err) {
+    throw TemporalUnreachableError.from(address, err);
+  }
+  try {
+    const added = await ensureSearchAttributes(connection, namespace);
+    if (added.length > 0) logger.info({ namespace, added }, 'registered search attributes');
+
+    const kubeConfig = loadKubeConfig(cfg);
+    const activities = createActivities({
+      kubeConfig,
+      redis: createRedisConnector(cfg),
+      notifier: new LoggingNotifier(logger.child({ component: 'notifier' })),
+      settings: settingsFromConfig(cfg),
+    });
+    const worker = await createRunbookWorker({ connection, namespace, taskQueue, activities });
+    logger.info(
+      {
+        address,
+        namespace,
+        taskQueue,
+        ui: uiUrl,
+        configFile: cfg.configFile ?? null,
+        kubeCluster: kubeConfig.getCurrentCluster()?.server ?? null,
+        approvers: cfg.approval.approvers,
+        targets: cfg.targets.map((t) => t.name),
+      },
+      'worker started',
+    );
+    opts.onReady?.(() => worker.shutdown());
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await connection.close();
+  }
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  runWorker().catch((err) => {
+    console.error(err instanceof Error && !process.env.DEBUG ? err.message : err);
+    process.exit(1);
+  });
+}
