@@ -1,0 +1,36 @@
+// Must stay first: it lets @kubernetes/client-node load on Node 20 (see the module).
+import './node20-compat.js';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createDescribePod } from './describe-pod.js';
+import { createCheckLimits } from './limits.js';
+import { createFetchPreviousLogs } from './logs.js';
+import { createPodHealth } from './pod-health.js';
+import { createRollingRestart } from './restart.js';
+
+export type { PreviousLogsInput } from './logs.js';
+export type { RollingRestartInput } from './restart.js';
+export { RESTARTED_AT_ANNOTATION } from './restart.js';
+
+/**
+ * The runbook's Kubernetes activities, built on one kubeconfig (the worker's: in-cluster service account, `KUBECONFIG`
+ * or `~/.kube/config`). They need `get` on pods, pods/log, events, replicasets and `get`/`patch` on statefulsets and
+ * deployments in the target namespace.
+ *
+ * Failures are `ApplicationFailure`s typed with `RunbookErrorType` (`PodNotFound`, `Forbidden`, `Conflict`,
+ * `InvalidAction`, `InvalidConfig`); unreachable or failing API servers give plain retryable errors with a `cause`.
+ */
+export function createKubernetesActivities(kc: KubeConfig) {
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  return {
+    describePod: createDescribePod(core),
+    fetchPreviousLogs: createFetchPreviousLogs(core),
+    checkLimits: createCheckLimits(core, apps),
+    rollingRestart: createRollingRestart(apps),
+    podHealth: createPodHealth(core),
+  };
+}
+
+/** The Kubernetes activities, for `proxyActivities<KubernetesActivities>`. */
+export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;

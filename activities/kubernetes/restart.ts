@@ -1,0 +1,67 @@
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { AppsV1Api, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { RunbookErrorType } from '../../workflows/definitions.js';
+import type { ActionResult } from '../../workflows/types.js';
+import { callApi } from './errors.js';
+
+/** The pod-template annotation `kubectl rollout restart` sets; changing it makes the controller replace the pods. */
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+
+/** Input of `rollingRestart`. */
+export interface RollingRestartInput {
+  workload: { kind: 'StatefulSet' | 'Deployment'; name: string; namespace: string };
+  /** Value of the annotation, fixed by the workflow (an ISO time) so that a retried activity does not restart twice. */
+  restartedAt: string;
+}
+
+/**
+ * Builds the `rollingRestart` activity: what `kubectl rollout restart` does, a merge patch of the pod template's
+ * `kubectl.kubernetes.io/restartedAt` annotation.
+ *
+ * Idempotent: when the annotation already holds `restartedAt`, nothing is patched and the detail says so. Throws
+ * `PodNotFound` when the workload does not exist, `Forbidden` when RBAC refuses the patch, `Conflict` (retryable) on a
+ * conflict.
+ */
+export function createRollingRestart(apps: AppsV1Api) {
+  return async function rollingRestart(input: RollingRestartInput): Promise<ActionResult> {
+    const { workload, restartedAt } = input;
+    const { kind, name, namespace } = workload;
+    if (restartedAt.trim() === '') {
+      throw ApplicationFailure.create({
+        type: RunbookErrorType.InvalidAction,
+        message: 'rollingRestart needs a non-empty restartedAt',
+        nonRetryable: true,
+      });
+    }
+    const label = `${kind} ${namespace}/${name}`;
+    const resource = kind === 'StatefulSet' ? 'statefulsets.apps' : 'deployments.apps';
+
+    const current = await callApi<V1StatefulSet | V1Deployment>({ verb: 'get', resource, name, namespace }, () =>
+      kind === 'StatefulSet'
+        ? apps.readNamespacedStatefulSet({ name, namespace })
+        : apps.readNamespacedDeployment({ name, namespace }),
+    );
+    if (current.spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION] === restartedAt) {
+      return {
+        id: 'rolling-restart',
+        ok: true,
+        detail: `${label} already has ${RESTARTED_AT_ANNOTATION}=${restartedAt}: restart requested before, not patched again`,
+      };
+    }
+
+    const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } } } };
+    // The generated client sends application/json-patch+json by default, which needs an array of operations.
+    const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    await callApi<V1StatefulSet | V1Deployment>({ verb: 'patch', resource, name, namespace }, () =>
+      kind === 'StatefulSet'
+        ? apps.patchNamespacedStatefulSet({ name, namespace, body }, options)
+        : apps.patchNamespacedDeployment({ name, namespace, body }, options),
+    );
+    return {
+      id: 'rolling-restart',
+      ok: true,
+      detail: `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}: the controller replaces its pods`,
+    };
+  };
+}
