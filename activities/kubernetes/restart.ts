@@ -11,8 +11,13 @@ export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 /** Input of `rollingRestart`. */
 export interface RollingRestartInput {
   workload: { kind: 'StatefulSet' | 'Deployment'; name: string; namespace: string };
-  /** Value of the annotation, fixed by the workflow (an ISO time) so that a retried activity does not restart twice. */
+  /**
+   * Value of the annotation: any string (`kubectl` writes an RFC 3339 time). The workflow fixes it per run and action,
+   * so that a retried activity does not restart twice.
+   */
   restartedAt: string;
+  /** `id` of the returned result, the planned action's id; `rolling-restart` when absent. */
+  actionId?: string;
 }
 
 /**
@@ -26,6 +31,7 @@ export interface RollingRestartInput {
 export function createRollingRestart(apps: AppsV1Api) {
   return async function rollingRestart(input: RollingRestartInput): Promise<ActionResult> {
     const { workload, restartedAt } = input;
+    const id = input.actionId ?? 'rolling-restart';
     const { kind, name, namespace } = workload;
     if (restartedAt.trim() === '') {
       throw ApplicationFailure.create({
@@ -44,7 +50,7 @@ export function createRollingRestart(apps: AppsV1Api) {
     );
     if (current.spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION] === restartedAt) {
       return {
-        id: 'rolling-restart',
+        id,
         ok: true,
         detail: `${label} already has ${RESTARTED_AT_ANNOTATION}=${restartedAt}: restart requested before, not patched again`,
       };
@@ -59,7 +65,7 @@ export function createRollingRestart(apps: AppsV1Api) {
         : apps.patchNamespacedDeployment({ name, namespace, body }, options),
     );
     return {
-      id: 'rolling-restart',
+      id,
       ok: true,
       detail: `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}: the controller replaces its pods`,
     };

@@ -148,7 +148,7 @@ void describe('Kubernetes activities against the simulated cluster', () => {
       assert.ok(err.cause instanceof ApiException);
     });
 
-    void it('maps 403 to Forbidden and a 500 to a plain retryable error with its cause', async () => {
+    void it('maps 403 to Forbidden and a 5xx to a plain retryable error with its cause', async () => {
       cluster.injectFailure({
         method: 'GET',
         path: '/api/v1/namespaces/cache/pods/redis-0',
@@ -346,9 +346,13 @@ void describe('Kubernetes activities against the simulated cluster', () => {
     void it('restarts a Deployment the same way', async () => {
       const result = await k8s.rollingRestart({
         workload: { kind: 'Deployment', name: 'sessions', namespace: 'cache' },
-        restartedAt,
+        restartedAt: 'run-1:restart-sessions',
+        actionId: 'restart-sessions',
       });
       assert.equal(result.ok, true);
+      assert.equal(result.id, 'restart-sessions');
+      const sample = await k8s.podHealth({ namespace: 'cache', pod: 'sessions-6c8f9d7b5-x2k9p' });
+      assert.deepEqual({ ready: sample.ready, restartCount: sample.restartCount }, { ready: true, restartCount: 0 });
       assert.equal(cluster.patches.at(-1)?.path, '/apis/apps/v1/namespaces/cache/deployments/sessions');
       assert.equal(cluster.patches.at(-1)?.contentType, 'application/merge-patch+json');
     });
