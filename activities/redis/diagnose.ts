@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { PrefixUsage, RedisDiagnostics } from '../../workflows/types.js';
+import { configGet, infoText } from './config.js';
+import { parseInfo, summarizeInfo } from './info.js';
+import type { Progress } from './progress.js';
+import { OTHER_PREFIX, scanKeyspace, type ScanOptions, type ScanState } from './scan.js';
+import { readSidekiqFigures } from './sidekiq.js';
+
+/** Prefixes returned in the diagnostics (most bytes first); the rest are folded into `(other)`. */
+const REPORTED_PREFIXES = 50;
+const MAX_ERROR_TEXT = 300;
+
+export interface DiagnoseOptions extends ScanOptions {
+  /** Db of the write probe (default 0). */
+  probeDb?: number;
+}
+
+/**
+ * Redis's own view of the incident: `INFO` (server, memory, keyspace, stats, clients, persistence), the `CONFIG GET`
+ * values the runbook reasons about, a resumable big-key/prefix scan of every db with keys, Sidekiq figures when
+ * Sidekiq keys exist, and a write probe (`SET runbook:probe:<random> PX 10000`, then `UNLINK`). INFO is read
+ * first, so the figures predate the probe. A refused probe is a finding, not an error: `writable: false`.
+ */
+export async function collectDiagnostics(
+  redis: Redis,
+  options: DiagnoseOptions,
+  progress: Progress<ScanState>,
+): Promise<RedisDiagnostics> {
+  const info = summarizeInfo(
+    parseInfo(await infoText(redis, 'server', 'memory', 'keyspace', 'stats', 'clients', 'persistence')),
+  );
+  const config = await configGet(redis, 'maxmemory', 'maxmemory-policy', 'dir', 'dbfilename', 'appendonly');
+
+  const scan = await scanKeyspace(
+    redis,
+    info.keyspace.filter((d) => d.keys > 0).map((d) => d.db),
+    options,
+    progress,
+  );
+
+  let sidekiq: RedisDiagnostics['sidekiq'];
+  if (scan.sidekiqDb !== undefined) {
+    await redis.select(scan.sidekiqDb);
+    sidekiq = await readSidekiqFigures(redis, scan);
+  }
+
+  await redis.select(options.probeDb ?? 0);
+  const probe = await probeWrite(redis);
+
+  const maxmemory = Number(config['maxmemory'] ?? info.memory.maxmemory);
+  return {
+    collectedAt: new Date().toISOString(),
+    ...info,
+    config: {
+      maxmemory: Number.isFinite(maxmemory) ? maxmemory : info.memory.maxmemory,
+      maxmemoryPolicy: config['maxmemory-policy'] ?? info.memory.maxmemoryPolicy,
+      dir: config['dir'],
+      dbfilename: config['dbfilename'],
+      appendonly: config['appendonly'],
+    },
+    bigKeys: scan.bigKeys,
+    prefixes: foldPrefixes(scan.prefixes, REPORTED_PREFIXES),
+    sidekiq,
+    scannedKeys: scan.scannedKeys,
+    ...probe,
+  };
+}
+
+/** Keeps the `limit` prefixes with the most bytes and folds the others (and any existing `(other)`) into one. */
+export function foldPrefixes(prefixes: PrefixUsage[], limit: number): PrefixUsage[] {
+  const named = prefixes.filter((p) => p.prefix !== OTHER_PREFIX).sort((a, b) => b.bytes - a.bytes);
+  const rest = [...named.slice(limit), ...prefixes.filter((p) => p.prefix === OTHER_PREFIX)];
+  const kept = named.slice(0, limit);
+  if (rest.length === 0) return kept;
+  const other = rest.reduce(
+    (acc, p) => ({
+      prefix: OTHER_PREFIX,
+      keys: acc.keys + p.keys,
+      bytes: acc.bytes + p.bytes,
+      keysWithoutTtl: acc.keysWithoutTtl + p.keysWithoutTtl,
+    }),
+    { prefix: OTHER_PREFIX, keys: 0, bytes: 0, keysWithoutTtl: 0 },
+  );
+  return [...kept, other];
+}
+
+/** Tries a tiny write that expires by itself even if the UNLINK never runs. */
+async function probeWrite(redis: Redis): Promise<{ writable: boolean; writeError?: string }> {
+  const key = `runbook:probe:${randomBytes(8).toString('hex')}`;
+  try {
+    await redis.set(key, '1', 'PX', 10_000);
+  } catch (err) {
+    // Only a reply from Redis (OOM, MISCONF, READONLY…) is a finding; a lost connection is an error.
+    if (!(err instanceof Error) || err.name !== 'ReplyError') throw err;
+    return { writable: false, writeError: err.message.slice(0, MAX_ERROR_TEXT) };
+  }
+  await redis.unlink(key);
+  return { writable: true };
+}

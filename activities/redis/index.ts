@@ -1,0 +1,85 @@
+/**
+ * Redis side of the runbook: diagnose, back up, remediate. Built from an injected {@link RedisConnector}; each call
+ * opens its own short-lived connection. Long loops heartbeat and resume from the previous attempt's details.
+ */
+import type {
+  ActionResult,
+  BackupResult,
+  PlannedAction,
+  RedisAddress,
+  RedisDiagnostics,
+} from '../../workflows/types.js';
+import { backupProgressSchema, takeBackup } from './backup.js';
+import { cleanupStateSchema } from './cleanup.js';
+import { withRedis, type RedisConnector } from './connection.js';
+import { collectDiagnostics } from './diagnose.js';
+import { activityProgress } from './progress.js';
+import { applyAction } from './remediate.js';
+import { scanStateSchema } from './scan.js';
+
+export { createRedisConnector, redisClientOptions, type RedisConnector, type RedisCredentials } from './connection.js';
+
+/** Input of `diagnoseRedis`. */
+export interface DiagnoseRedisInput {
+  redis: RedisAddress;
+  /** Biggest keys kept (default 20). */
+  topKeys?: number;
+  /** SCAN COUNT hint (default 1000). */
+  scanCount?: number;
+  /** `MEMORY USAGE … SAMPLES` (default 5). */
+  memorySamples?: number;
+}
+
+/** Input of `backupRedis`. */
+export interface BackupRedisInput {
+  redis: RedisAddress;
+  /** Limit on the whole backup, in seconds (default 300). */
+  timeoutSeconds?: number;
+}
+
+/** Input of `applyRedisAction`. */
+export interface ApplyRedisActionInput {
+  redis: RedisAddress;
+  action: PlannedAction;
+}
+
+/**
+ * The Redis activities. Failures: `RedisUnreachable` (retryable) when the server cannot be reached, `RedisAuth`
+ * (non-retryable) when it refuses the credentials, `BackupFailed` and `InvalidAction` (non-retryable) as each says.
+ */
+export function createRedisActivities(connect: RedisConnector) {
+  return {
+    /** Redis's view of the incident: INFO, CONFIG, big keys and prefixes by SCAN, Sidekiq figures, a write probe. */
+    async diagnoseRedis(input: DiagnoseRedisInput): Promise<RedisDiagnostics> {
+      return withRedis(connect, input.redis, (redis) =>
+        collectDiagnostics(
+          redis,
+          {
+            topKeys: input.topKeys,
+            scanCount: input.scanCount,
+            memorySamples: input.memorySamples,
+            probeDb: input.redis.db,
+          },
+          activityProgress(scanStateSchema),
+        ),
+      );
+    },
+
+    /** A confirmed RDB snapshot (BGSAVE), or a `BackupFailed` failure. */
+    async backupRedis(input: BackupRedisInput): Promise<BackupResult> {
+      return withRedis(connect, input.redis, (redis) =>
+        takeBackup(redis, { timeoutSeconds: input.timeoutSeconds }, activityProgress(backupProgressSchema)),
+      );
+    },
+
+    /** Applies one planned remediation action (idempotent); key actions work on `redis.db` (default 0). */
+    async applyRedisAction(input: ApplyRedisActionInput): Promise<ActionResult> {
+      return withRedis(connect, input.redis, (redis) =>
+        applyAction(redis, input.action, { db: input.redis.db }, activityProgress(cleanupStateSchema)),
+      );
+    },
+  };
+}
+
+/** The activities {@link createRedisActivities} returns, for `proxyActivities<RedisActivities>`. */
+export type RedisActivities = ReturnType<typeof createRedisActivities>;

@@ -1,0 +1,207 @@
+/**
+ * One pass of SCAN over every db with keys: the biggest keys, memory by key prefix, and the Sidekiq `stat:*` figures.
+ * Memory stays flat whatever the keyspace size: only a bounded top-K and a bounded prefix table are kept, and both
+ * travel in the heartbeat so a retried attempt resumes where the previous one stopped.
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { BigKey, PrefixUsage } from '../../workflows/types.js';
+import type { Progress } from './progress.js';
+
+/** Key names are cut to this many characters wherever they are reported. */
+export const MAX_KEY_NAME = 200;
+/** Bucket of the prefixes beyond {@link ScanOptions.maxPrefixes}. */
+export const OTHER_PREFIX = '(other)';
+
+/** Keys whose presence (with the right type) says Sidekiq uses this db. */
+const SIDEKIQ_MARKERS: Record<string, string> = {
+  queues: 'set',
+  processes: 'set',
+  retry: 'zset',
+  dead: 'zset',
+  schedule: 'zset',
+  'stat:processed': 'string',
+  'stat:failed': 'string',
+};
+
+export interface ScanOptions {
+  /** How many of the biggest keys to keep (default 20). */
+  topKeys?: number;
+  /** COUNT hint of each SCAN (default 1000). */
+  scanCount?: number;
+  /** SAMPLES of `MEMORY USAGE` for aggregates (default 5, Redis's own default; 0 = exact and slow). */
+  memorySamples?: number;
+  /** Distinct prefixes kept before new ones are folded into `(other)` (default 200). */
+  maxPrefixes?: number;
+}
+
+const bigKeySchema = z.object({
+  key: z.string(),
+  db: z.number(),
+  type: z.string(),
+  bytes: z.number(),
+  ttlSeconds: z.number(),
+});
+const prefixSchema = z.object({ prefix: z.string(), keys: z.number(), bytes: z.number(), keysWithoutTtl: z.number() });
+
+/** What a scan heartbeats after each batch, and resumes from. Bounded: top-K, ≤ maxPrefixes + 1 prefixes, ≤ 16ish dbs. */
+export const scanStateSchema = z.object({
+  kind: z.literal('scan'),
+  /** The db being scanned and the cursor of its next SCAN. */
+  db: z.number(),
+  cursor: z.string(),
+  doneDbs: z.array(z.number()),
+  scanned: z.number(),
+  topKeys: z.array(bigKeySchema),
+  prefixes: z.array(prefixSchema),
+  /** `stat:*` keys per db (db number as a string key). */
+  statKeys: z.record(z.string(), z.object({ keys: z.number(), withoutTtl: z.number() })),
+  sidekiqDb: z.number().optional(),
+});
+export type ScanState = z.infer<typeof scanStateSchema>;
+
+export interface ScanResult {
+  /** Biggest keys first. */
+  bigKeys: BigKey[];
+  /** Most bytes first; `(other)` included where it is. */
+  prefixes: PrefixUsage[];
+  scannedKeys: number;
+  /** First db where a Sidekiq marker key (`queues`, `retry`, `dead`, `schedule`, `stat:processed`…) was seen. */
+  sidekiqDb?: number;
+  /** `stat:*` keys of {@link sidekiqDb}, and how many have no TTL. */
+  statKeys: number;
+  statKeysWithoutTtl: number;
+}
+
+/**
+ * The prefix a key is aggregated under: the key up to and including its first `:` or `#` when that delimiter is within
+ * the first 64 characters (`stat:processed:2024-01-01` → `stat:`, `Course#12:cache` → `Course#`); otherwise the whole
+ * key cut to 40 characters (`retry`, `dead`), since an undelimited name usually is one well-known key.
+ */
+export function keyPrefix(key: string): string {
+  const match = /[:#]/.exec(key);
+  if (match && match.index < 64) return key.slice(0, match.index + 1);
+  return key.length > 40 ? `${key.slice(0, 40)}…` : key;
+}
+
+/** Cuts a key name to {@link MAX_KEY_NAME} characters. */
+export function displayKey(key: string): string {
+  return key.length > MAX_KEY_NAME ? key.slice(0, MAX_KEY_NAME) : key;
+}
+
+/** Inserts into a list sorted by bytes (biggest first) and keeps at most `k`. */
+export function offerTopKey(top: BigKey[], candidate: BigKey, k: number): void {
+  if (k <= 0) return;
+  const last = top[top.length - 1];
+  if (top.length >= k && last !== undefined && candidate.bytes <= last.bytes) return;
+  let i = top.length;
+  while (i > 0 && (top[i - 1]?.bytes ?? 0) < candidate.bytes) i--;
+  top.splice(i, 0, candidate);
+  if (top.length > k) top.length = k;
+}
+
+/**
+ * SCANs `dbs` (in ascending order), sending each batch's `TYPE`, `MEMORY USAGE … SAMPLES n` and `PTTL` in one pipeline,
+ * and reporting a {@link ScanState} after every batch. Starts from `progress.resumeFrom` when there is one. Leaves the
+ * connection on the last db scanned. Never sends `KEYS`.
+ */
+export async function scanKeyspace(
+  redis: Redis,
+  dbs: number[],
+  options: ScanOptions,
+  progress: Progress<ScanState>,
+): Promise<ScanResult> {
+  const k = options.topKeys ?? 20;
+  const count = options.scanCount ?? 1000;
+  const samples = options.memorySamples ?? 5;
+  const maxPrefixes = options.maxPrefixes ?? 200;
+
+  const resume = progress.resumeFrom;
+  const state: ScanState = resume
+    ? structuredClone(resume)
+    : { kind: 'scan', db: -1, cursor: '0', doneDbs: [], scanned: 0, topKeys: [], prefixes: [], statKeys: {} };
+  const prefixes = new Map(state.prefixes.map((p) => [p.prefix, p]));
+
+  for (const db of [...dbs].sort((a, b) => a - b)) {
+    if (state.doneDbs.includes(db)) continue;
+    let cursor = resume && db === state.db ? state.cursor : '0';
+    state.db = db;
+    await redis.select(db);
+    const stat = (state.statKeys[String(db)] ??= { keys: 0, withoutTtl: 0 });
+    do {
+      const [next, keys] = await redis.scanBuffer(cursor, 'COUNT', count);
+      cursor = next.toString();
+      if (keys.length > 0) {
+        const pipeline = redis.pipeline();
+        for (const key of keys) {
+          pipeline.type(key);
+          pipeline.memory('USAGE', key, 'SAMPLES', samples);
+          pipeline.pttl(key);
+        }
+        const replies = (await pipeline.exec()) ?? [];
+        keys.forEach((keyBuffer, i) => {
+          const [typeErr, type] = replies[i * 3] ?? [];
+          const [, bytes] = replies[i * 3 + 1] ?? [];
+          const [pttlErr, pttl] = replies[i * 3 + 2] ?? [];
+          // Gone between SCAN and the pipeline.
+          if (typeErr || pttlErr || type === 'none' || pttl === -2) return;
+          const key = keyBuffer.toString('utf8');
+          const size = typeof bytes === 'number' ? bytes : 0;
+          const noTtl = pttl === -1;
+          state.scanned++;
+          offerTopKey(
+            state.topKeys,
+            {
+              key: displayKey(key),
+              db,
+              type: String(type),
+              bytes: size,
+              ttlSeconds: noTtl ? -1 : Math.ceil(Number(pttl) / 1000),
+            },
+            k,
+          );
+          addToPrefix(prefixes, keyPrefix(key), size, noTtl, maxPrefixes);
+          if (key.startsWith('stat:')) {
+            stat.keys++;
+            if (noTtl) stat.withoutTtl++;
+          }
+          if (state.sidekiqDb === undefined && SIDEKIQ_MARKERS[key] === type) state.sidekiqDb = db;
+        });
+      }
+      if (cursor === '0') state.doneDbs.push(db);
+      state.cursor = cursor;
+      state.prefixes = [...prefixes.values()];
+      // A snapshot: the heartbeat may be sent later (throttled), after this state has moved on.
+      progress.report(structuredClone(state));
+    } while (cursor !== '0');
+  }
+
+  const sidekiqStats = state.sidekiqDb === undefined ? undefined : state.statKeys[String(state.sidekiqDb)];
+  return {
+    bigKeys: state.topKeys,
+    prefixes: [...prefixes.values()].sort((a, b) => b.bytes - a.bytes),
+    scannedKeys: state.scanned,
+    sidekiqDb: state.sidekiqDb,
+    statKeys: sidekiqStats?.keys ?? 0,
+    statKeysWithoutTtl: sidekiqStats?.withoutTtl ?? 0,
+  };
+}
+
+function addToPrefix(
+  prefixes: Map<string, PrefixUsage>,
+  prefix: string,
+  bytes: number,
+  noTtl: boolean,
+  maxPrefixes: number,
+): void {
+  let usage = prefixes.get(prefix);
+  if (!usage) {
+    const distinct = prefixes.size - (prefixes.has(OTHER_PREFIX) ? 1 : 0);
+    const name = distinct < maxPrefixes ? prefix : OTHER_PREFIX;
+    usage = prefixes.get(name) ?? { prefix: name, keys: 0, bytes: 0, keysWithoutTtl: 0 };
+    prefixes.set(name, usage);
+  }
+  usage.keys++;
+  usage.bytes += bytes;
+  if (noTtl) usage.keysWithoutTtl++;
+}

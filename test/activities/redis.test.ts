@@ -1,0 +1,428 @@
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createRedisActivities, createRedisConnector, type RedisActivities } from '../../activities/redis/index.js';
+import { unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
+import { parseInfo, commandCalls, rdbStateOf } from '../../activities/redis/info.js';
+import { detachedProgress } from '../../activities/redis/progress.js';
+import { scanKeyspace, OTHER_PREFIX, type ScanState } from '../../activities/redis/scan.js';
+import { seedCrashScenario } from '../../demo/seed-redis.js';
+import type { PlannedAction, RedisAddress, RemediationAction } from '../../workflows/types.js';
+import { startRedisServer, type RedisServer } from '../servers/redis-server.js';
+import { freePort } from '../servers/free-port.js';
+
+let server: RedisServer;
+let admin: Redis;
+let activities: RedisActivities;
+let addr: RedisAddress;
+
+const planned = (action: RemediationAction, id: string = action.kind): PlannedAction => ({
+  id,
+  risk: 'risky',
+  destructive: true,
+  summary: id,
+  action,
+});
+
+async function persistence() {
+  return rdbStateOf(parseInfo(await admin.info('persistence')));
+}
+
+async function keysWithoutTtl(pattern: string): Promise<number> {
+  let cursor = '0';
+  let count = 0;
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) if ((await admin.pttl(key)) === -1) count++;
+  } while (cursor !== '0');
+  return count;
+}
+
+async function fill(count: number, key: (i: number) => string, value = 'v', ttl?: number) {
+  const p = admin.pipeline();
+  for (let i = 0; i < count; i++) {
+    if (ttl) p.set(key(i), value, 'EX', ttl);
+    else p.set(key(i), value);
+  }
+  await p.exec();
+}
+
+before(async () => {
+  // Protected configs: the backup-failure test moves `dir`.
+  server = await startRedisServer({ enableDebug: true, args: ['--enable-protected-configs', 'yes'] });
+  admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
+  activities = createRedisActivities(createRedisConnector());
+  addr = { host: server.host, port: server.port };
+});
+
+after(async () => {
+  admin?.disconnect();
+  await server?.stop();
+});
+
+beforeEach(async () => {
+  await admin.select(0);
+  await admin.flushall();
+  await admin.config('SET', 'maxmemory', '0', 'maxmemory-policy', 'noeviction', 'rdb-key-save-delay', '0');
+});
+
+void describe('diagnoseRedis', () => {
+  void it('finds big keys, prefixes, TTL-less keys, Sidekiq figures and keyspace across 2 dbs', async () => {
+    await admin.set('big:blob', 'x'.repeat(300_000));
+    await admin.hset('h:1', 'a', '1');
+    await fill(50, (i) => `stat:processed:2026-01-${i}`);
+    await fill(10, (i) => `stat:tmp:${i}`, '1', 3600);
+    await admin.set('stat:processed', '123');
+    await fill(20, (i) => `session:${i}`, 's', 600);
+    await admin.zadd('retry', 1, 'a', 2, 'b', 3, 'c');
+    await admin.zadd('dead', 1, 'a', 2, 'b', 3, 'c', 4, 'd', 5, 'e');
+    await admin.zadd('schedule', 1, 'a', 2, 'b');
+    await admin.sadd('queues', 'default', 'mailers');
+    await admin.rpush('queue:default', 'j1', 'j2', 'j3', 'j4');
+    await admin.rpush('queue:mailers', 'm1');
+    await admin.select(1);
+    await fill(7, (i) => `other:${i}`);
+    await admin.rpush('list:big', ...Array.from({ length: 2000 }, (_, i) => `item-${i}-${'y'.repeat(50)}`));
+    await admin.select(0);
+    const db0Keys = await admin.dbsize();
+
+    const d = await activities.diagnoseRedis({ redis: addr, topKeys: 5, scanCount: 10 });
+
+    assert.match(d.version, /^7\./);
+    assert.deepEqual(d.keyspace, [
+      { db: 0, keys: db0Keys, expires: 30 },
+      { db: 1, keys: 8, expires: 0 },
+    ]);
+    assert.equal(d.scannedKeys, db0Keys + 8);
+    assert.equal(d.bigKeys.length, 5);
+    assert.deepEqual(
+      d.bigKeys.map((k) => k.bytes),
+      [...d.bigKeys.map((k) => k.bytes)].sort((a, b) => b - a),
+    );
+    assert.deepEqual(
+      d.bigKeys.slice(0, 2).map(({ key, db, type, ttlSeconds }) => ({ key, db, type, ttlSeconds })),
+      [
+        { key: 'big:blob', db: 0, type: 'string', ttlSeconds: -1 },
+        { key: 'list:big', db: 1, type: 'list', ttlSeconds: -1 },
+      ],
+    );
+    assert.ok(d.bigKeys[0]!.bytes > 300_000);
+
+    const prefix = (p: string) => d.prefixes.find((x) => x.prefix === p);
+    assert.equal(prefix('stat:')?.keys, 61);
+    assert.equal(prefix('stat:')?.keysWithoutTtl, 51);
+    assert.deepEqual(
+      { ...prefix('session:'), bytes: 0 },
+      { prefix: 'session:', keys: 20, bytes: 0, keysWithoutTtl: 0 },
+    );
+    assert.equal(prefix('other:')?.keys, 7);
+    assert.equal(prefix('dead')?.keys, 1);
+    assert.equal(
+      d.prefixes.reduce((sum, p) => sum + p.keys, 0),
+      d.scannedKeys,
+    );
+
+    assert.deepEqual(d.sidekiq, {
+      retry: 3,
+      dead: 5,
+      schedule: 2,
+      queues: [
+        { name: 'default', length: 4 },
+        { name: 'mailers', length: 1 },
+      ],
+      statKeys: 61,
+      statKeysWithoutTtl: 51,
+    });
+    assert.equal(d.writable, true);
+    assert.equal(d.writeError, undefined);
+    assert.equal(await admin.dbsize(), db0Keys, 'the probe key is removed');
+    assert.equal(d.config.maxmemoryPolicy, 'noeviction');
+    assert.equal(d.config.dir, server.dir);
+    assert.equal(d.memory.maxmemory, 0);
+  });
+
+  void it('reports writable:false with the OOM error when memory is full under noeviction', async () => {
+    await fill(100, (i) => `k:${i}`);
+    await admin.config('SET', 'maxmemory', '1');
+    const d = await activities.diagnoseRedis({ redis: addr });
+    await admin.config('SET', 'maxmemory', '0');
+    assert.equal(d.writable, false);
+    assert.match(d.writeError ?? '', /^OOM command not allowed/);
+    assert.equal(d.config.maxmemory, 1);
+    assert.equal(d.sidekiq, undefined, 'no Sidekiq keys, no Sidekiq figures');
+  });
+
+  void it('folds prefixes beyond the cap into (other) and resumes a scan to the same result', async () => {
+    for (let p = 0; p < 10; p++) await fill(10, (i) => `p${p}:${i}`, 'v'.repeat(10 * (p + 1)));
+    await admin.set('huge', 'z'.repeat(50_000));
+    const states: ScanState[] = [];
+    const full = await scanKeyspace(
+      admin,
+      [0],
+      { topKeys: 3, scanCount: 10, maxPrefixes: 4 },
+      detachedProgress<ScanState>(undefined, (s) => states.push(s)),
+    );
+    assert.equal(full.scannedKeys, 101);
+    assert.equal(full.prefixes.length, 5);
+    assert.equal(full.prefixes.find((p) => p.prefix === OTHER_PREFIX)?.keys, 101 - 4 * 10);
+    assert.equal(full.bigKeys[0]?.key, 'huge');
+    assert.ok(states.length > 3, 'one report per batch');
+
+    const midway = states[2]!;
+    assert.notEqual(midway.cursor, '0');
+    const resumed = await scanKeyspace(
+      admin,
+      [0],
+      { topKeys: 3, scanCount: 10, maxPrefixes: 4 },
+      detachedProgress(midway),
+    );
+    assert.equal(resumed.scannedKeys, full.scannedKeys);
+    assert.deepEqual(resumed.bigKeys, full.bigKeys);
+    assert.deepEqual(resumed.prefixes, full.prefixes);
+  });
+});
+
+void describe('backupRedis', () => {
+  void it('takes a confirmed BGSAVE and finds the RDB file', async () => {
+    await fill(100, (i) => `k:${i}`);
+    const before = await persistence();
+    const result = await activities.backupRedis({ redis: addr, timeoutSeconds: 20 });
+    assert.equal(result.confirmed, true);
+    assert.equal(result.status, 'ok');
+    assert.equal(result.previousLastSave, before.lastSaveTime);
+    assert.ok(result.lastSave > result.previousLastSave, 'LASTSAVE advanced');
+    assert.equal(result.dir, server.dir);
+    assert.equal(result.dbfilename, 'dump.rdb');
+    const file = join(server.dir, 'dump.rdb');
+    assert.ok(existsSync(file));
+    assert.equal(result.rdbBytes, statSync(file).size);
+    assert.ok(result.rdbBytes > 0);
+    assert.equal((await persistence()).saves, (before.saves ?? 0) + 1);
+
+    const again = await activities.backupRedis({ redis: addr, timeoutSeconds: 20 });
+    assert.ok(again.lastSave > result.lastSave, 'a second run takes another backup');
+  });
+
+  void it('waits for a BGSAVE already running, then takes its own', async () => {
+    await admin.call('DEBUG', 'POPULATE', '1000', 'pop');
+    await admin.config('SET', 'rdb-key-save-delay', '400'); // µs per key: ~0.4 s per save
+    const before = await persistence();
+    await admin.bgsave();
+    assert.equal((await persistence()).inProgress, true);
+    const result = await activities.backupRedis({ redis: addr, timeoutSeconds: 20 });
+    const after = await persistence();
+    assert.equal(result.confirmed, true);
+    assert.equal(after.saves, (before.saves ?? 0) + 2, 'the running save, then ours');
+    assert.equal(after.inProgress, false);
+  });
+
+  void it('fails with BackupFailed when the save cannot be written', async () => {
+    const gone = await mkdtemp(join(tmpdir(), 'redis-runbook-gone-'));
+    await admin.config('SET', 'dir', gone);
+    await rm(gone, { recursive: true });
+    try {
+      await assert.rejects(
+        activities.backupRedis({ redis: addr, timeoutSeconds: 20 }),
+        (err: Error & Record<string, unknown>) => {
+          assert.equal(err['type'], 'BackupFailed');
+          assert.equal(err['nonRetryable'], true);
+          assert.match(err.message, /rdb_last_bgsave_status:err/);
+          return true;
+        },
+      );
+    } finally {
+      await admin.config('SET', 'dir', server.dir);
+    }
+  });
+});
+
+void describe('applyRedisAction', () => {
+  const apply = (action: RemediationAction, id?: string) =>
+    activities.applyRedisAction({ redis: addr, action: planned(action, id) });
+  const invalid = { type: 'InvalidAction', nonRetryable: true };
+
+  void it('set-maxmemory sets it once, refuses 0 and values below the memory in use', async () => {
+    const first = await apply({ kind: 'set-maxmemory', bytes: 64 * 1024 * 1024 });
+    assert.equal(first.ok, true);
+    assert.deepEqual(await admin.config('GET', 'maxmemory'), ['maxmemory', String(64 * 1024 * 1024)]);
+    const second = await apply({ kind: 'set-maxmemory', bytes: 64 * 1024 * 1024 });
+    assert.match(second.detail, /already/);
+    await assert.rejects(apply({ kind: 'set-maxmemory', bytes: 0 }), invalid);
+    await assert.rejects(apply({ kind: 'set-maxmemory', bytes: 1024 }), invalid);
+    assert.deepEqual(await admin.config('GET', 'maxmemory'), ['maxmemory', String(64 * 1024 * 1024)]);
+  });
+
+  void it('set-maxmemory-policy sets a known policy once and refuses others', async () => {
+    assert.equal((await apply({ kind: 'set-maxmemory-policy', policy: 'allkeys-lru' })).ok, true);
+    assert.deepEqual(await admin.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'allkeys-lru']);
+    assert.match((await apply({ kind: 'set-maxmemory-policy', policy: 'allkeys-lru' })).detail, /already/);
+    await assert.rejects(apply({ kind: 'set-maxmemory-policy', policy: 'delete-everything' }), invalid);
+  });
+
+  void it('expire-keys gives a TTL only to keys without one, once', async () => {
+    await fill(30, (i) => `stat:d:${i}`);
+    await fill(5, (i) => `stat:t:${i}`, 'v', 100);
+    await fill(5, (i) => `keep:${i}`);
+    const action: RemediationAction = { kind: 'expire-keys', pattern: 'stat:*', ttlSeconds: 3600, maxKeys: 1000 };
+    const first = await apply(action);
+    assert.equal(first.keysTouched, 30);
+    assert.equal(await keysWithoutTtl('stat:*'), 0);
+    assert.ok((await admin.ttl('stat:t:0')) <= 100, 'an existing TTL is kept');
+    assert.ok((await admin.ttl('stat:d:0')) > 3000);
+    assert.equal(await keysWithoutTtl('keep:*'), 5);
+    const second = await apply(action);
+    assert.equal(second.keysTouched, 0);
+  });
+
+  void it('expire-keys stops at maxKeys and says so', async () => {
+    await fill(30, (i) => `stat:d:${i}`);
+    const result = await apply({ kind: 'expire-keys', pattern: 'stat:*', ttlSeconds: 3600, maxKeys: 10 });
+    assert.equal(result.keysTouched, 10);
+    assert.match(result.detail, /cap of 10/);
+    assert.equal(await keysWithoutTtl('stat:*'), 20);
+  });
+
+  void it('unlink-keys removes matching keys only, reports bytes, and is idempotent', async () => {
+    await fill(40, (i) => `tmp:${i}`, 'x'.repeat(1000));
+    await fill(5, (i) => `keep:${i}`);
+    const action: RemediationAction = { kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 1000 };
+    const first = await apply(action);
+    assert.equal(first.keysTouched, 40);
+    assert.ok((first.bytesFreed ?? 0) >= 40 * 1000);
+    assert.doesNotMatch(first.detail, /cap/);
+    assert.equal(await admin.dbsize(), 5);
+    const second = await apply(action);
+    assert.equal(second.keysTouched, 0);
+    assert.equal(second.bytesFreed, 0);
+  });
+
+  void it('unlink-keys stops at maxKeys and says so', async () => {
+    await fill(40, (i) => `tmp:${i}`);
+    const result = await apply({ kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 15 });
+    assert.equal(result.keysTouched, 15);
+    assert.match(result.detail, /cap of 15/);
+    assert.equal(await admin.dbsize(), 25);
+  });
+
+  void it('unlink resumes from a previous attempt without counting twice, cap included', async () => {
+    await fill(100, (i) => `tmp:${i}`, 'x'.repeat(100));
+    const job = { actionId: 'cleanup-tmp', pattern: 'tmp:*', maxKeys: 70, scanCount: 10 };
+    let last: CleanupState | undefined;
+    let reports = 0;
+    const crashing = detachedProgress<CleanupState>(undefined, (s) => {
+      last = s;
+      if (++reports === 3) throw new Error('worker crashed');
+    });
+    await assert.rejects(unlinkByPattern(admin, job, crashing), /worker crashed/);
+    assert.ok(last && last.touched > 0 && last.touched < 70);
+    const touchedBefore = last.touched;
+    assert.equal(await admin.dbsize(), 100 - touchedBefore);
+
+    const outcome = await unlinkByPattern(admin, job, detachedProgress(last));
+    assert.equal(outcome.touched, 70);
+    assert.equal(outcome.capReached, true);
+    assert.equal(await admin.dbsize(), 30);
+    assert.ok(outcome.bytesFreed > 0);
+
+    const otherAction = await unlinkByPattern(admin, { ...job, actionId: 'another' }, detachedProgress(last));
+    assert.equal(otherAction.touched, 30, "another action's heartbeat is not resumed");
+  });
+
+  void it('trim-sorted-set keeps the newest members, in chunks, once', async () => {
+    const members: Array<number | string> = [];
+    for (let i = 1; i <= 2500; i++) members.push(i, `job-${i}`);
+    await admin.zadd('dead', ...members);
+    const first = await apply({ kind: 'trim-sorted-set', key: 'dead', keep: 100 });
+    assert.equal(first.keysTouched, 2400);
+    assert.ok((first.bytesFreed ?? 0) > 0);
+    assert.equal(await admin.zcard('dead'), 100);
+    assert.deepEqual(await admin.zrange('dead', '0', '0', 'WITHSCORES'), ['job-2401', '2401']);
+    const second = await apply({ kind: 'trim-sorted-set', key: 'dead', keep: 100 });
+    assert.equal(second.keysTouched, 0);
+    assert.equal((await apply({ kind: 'trim-sorted-set', key: 'missing', keep: 1 })).keysTouched, 0);
+    await admin.set('str', 'v');
+    await assert.rejects(apply({ kind: 'trim-sorted-set', key: 'str', keep: 1 }), invalid);
+  });
+
+  void it('memory-purge, config-rewrite without a config file, and refusals', async () => {
+    assert.equal((await apply({ kind: 'memory-purge' })).ok, true);
+    const rewrite = await apply({ kind: 'config-rewrite' });
+    assert.equal(rewrite.ok, false);
+    assert.match(rewrite.detail, /without a config file/);
+    assert.match(rewrite.detail, /redis\.conf/);
+    await assert.rejects(
+      apply({ kind: 'rolling-restart', workload: { kind: 'StatefulSet', name: 'redis', namespace: 'default' } }),
+      invalid,
+    );
+    await fill(3, (i) => `a:${i}`);
+    await assert.rejects(apply({ kind: 'unlink-keys', pattern: '*', maxKeys: 10 }), invalid);
+    await assert.rejects(apply({ kind: 'expire-keys', pattern: '*:x', ttlSeconds: 10, maxKeys: 10 }), invalid);
+    await assert.rejects(apply({ kind: 'expire-keys', pattern: 'a:*', ttlSeconds: 0, maxKeys: 10 }), invalid);
+    assert.equal(await admin.dbsize(), 3);
+  });
+});
+
+void describe('connection failures', () => {
+  void it('maps an unreachable server to retryable RedisUnreachable', async () => {
+    const closed = { host: '127.0.0.1', port: await freePort() };
+    await assert.rejects(activities.diagnoseRedis({ redis: closed }), {
+      type: 'RedisUnreachable',
+      nonRetryable: false,
+    });
+  });
+
+  void it('maps refused credentials to non-retryable RedisAuth', async () => {
+    await admin.config('SET', 'requirepass', 'sekret');
+    try {
+      await assert.rejects(activities.diagnoseRedis({ redis: addr }), { type: 'RedisAuth', nonRetryable: true });
+      const wrong = createRedisActivities(createRedisConnector(() => ({ password: 'nope' })));
+      await assert.rejects(wrong.backupRedis({ redis: addr }), { type: 'RedisAuth', nonRetryable: true });
+      const right = createRedisActivities(createRedisConnector(() => ({ password: 'sekret' })));
+      assert.equal((await right.diagnoseRedis({ redis: addr })).writable, true);
+    } finally {
+      await admin.config('SET', 'requirepass', '');
+    }
+  });
+});
+
+void describe('seedCrashScenario', () => {
+  void it('reproduces the crash: a 100 KB write fails with OOM, and diagnostics show it', async () => {
+    const seed = new Redis({ host: server.host, port: server.port });
+    try {
+      const summary = await seedCrashScenario(seed, { scale: 0.2 });
+      assert.equal(summary.writeFailsWithOom, true);
+      assert.match(summary.oomError ?? '', /^OOM command not allowed/);
+      assert.ok(summary.keys > 1000);
+      assert.ok(summary.maxmemory > 0 && summary.maxmemory < summary.usedMemory);
+    } finally {
+      seed.disconnect();
+    }
+    const d = await activities.diagnoseRedis({ redis: addr });
+    assert.equal(d.writable, false);
+    assert.equal(d.memory.maxmemoryPolicy, 'noeviction');
+    assert.ok(d.sidekiq && d.sidekiq.dead >= 1000 && d.sidekiq.statKeysWithoutTtl >= 1000);
+    assert.equal(d.sidekiq.retry, 40);
+    assert.deepEqual(
+      d.bigKeys.slice(0, 2).map((k) => [k.key, k.type]),
+      [
+        ['dead', 'zset'],
+        ['Course#1000:cache', 'string'],
+      ],
+    );
+    assert.ok(d.bigKeys[1]!.bytes > 200 * 1024);
+  });
+});
+
+void describe('commands sent', () => {
+  void it('never KEYS, never DEL', async () => {
+    const calls = commandCalls(parseInfo(await admin.info('commandstats')));
+    assert.ok((calls['scan'] ?? 0) > 0, 'sanity: commandstats counts our commands');
+    assert.equal(calls['keys'], undefined);
+    assert.equal(calls['del'], undefined);
+  });
+});
