@@ -1,0 +1,127 @@
+import {
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { decideUpdate, statusQuery, toWorkflowId } from '../../workflows/definitions.js';
+import type { Decision, DecisionRecord, RunbookStatus } from '../../workflows/types.js';
+import { CliError, ExitCode, type CommandContext } from '../client.js';
+
+/** Options of `runbook approve`. */
+export interface ApproveOptions {
+  /** Incident id or workflow id. */
+  id: string;
+  by: string;
+  /** The plan approved; the run's current plan (printed) when absent. */
+  plan?: string;
+  /** Subset of action ids; every risky action of the plan when absent. */
+  actions?: string[];
+  reason?: string;
+  /** How long to wait for a worker to take the decision, in ms. Default 30 s. */
+  timeoutMs?: number;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** @throws {CliError} exit code 2 unless `by` looks like an email. */
+export function checkBy(by: string): void {
+  if (!EMAIL.test(by)) throw new CliError(`--by ${JSON.stringify(by)}: expected an email`, ExitCode.refused);
+}
+
+async function currentStatus(client: Client, handle: WorkflowHandle, timeoutMs: number): Promise<RunbookStatus> {
+  try {
+    return await client.withDeadline(Date.now() + timeoutMs, () => handle.query(statusQuery));
+  } catch (err) {
+    if (err instanceof Error && err.name === 'WorkflowNotFoundError') throw err;
+    throw new CliError(
+      `cannot read the run's current plan (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): ` +
+        'is `runbook worker` running? Pass --plan to skip this',
+      ExitCode.unexpected,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Sends a decision through the `decide` Update and waits (up to `timeoutMs`) for a worker to take it, so a refusal by the run's validator (wrong approver, stale plan id,
+ * unknown action, nothing waiting) comes back at once as a {@link CliError} with exit code 2 and the validator's words.
+ */
+export async function sendDecision(
+  client: Client,
+  handle: WorkflowHandle,
+  decision: Decision,
+  timeoutMs: number,
+): Promise<DecisionRecord> {
+  try {
+    const record = await client.withDeadline(Date.now() + timeoutMs, () =>
+      handle.executeUpdate(decideUpdate, { args: [decision] }),
+    );
+    if (!record.accepted) throw new CliError(`refused: ${record.refusal ?? 'no reason given'}`, ExitCode.refused);
+    return record;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new CliError(`refused: ${err.cause?.message ?? err.message}`, ExitCode.refused, { cause: err });
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new CliError(
+        `no worker took the decision within ${Math.round(timeoutMs / 1000)} s: is \`runbook worker\` running? ` +
+          'Nothing was decided',
+        ExitCode.unexpected,
+        { cause: err },
+      );
+    }
+    if (err instanceof Error && /already completed|workflow execution.*(completed|closed)/i.test(err.message)) {
+      throw new CliError(`refused: the run has already finished`, ExitCode.refused, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * `runbook approve`: approves a plan, or some of its actions. Without `plan` it reads the run's current plan and
+ * prints which plan and which actions the approval covers before sending it, so the approval names exactly what it
+ * approves (a plan changed meanwhile makes the run refuse the stale id).
+ * @throws {CliError} exit code 2 when refused; {@link WorkflowNotFoundError} when there is no such run.
+ */
+export async function approveCommand(
+  client: Client,
+  opts: ApproveOptions,
+  ctx: CommandContext,
+): Promise<DecisionRecord> {
+  checkBy(opts.by);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const workflowId = toWorkflowId(opts.id);
+  const handle = client.workflow.getHandle(workflowId);
+  let planId = opts.plan;
+  if (!planId) {
+    const status = await currentStatus(client, handle, timeoutMs);
+    if (!status.plan) {
+      throw new CliError(`refused: ${workflowId} has no plan yet (phase ${status.phase})`, ExitCode.refused);
+    }
+    planId = status.plan.id;
+    const wanted = new Set(opts.actions ?? status.awaitingApproval);
+    const covered = status.plan.actions.filter((a) => wanted.has(a.id));
+    ctx.out(`approving plan ${planId} of ${workflowId}:`);
+    for (const a of covered) ctx.out(`  ${a.id} (${a.risk}${a.destructive ? ', destructive' : ''}): ${a.summary}`);
+    if (covered.length === 0) ctx.out('  (no action of the plan waits for approval)');
+  }
+  const record = await sendDecision(
+    client,
+    handle,
+    {
+      decision: 'approve',
+      by: opts.by,
+      planId,
+      ...(opts.actions ? { actions: opts.actions } : {}),
+      ...(opts.reason ? { reason: opts.reason } : {}),
+      via: 'cli',
+    },
+    timeoutMs,
+  );
+  ctx.out(
+    `approved plan ${record.planId ?? planId}` +
+      `${record.actions ? ` (${record.actions.join(', ')})` : ''} by ${record.by} at ${record.at}`,
+  );
+  return record;
+}
