@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createRedisActivities, createRedisConnector, type RedisActivities } from '../../activities/redis/index.js';
 import { unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
@@ -27,6 +28,11 @@ const planned = (action: RemediationAction, id: string = action.kind): PlannedAc
   summary: id,
   action,
 });
+
+/** `MockActivityEnvironment.run` cannot infer its result type from the function: this spells it out. */
+function runIn<T>(env: MockActivityEnvironment, fn: () => Promise<T>): Promise<T> {
+  return env.run<[], T, () => Promise<T>>(fn);
+}
 
 async function persistence() {
   return rdbStateOf(parseInfo(await admin.info('persistence')));
@@ -415,6 +421,65 @@ void describe('seedCrashScenario', () => {
       ],
     );
     assert.ok(d.bigKeys[1]!.bytes > 200 * 1024);
+  });
+});
+
+void describe('inside an activity context', () => {
+  void it('heartbeats the scan per batch and resumes from the heartbeat details', async () => {
+    await fill(95, (i) => `k:${i}`);
+    await admin.set('big', 'b'.repeat(10_000));
+    const beats: ScanState[] = [];
+    const env = new MockActivityEnvironment();
+    env.on('heartbeat', (d: ScanState) => beats.push(d));
+    const full = await runIn(env, () => activities.diagnoseRedis({ redis: addr, scanCount: 10 }));
+    assert.ok(beats.length >= 5, `one heartbeat per batch, got ${beats.length}`);
+    const mid = beats[2]!;
+    assert.equal(mid.db, 0);
+    assert.notEqual(mid.cursor, '0');
+    assert.ok(mid.scanned > 0 && mid.scanned < 96);
+
+    const resumedEnv = new MockActivityEnvironment({ heartbeatDetails: mid });
+    const resumed = await runIn(resumedEnv, () => activities.diagnoseRedis({ redis: addr, scanCount: 10 }));
+    assert.equal(resumed.scannedKeys, full.scannedKeys);
+    assert.deepEqual(resumed.bigKeys, full.bigKeys);
+    assert.deepEqual(resumed.prefixes, full.prefixes);
+
+    const foreign = new MockActivityEnvironment({ heartbeatDetails: { something: 'else' } });
+    assert.equal((await runIn(foreign, () => activities.diagnoseRedis({ redis: addr }))).scannedKeys, 96);
+  });
+
+  void it('resumes a cleanup from the previous attempt, counting its keys once', async () => {
+    await fill(10, (i) => `tmp:${i}`);
+    const previous: CleanupState = {
+      kind: 'cleanup',
+      actionId: 'unlink-tmp',
+      cursor: '0',
+      touched: 25,
+      bytesFreed: 2500,
+      done: false,
+    };
+    const env = new MockActivityEnvironment({ heartbeatDetails: previous });
+    const result = await runIn(env, () =>
+      activities.applyRedisAction({
+        redis: addr,
+        action: planned({ kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 30 }, 'unlink-tmp'),
+      }),
+    );
+    assert.equal(result.keysTouched, 30, '25 before + 5 now: the cap spans attempts');
+    assert.match(result.detail, /cap of 30/);
+    assert.equal(await admin.dbsize(), 5);
+  });
+
+  void it('stops a scan when the activity is cancelled', async () => {
+    await fill(100, (i) => `k:${i}`);
+    const env = new MockActivityEnvironment();
+    env.once('heartbeat', () => env.cancel());
+    await assert.rejects(
+      runIn(env, () => activities.diagnoseRedis({ redis: addr, scanCount: 10 })),
+      {
+        name: 'CancelledFailure',
+      },
+    );
   });
 });
 
