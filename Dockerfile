@@ -2,14 +2,14 @@
 #
 # Node 22, not 20: @kubernetes/client-node 2.x depends on undici 8, which needs Node >= 22.19 (on Node 20 the
 # Kubernetes client fails as it loads, so the worker cannot start).
-FROM node:22-slim AS build
+FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
 RUN npm run build
 
-FROM node:22-slim
+FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

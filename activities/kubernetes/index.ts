@@ -1,5 +1,3 @@
-// Must stay first: it lets @kubernetes/client-node load on Node 20 (see the module).
-import './node20-compat.js';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createDescribePod } from './describe-pod.js';

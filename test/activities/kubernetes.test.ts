@@ -1,4 +1,3 @@
-import '../../activities/kubernetes/node20-compat.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
