@@ -1,7 +1,6 @@
 # The runbook image: `docker run redis-runbook worker`, or any other `runbook` subcommand.
 #
-# Node 22, not 20: @kubernetes/client-node 2.x depends on undici 8, which needs Node >= 22.19 (on Node 20 the
-# Kubernetes client fails as it loads, so the worker cannot start).
+# Node 20, like CI; package.json pins undici 7 because the Kubernetes client's undici 8 needs Node >= 22.19.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
