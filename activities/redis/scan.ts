@@ -121,10 +121,12 @@ export async function scanKeyspace(
     ? structuredClone(resume)
     : { kind: 'scan', db: -1, cursor: '0', doneDbs: [], scanned: 0, topKeys: [], prefixes: [], statKeys: {} };
   const prefixes = new Map(state.prefixes.map((p) => [p.prefix, p]));
+  // Captured once: state.db moves on, and a db that appeared below the resumed one must not reset its cursor.
+  const resumeAt = resume && !resume.doneDbs.includes(resume.db) ? { db: resume.db, cursor: resume.cursor } : undefined;
 
   for (const db of [...dbs].sort((a, b) => a - b)) {
     if (state.doneDbs.includes(db)) continue;
-    let cursor = resume && db === state.db ? state.cursor : '0';
+    let cursor = db === resumeAt?.db ? resumeAt.cursor : '0';
     state.db = db;
     await redis.select(db);
     const stat = (state.statKeys[String(db)] ??= { keys: 0, withoutTtl: 0 });

@@ -175,18 +175,24 @@ void describe('diagnoseRedis', () => {
     );
     assert.equal(full.scannedKeys, 101);
     assert.equal(full.prefixes.length, 5);
-    assert.equal(full.prefixes.find((p) => p.prefix === OTHER_PREFIX)?.keys, 101 - 4 * 10);
+    const other = full.prefixes.find((p) => p.prefix === OTHER_PREFIX);
+    const named = full.prefixes.filter((p) => p !== other);
+    assert.equal(named.length, 4);
+    assert.ok(other && other.keys >= 101 - 4 * 10);
+    assert.equal(other.keys + named.reduce((sum, p) => sum + p.keys, 0), 101);
     assert.equal(full.bigKeys[0]?.key, 'huge');
     assert.ok(states.length > 3, 'one report per batch');
 
     const midway = states[2]!;
     assert.notEqual(midway.cursor, '0');
+    let resumedReports = 0;
     const resumed = await scanKeyspace(
       admin,
       [0],
       { topKeys: 3, scanCount: 10, maxPrefixes: 4 },
-      detachedProgress(midway),
+      detachedProgress(midway, () => resumedReports++),
     );
+    assert.equal(resumedReports, states.length - 3, 'the resumed scan starts after the third batch');
     assert.equal(resumed.scannedKeys, full.scannedKeys);
     assert.deepEqual(resumed.bigKeys, full.bigKeys);
     assert.deepEqual(resumed.prefixes, full.prefixes);
@@ -421,6 +427,20 @@ void describe('seedCrashScenario', () => {
       ],
     );
     assert.ok(d.bigKeys[1]!.bytes > 200 * 1024);
+
+    // The remedies are not refused under OOM (UNLINK, EXPIRE, ZREMRANGEBYRANK are not denied when memory is full).
+    const apply = (action: RemediationAction) => activities.applyRedisAction({ redis: addr, action: planned(action) });
+    assert.equal((await apply({ kind: 'trim-sorted-set', key: 'dead', keep: 10 })).keysTouched, d.sidekiq.dead - 10);
+    const expired = await apply({ kind: 'expire-keys', pattern: 'stat:*', ttlSeconds: 86_400, maxKeys: 100_000 });
+    assert.equal(expired.keysTouched, d.sidekiq.statKeysWithoutTtl);
+    assert.equal((await apply({ kind: 'unlink-keys', pattern: 'Course#*', maxKeys: 10 })).keysTouched, 1);
+    let after = await activities.diagnoseRedis({ redis: addr });
+    for (let i = 0; i < 20 && !after.writable; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // UNLINK frees in the background
+      after = await activities.diagnoseRedis({ redis: addr });
+    }
+    assert.equal(after.writable, true, after.writeError);
+    assert.equal(after.sidekiq?.statKeysWithoutTtl, 0);
   });
 });
 
@@ -439,10 +459,13 @@ void describe('inside an activity context', () => {
     assert.ok(mid.scanned > 0 && mid.scanned < 96);
 
     const resumedEnv = new MockActivityEnvironment({ heartbeatDetails: mid });
+    let resumedBeats = 0;
+    resumedEnv.on('heartbeat', () => resumedBeats++);
     const resumed = await runIn(resumedEnv, () => activities.diagnoseRedis({ redis: addr, scanCount: 10 }));
     assert.equal(resumed.scannedKeys, full.scannedKeys);
     assert.deepEqual(resumed.bigKeys, full.bigKeys);
     assert.deepEqual(resumed.prefixes, full.prefixes);
+    assert.equal(resumedBeats, beats.length - 3, 'the resumed scan starts after the third batch');
 
     const foreign = new MockActivityEnvironment({ heartbeatDetails: { something: 'else' } });
     assert.equal((await runIn(foreign, () => activities.diagnoseRedis({ redis: addr }))).scannedKeys, 96);
