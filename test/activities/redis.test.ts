@@ -235,9 +235,9 @@ void describe('backupRedis', () => {
 
   void it('fails with BackupFailed when the save cannot be written', async () => {
     const gone = await mkdtemp(join(tmpdir(), 'redis-runbook-gone-'));
-    await admin.config('SET', 'dir', gone);
-    await rm(gone, { recursive: true });
     try {
+      await admin.config('SET', 'dir', gone);
+      await rm(gone, { recursive: true });
       await assert.rejects(
         activities.backupRedis({ redis: addr, timeoutSeconds: 20 }),
         (err: Error & Record<string, unknown>) => {
@@ -249,6 +249,7 @@ void describe('backupRedis', () => {
       );
     } finally {
       await admin.config('SET', 'dir', server.dir);
+      await rm(gone, { recursive: true, force: true });
     }
   });
 });
