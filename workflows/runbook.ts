@@ -281,10 +281,7 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
   if (plan.actions.length === 0)
     return finish('nothing-to-do', `${state.findings.length} finding(s) and no remediation to run.`);
   if (external.incidentResolved)
-    return finish(
-      'incident-resolved',
-      `The incident was resolved before any action ran${resolvedBy()}.`,
-    );
+    return finish('incident-resolved', `The incident was resolved before any action ran${resolvedBy()}.`);
 
   // --- 6: backup, confirmed, before anything risky
   if (needsApproval.length > 0 || plan.actions.some((a) => a.destructive)) {

@@ -1,0 +1,209 @@
+/**
+ * Evidence of the seed crash (an OOMKilled, crash-looping Redis with noeviction at its maxmemory and Sidekiq keys),
+ * and test doubles of the activities built from it. The doubles are for workflow-logic tests on the time-skipping
+ * server only; every real activity is tested against a real server elsewhere.
+ */
+import type { RunbookActivities } from '../../activities/index.js';
+import type {
+  ActionResult,
+  BackupResult,
+  PodDescription,
+  PodHealthSample,
+  RedisDiagnostics,
+  ResourceLimits,
+  RunbookEvent,
+  RunbookSettings,
+} from '../../workflows/types.js';
+
+const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+export function seedPod(): PodDescription {
+  return {
+    namespace: 'cache',
+    name: 'redis-0',
+    phase: 'Running',
+    ready: false,
+    conditions: [{ type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
+    containers: [
+      {
+        name: 'redis',
+        ready: false,
+        restartCount: 14,
+        state: { state: 'waiting', reason: 'CrashLoopBackOff' },
+        lastState: { state: 'terminated', reason: 'OOMKilled', exitCode: 137 },
+      },
+    ],
+    events: [{ type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', count: 40 }],
+    failedProbes: 3,
+    owner: { kind: 'StatefulSet', name: 'redis' },
+  };
+}
+
+export function seedLimits(): ResourceLimits {
+  return {
+    container: 'redis',
+    requests: { memoryBytes: GiB },
+    limits: { memoryBytes: 2 * GiB },
+    workload: { kind: 'StatefulSet', name: 'redis', namespace: 'cache' },
+  };
+}
+
+export function seedRedis(overrides: Partial<RedisDiagnostics> = {}): RedisDiagnostics {
+  return {
+    collectedAt: '2026-11-23T00:00:00.000Z',
+    version: '7.0.15',
+    memory: {
+      usedMemory: 99 * MiB,
+      usedMemoryRss: 110 * MiB,
+      usedMemoryPeak: 100 * MiB,
+      fragmentationRatio: 1.1,
+      maxmemory: 100 * MiB,
+      maxmemoryPolicy: 'noeviction',
+    },
+    keyspace: [{ db: 0, keys: 10500, expires: 300 }],
+    stats: { evictedKeys: 0, expiredKeys: 10, keyspaceHits: 100, keyspaceMisses: 5, rejectedConnections: 0 },
+    clients: { connectedClients: 12, blockedClients: 0 },
+    persistence: {
+      rdbLastBgsaveStatus: 'ok',
+      rdbLastSaveTime: 1,
+      rdbBgsaveInProgress: false,
+      rdbChangesSinceLastSave: 100,
+      aofEnabled: false,
+    },
+    config: { maxmemory: 100 * MiB, maxmemoryPolicy: 'noeviction' },
+    bigKeys: [{ key: 'dead', db: 0, type: 'zset', bytes: 3 * MiB, ttlSeconds: -1 }],
+    prefixes: [{ prefix: 'stat:', keys: 5000, bytes: 400_000, keysWithoutTtl: 5000 }],
+    sidekiq: {
+      retry: 200,
+      dead: 15000,
+      schedule: 0,
+      queues: [{ name: 'default', length: 20 }],
+      statKeys: 5000,
+      statKeysWithoutTtl: 5000,
+    },
+    scannedKeys: 10500,
+    writable: false,
+    writeError: "OOM command not allowed when used memory > 'maxmemory'.",
+    ...overrides,
+  };
+}
+
+/** What the seed looks like once the plan ran: room below maxmemory, volatile-lru, writes succeed. */
+export function fixedRedis(): RedisDiagnostics {
+  const before = seedRedis();
+  return seedRedis({
+    memory: { ...before.memory, maxmemory: 1536 * MiB, maxmemoryPolicy: 'volatile-lru' },
+    config: { maxmemory: 1536 * MiB, maxmemoryPolicy: 'volatile-lru' },
+    sidekiq: { ...before.sidekiq!, dead: 10000, statKeysWithoutTtl: 0 },
+    prefixes: [{ prefix: 'stat:', keys: 5000, bytes: 400_000, keysWithoutTtl: 0 }],
+    writable: true,
+    writeError: undefined,
+  });
+}
+
+export function testSettings(
+  overrides: { approval?: Partial<RunbookSettings['approval']>; verify?: Partial<RunbookSettings['verify']> } = {},
+): RunbookSettings {
+  return {
+    approval: {
+      approvers: ['alice@example.com', 'bob@example.com'],
+      requireDifferentApprover: true,
+      timeoutSeconds: 3600,
+      reminderIntervalSeconds: 900,
+      onTimeout: 'reject',
+      ...overrides.approval,
+    },
+    verify: { windowSeconds: 300, intervalSeconds: 30, ...overrides.verify },
+    thresholds: {
+      memoryNearLimitRatio: 0.9,
+      maxmemoryShareOfLimit: 0.75,
+      fragmentationRatio: 1.5,
+      bigKeyBytes: 10 * MiB,
+      statKeyTtlSeconds: 90 * 86400,
+      sidekiqDeadMax: 10000,
+      maxKeysPerAction: 100000,
+    },
+    temporalUiUrl: 'http://localhost:8233',
+    namespace: 'default',
+  };
+}
+
+/** Calls the doubles saw, by activity name, in order. */
+export interface Recorder {
+  calls: Array<{ name: string; args: unknown[] }>;
+  events: RunbookEvent[];
+  named(name: string): unknown[][];
+}
+
+export interface FakeOptions {
+  settings?: RunbookSettings;
+  backup?: BackupResult | Error;
+  /** Restart counts podHealth returns, one per call (the last repeats). */
+  restartCounts?: number[];
+  ready?: boolean;
+  after?: RedisDiagnostics;
+  failAction?: string;
+}
+
+/** Activity doubles for the workflow-logic tests, recording every call. */
+export function fakeActivities(opts: FakeOptions = {}): { activities: RunbookActivities; recorder: Recorder } {
+  const recorder: Recorder = {
+    calls: [],
+    events: [],
+    named(name) {
+      return this.calls.filter((c) => c.name === name).map((c) => c.args);
+    },
+  };
+  let diagnoses = 0;
+  let healthCalls = 0;
+  const record = (name: string, args: unknown[]) => recorder.calls.push({ name, args });
+  const activities = {
+    loadSettings: () => Promise.resolve(opts.settings ?? testSettings()),
+    describePod: (...args: unknown[]) => (record('describePod', args), Promise.resolve(seedPod())),
+    fetchPreviousLogs: (...args: unknown[]) => (
+      record('fetchPreviousLogs', args),
+      Promise.resolve({ available: true, bytesRead: 100, signals: [], lastLines: ['1:M fork: Cannot allocate memory'] })
+    ),
+    checkLimits: (...args: unknown[]) => (record('checkLimits', args), Promise.resolve(seedLimits())),
+    diagnoseRedis: (...args: unknown[]) => {
+      record('diagnoseRedis', args);
+      diagnoses++;
+      return Promise.resolve(diagnoses === 1 ? seedRedis() : (opts.after ?? fixedRedis()));
+    },
+    backupRedis: (...args: unknown[]) => {
+      record('backupRedis', args);
+      if (opts.backup instanceof Error) return Promise.reject(opts.backup);
+      return Promise.resolve(
+        opts.backup ?? { confirmed: true, lastSave: 2, previousLastSave: 1, status: 'ok', durationMs: 5 },
+      );
+    },
+    applyRedisAction: (input: { action: { id: string } }): Promise<ActionResult> => {
+      record('applyRedisAction', [input]);
+      if (input.action.id === opts.failAction)
+        return Promise.resolve({ id: input.action.id, ok: false, detail: 'boom' });
+      return Promise.resolve({ id: input.action.id, ok: true, detail: 'done' });
+    },
+    rollingRestart: (input: { workload: { name: string } }): Promise<ActionResult> => {
+      record('rollingRestart', [input]);
+      return Promise.resolve({ id: 'rolling-restart', ok: true, detail: `restarted ${input.workload.name}` });
+    },
+    podHealth: (...args: unknown[]): Promise<PodHealthSample> => {
+      record('podHealth', args);
+      const counts = opts.restartCounts ?? [14];
+      const restartCount = counts[Math.min(healthCalls, counts.length - 1)] ?? 14;
+      healthCalls++;
+      return Promise.resolve({
+        at: '2026-11-23T00:00:00.000Z',
+        ready: opts.ready ?? true,
+        restartCount,
+        phase: 'Running',
+      });
+    },
+    notify: (event: RunbookEvent) => {
+      recorder.events.push(event);
+      return Promise.resolve();
+    },
+  };
+  return { activities: activities as unknown as RunbookActivities, recorder };
+}

@@ -1,0 +1,252 @@
+/**
+ * Workflow logic on the time-skipping test server: deadlines, reminders, refusals, dry run, the verify window and
+ * escalation. Activities are doubles here (and only here); the real ones are tested against real servers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  approveSignal,
+  decideUpdate,
+  incidentResolvedSignal,
+  rejectSignal,
+  statusQuery,
+  workflowIdFor,
+} from '../../workflows/definitions.js';
+import type { redisIncidentRunbook } from '../../workflows/runbook.js';
+import type { RunbookInput, RunbookReport, RunbookStatus } from '../../workflows/types.js';
+import { installQuietRuntime, startTimeSkippingServer } from '../servers/temporal.js';
+import { fakeActivities, testSettings, type FakeOptions, type Recorder } from './fixtures.js';
+
+installQuietRuntime();
+
+const workflowsPath = fileURLToPath(new URL('../../workflows/index.js', import.meta.url));
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let counter = 0;
+
+function input(overrides: Partial<RunbookInput> = {}): RunbookInput {
+  counter++;
+  return {
+    incidentId: `TS${counter}`,
+    startedBy: 'carol@example.com',
+    target: { namespace: 'cache', pod: 'redis-0', container: 'redis', redis: { host: '127.0.0.1', port: 6379 } },
+    ...overrides,
+  };
+}
+
+/** Runs one workflow with activity doubles; `drive` acts on the handle while the worker runs. */
+async function run(
+  fakes: FakeOptions,
+  drive: (h: WorkflowHandle<typeof redisIncidentRunbook>) => Promise<void>,
+  overrides: Partial<RunbookInput> = {},
+): Promise<{ report: RunbookReport; recorder: Recorder; status: RunbookStatus }> {
+  const { activities, recorder } = fakeActivities(fakes);
+  const taskQueue = `tq-${counter + 1}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities,
+  });
+  const args = input(overrides);
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start<typeof redisIncidentRunbook>('redisIncidentRunbook', {
+      taskQueue,
+      workflowId: workflowIdFor(args.incidentId),
+      args: [args],
+    });
+    await drive(handle);
+    const report = await handle.result();
+    const status = await handle.query(statusQuery);
+    return { report, recorder, status };
+  });
+}
+
+async function waitForPhase(h: WorkflowHandle, phase: RunbookStatus['phase']): Promise<RunbookStatus> {
+  for (let i = 0; i < 200; i++) {
+    const s = await h.query(statusQuery);
+    if (s.phase === phase) return s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`workflow never reached ${phase}`);
+}
+
+const noDrive = () => Promise.resolve();
+
+describe('redisIncidentRunbook on the time-skipping server', () => {
+  before(async () => {
+    env = await startTimeSkippingServer();
+    bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  it('rejects at the approval deadline and reminds while it waits', async () => {
+    const { report, recorder } = await run({}, noDrive);
+    assert.equal(report.outcome, 'timed-out');
+    const reminders = recorder.events.filter((e) => e.type === 'approval-reminder');
+    // deadline 3600 s, reminders every 900 s: at 900, 1800 and 2700 s; none at the deadline itself
+    assert.equal(reminders.length, 3);
+    assert.equal(recorder.named('applyRedisAction').length, 0, 'nothing may run without approval');
+    assert.equal(recorder.named('backupRedis').length, 1, 'the backup precedes the approval wait');
+  });
+
+  it('escalates once at the deadline when the policy says so, then rejects', async () => {
+    const settings = testSettings({ approval: { onTimeout: 'escalate', reminderIntervalSeconds: 0 } });
+    const { report, recorder } = await run({ settings }, noDrive);
+    assert.equal(report.outcome, 'timed-out');
+    assert.equal(recorder.events.filter((e) => e.type === 'approval-escalated').length, 1);
+    assert.equal(recorder.events.filter((e) => e.type === 'approval-reminder').length, 0);
+  });
+
+  it('refuses a stale plan, a non-allowed approver and self-approval, then takes a valid approval', async () => {
+    let refusals: string[] = [];
+    const { report, status, recorder } = await run({}, async (h) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      const planId = s.plan!.id;
+      await assert.rejects(
+        h.executeUpdate(decideUpdate, {
+          args: [{ decision: 'approve', by: 'alice@example.com', planId: 'plan-000000000000' }],
+        }),
+        (err) => {
+          assert.ok(err instanceof WorkflowUpdateFailedError);
+          assert.match(String((err.cause as Error).message), /stale plan/);
+          return true;
+        },
+      );
+      await assert.rejects(
+        h.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'mallory@example.com', planId }] }),
+        /not on the approvers list|Update failed/,
+      );
+      await assert.rejects(
+        h.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'carol@example.com', planId }] }),
+        /Update failed|started this run/,
+      );
+      // the same refusals through signals are recorded in the run
+      await h.signal(approveSignal, { by: 'mallory@example.com', planId });
+      await h.signal(approveSignal, { by: 'alice@example.com', planId: 'plan-stale' });
+      const mid = await h.query(statusQuery);
+      refusals = mid.decisions.filter((d) => !d.accepted).map((d) => d.refusal ?? '');
+      const record = await h.executeUpdate(decideUpdate, {
+        args: [{ decision: 'approve', by: 'alice@example.com', planId, via: 'test' }],
+      });
+      assert.equal(record.accepted, true);
+    });
+    assert.equal(refusals.length, 2);
+    assert.match(refusals[0]!, /not on the approvers list/);
+    assert.match(refusals[1]!, /stale plan/);
+    assert.equal(report.outcome, 'resolved');
+    assert.equal(report.approvedBy, 'alice@example.com');
+    assert.ok(status.decisions.some((d) => d.accepted && d.by === 'alice@example.com'));
+    const ran = recorder.named('applyRedisAction').map((a) => (a[0] as { action: { id: string } }).action.id);
+    assert.deepEqual(
+      ran,
+      status.plan!.actions.map((a) => a.id),
+    );
+  });
+
+  it('runs only the approved subset (and the safe actions)', async () => {
+    const { report, recorder } = await run({}, async (h) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      await h.executeUpdate(decideUpdate, {
+        args: [
+          {
+            decision: 'approve',
+            by: 'bob@example.com',
+            planId: s.plan!.id,
+            actions: ['set-maxmemory', 'set-maxmemory-policy'],
+          },
+        ],
+      });
+    });
+    const ran = recorder.named('applyRedisAction').map((a) => (a[0] as { action: { id: string } }).action.id);
+    assert.deepEqual(ran, ['set-maxmemory', 'set-maxmemory-policy', 'memory-purge']);
+    assert.equal(report.outcome, 'resolved');
+  });
+
+  it('allows self-approval when the policy does not require a second person', async () => {
+    const settings = testSettings({ approval: { requireDifferentApprover: false, approvers: ['*'] } });
+    const { report } = await run({ settings }, async (h) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      await h.executeUpdate(decideUpdate, {
+        args: [{ decision: 'approve', by: 'carol@example.com', planId: s.plan!.id }],
+      });
+    });
+    assert.equal(report.outcome, 'resolved');
+  });
+
+  it('stops on rejection without acting', async () => {
+    const { report, recorder } = await run({}, async (h) => {
+      await waitForPhase(h, 'awaiting-approval');
+      await h.signal(rejectSignal, { by: 'bob@example.com', reason: 'doing it by hand' });
+    });
+    assert.equal(report.outcome, 'rejected');
+    assert.match(report.summary, /bob@example.com: doing it by hand/);
+    assert.equal(recorder.named('applyRedisAction').length, 0);
+  });
+
+  it('dry run stops after the plan: no backup, no approval, no change', async () => {
+    const { report, recorder } = await run({}, noDrive, { dryRun: true });
+    assert.equal(report.outcome, 'dry-run');
+    assert.ok(report.plan && report.plan.actions.length > 0);
+    assert.equal(recorder.named('backupRedis').length, 0);
+    assert.equal(recorder.named('applyRedisAction').length, 0);
+    assert.ok(report.findings.some((f) => f.id === 'noeviction-near-limit'));
+  });
+
+  it('a failed backup blocks every risky action', async () => {
+    const backup = {
+      confirmed: false,
+      lastSave: 1,
+      previousLastSave: 1,
+      status: 'err',
+      durationMs: 3,
+      error: 'MISCONF',
+    };
+    const { report, recorder } = await run({ backup }, noDrive);
+    assert.equal(report.outcome, 'backup-failed');
+    assert.equal(recorder.named('applyRedisAction').length, 0);
+  });
+
+  it('watches the pod over the verify window and escalates when it restarts', async () => {
+    const approveAll = async (h: WorkflowHandle) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      await h.signal(approveSignal, { by: 'alice@example.com', planId: s.plan!.id });
+    };
+    const ok = await run({}, approveAll);
+    assert.equal(ok.report.outcome, 'resolved');
+    // 300 s window sampled every 30 s: the first sample and ten more
+    assert.equal(ok.recorder.named('podHealth').length, 11);
+    assert.ok(ok.report.after && ok.report.after.writable === 'yes');
+
+    const restarted = await run({ restartCounts: [14, 14, 15] }, approveAll);
+    assert.equal(restarted.report.outcome, 'verification-failed');
+    assert.match(restarted.report.verification!.reasons.join(' '), /restarted 1 time/);
+    assert.ok(restarted.recorder.events.some((e) => e.type === 'finished'));
+  });
+
+  it('fails verification when writes still fail, without looping', async () => {
+    const { fixedRedis } = await import('./fixtures.js');
+    const stillBroken = { ...fixedRedis(), writable: false, writeError: 'OOM command not allowed' };
+    const { report, recorder } = await run({ after: stillBroken }, async (h) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      await h.signal(approveSignal, { by: 'alice@example.com', planId: s.plan!.id });
+    });
+    assert.equal(report.outcome, 'verification-failed');
+    assert.equal(recorder.named('diagnoseRedis').length, 2, 'one diagnosis before, one after: no retry loop');
+  });
+
+  it('stops without acting when the incident is resolved while waiting', async () => {
+    const { report, recorder } = await run({}, async (h) => {
+      await waitForPhase(h, 'awaiting-approval');
+      await h.signal(incidentResolvedSignal, { by: 'pagerduty', reason: 'resolved in PagerDuty' });
+    });
+    assert.equal(report.outcome, 'incident-resolved');
+    assert.equal(recorder.named('applyRedisAction').length, 0);
+  });
+});
