@@ -102,13 +102,13 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
     results: [],
     uiUrl: '',
   };
-  let settings: RunbookSettings | undefined;
+  const loaded: { settings?: RunbookSettings } = {};
   let approvedActions: string[] | undefined;
   let rejected = false;
   const external: { incidentResolved?: { by?: string; reason?: string } } = {};
 
   const decisionContext = () => ({
-    policy: settings!.approval,
+    policy: loaded.settings!.approval,
     startedBy: input.startedBy,
     plan: state.plan,
     waiting: state.phase === 'awaiting-approval' && approvedActions === undefined && !rejected,
@@ -117,7 +117,7 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
 
   /** Records a decision; takes effect only if accepted. Shared by the signals and the update. */
   const decide = (d: Decision): DecisionRecord => {
-    const check = settings
+    const check = loaded.settings
       ? checkDecision(d, decisionContext())
       : ({ accepted: false, refusal: 'the run has not loaded its approval policy yet' } as const);
     const record: DecisionRecord = { ...d, at: now().toISOString(), accepted: check.accepted };
@@ -143,8 +143,8 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
   setHandler(approveSignal, (d) => void decide({ ...d, decision: 'approve' }));
   setHandler(rejectSignal, (d) => void decide({ ...d, decision: 'reject' }));
   setHandler(decideUpdate, (d) => decide(d), {
-    validator: (d) => {
-      if (!settings)
+    validator: (d: Decision) => {
+      if (!loaded.settings)
         throw ApplicationFailure.create({
           type: 'DecisionRefused',
           message: 'the run has not loaded its approval policy yet',
@@ -212,7 +212,7 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
     { summary: 'load approval policy and thresholds' },
     [],
   );
-  settings = cfg;
+  loaded.settings = cfg;
   state.uiUrl = `${cfg.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(info.namespace)}/workflows/${encodeURIComponent(info.workflowId)}/${encodeURIComponent(info.runId)}/history`;
   await tell({ type: 'started', incidentId: input.incidentId, uiUrl: state.uiUrl, target: input.target });
 
