@@ -1,0 +1,144 @@
+/**
+ * The local stack of the demo and the end-to-end tests, all real processes on free loopback ports: a Temporal dev
+ * server (Web UI included), a redis-server seeded with the incident, the simulated Kubernetes API with the crashed
+ * pod (and a kubelet probing the real Redis), and the runbook's own worker (`runWorker`, as in production).
+ */
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startRedisServer, type RedisServer } from '../test/servers/redis-server.js';
+import { startDevServer } from '../test/servers/temporal.js';
+import { runWorker } from '../worker/main.js';
+import { seedCrashScenario, type SeedSummary } from './seed-redis.js';
+import { demoScenarioPath, loadScenario, startSimulatedCluster, type SimulatedCluster } from './simulated-cluster.js';
+import { startSimulatedKubelet, type SimulatedKubelet } from './simulated-kubelet.js';
+
+export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
+export const DEMO_TARGET = { namespace: 'cache', pod: 'redis-0', container: 'redis' } as const;
+
+export interface LocalStackOptions {
+  /** Serve the Temporal Web UI on this port (the demo uses 8233). */
+  uiPort?: number;
+  /** Multiplies the seeded key counts. */
+  scale?: number;
+  /** Extra environment for the worker (e.g. LOG_LEVEL). */
+  workerEnv?: Record<string, string>;
+  /** The process already installed a Temporal runtime (tests do, to keep the output quiet). */
+  keepRuntime?: boolean;
+  /** Called as each part comes up, with its start-up time in ms. */
+  onStep?: (step: string, ms: number) => void;
+}
+
+export interface LocalStack {
+  temporal: TestWorkflowEnvironment;
+  redisServer: RedisServer;
+  /** A client of the seeded Redis, for checks. */
+  redis: Redis;
+  seed: SeedSummary;
+  cluster: SimulatedCluster;
+  kubelet: SimulatedKubelet;
+  taskQueue: string;
+  /** The environment the worker runs with (also what the CLI needs to reach the same server). */
+  env: NodeJS.ProcessEnv;
+  /** Stops everything, in reverse order. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+async function timed<T>(step: string, onStep: LocalStackOptions['onStep'], fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const out = await fn();
+  onStep?.(step, Math.round(performance.now() - t0));
+  return out;
+}
+
+/** Starts the stack; on a failure part-way, stops what already started and rethrows. */
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const temporal = await timed('temporal dev server', opts.onStep, () =>
+      startDevServer({ ui: opts.uiPort !== undefined, ...(opts.uiPort ? { uiPort: opts.uiPort } : {}) }),
+    );
+    stops.push(() => temporal.teardown());
+    const redisServer = await timed('redis-server', opts.onStep, () => startRedisServer());
+    stops.push(() => redisServer.stop());
+    const redis = new Redis({
+      host: redisServer.host,
+      port: redisServer.port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    await redis.connect();
+    stops.push(async () => void redis.disconnect());
+    const seed = await timed('seed the crash', opts.onStep, () => seedCrashScenario(redis, { scale: opts.scale ?? 1 }));
+
+    const scenario = loadScenario(demoScenarioPath('oomkilled-redis.yaml'));
+    const cluster = await timed('simulated cluster', opts.onStep, () => startSimulatedCluster(scenario));
+    stops.push(() => cluster.stop());
+    const probeClient = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: 1 });
+    const kubelet = startSimulatedKubelet(cluster, DEMO_TARGET, probeClient);
+    stops.push(async () => {
+      await kubelet.stop();
+      probeClient.disconnect();
+    });
+
+    const taskQueue = 'redis-runbook';
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOK_TASK_QUEUE: taskQueue,
+      TEMPORAL_UI_URL: opts.uiPort ? `http://localhost:${opts.uiPort}` : 'http://localhost:8233',
+      RUNBOOK_CONFIG: DEMO_CONFIG,
+      KUBECONFIG: cluster.kubeconfigPath,
+      LOG_LEVEL: 'warn',
+      ...opts.workerEnv,
+    };
+    await timed('worker', opts.onStep, async () => {
+      let stopWorker: (() => void) | undefined;
+      let failure: unknown;
+      await new Promise<void>((resolve) => {
+        const done = runWorker({
+          env,
+          keepRuntime: opts.keepRuntime ?? false,
+          onReady: (stop) => {
+            stopWorker = stop;
+            resolve();
+          },
+        });
+        // A worker that fails to start must not hang the stack: its error is rethrown below.
+        done.catch((err: unknown) => {
+          failure = err;
+          resolve();
+        });
+        stops.push(async () => {
+          stopWorker?.();
+          await done.catch(() => undefined);
+        });
+      });
+      if (!stopWorker) throw new Error(`the worker failed to start: ${String(failure)}`, { cause: failure });
+    });
+    let stopped = false;
+    return {
+      temporal,
+      redisServer,
+      redis,
+      seed,
+      cluster,
+      kubelet,
+      taskQueue,
+      env,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
