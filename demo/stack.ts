@@ -71,7 +71,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       maxRetriesPerRequest: 1,
     });
     await redis.connect();
-    stops.push(async () => void redis.disconnect());
+    stops.push(() => Promise.resolve(redis.disconnect()));
     const seed = await timed('seed the crash', opts.onStep, () => seedCrashScenario(redis, { scale: opts.scale ?? 1 }));
 
     const scenario = loadScenario(demoScenarioPath('oomkilled-redis.yaml'));

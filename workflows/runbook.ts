@@ -163,6 +163,7 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
       await notifier.notify.executeWithOptions({ summary: `notify: ${event.type}` }, [event]);
     } catch (err) {
       log.warn('notification failed', { event: event.type, error: errorMessage(err) });
+      (state.notificationErrors ??= []).push(`${event.type}: ${errorMessage(err)}`.slice(0, 300));
     }
   }
 

@@ -374,6 +374,8 @@ export interface RunbookStatus {
   results: ActionResult[];
   verification?: Verification;
   uiUrl: string;
+  /** Notifications that could not be delivered (PagerDuty down…): the run went on without them. */
+  notificationErrors?: string[];
 }
 
 /** The workflow's result, also handed to the notifier. */

@@ -1,0 +1,64 @@
+/**
+ * Replays the histories recorded by the end-to-end runs (test/histories/) with today's workflow code. A change that
+ * would break running workflows (a step added, removed or reordered without `patched()`) fails here.
+ * Re-record after an intended, compatible change with `RECORD_HISTORIES=1 node --test dist/test/e2e/`.
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { installQuietRuntime } from '../servers/temporal.js';
+
+installQuietRuntime();
+
+const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
+const logger = new DefaultLogger('ERROR');
+
+async function histories(): Promise<Array<{ name: string; history: ReturnType<typeof historyFromJSON> }>> {
+  const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (name) => ({
+      name,
+      history: historyFromJSON(JSON.parse(await readFile(HISTORIES + name, 'utf8'))),
+    })),
+  );
+}
+
+describe('replay of recorded histories', () => {
+  let current: WorkflowBundleWithSourceMap;
+  let changed: WorkflowBundleWithSourceMap;
+  before(async () => {
+    current = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('../../workflows/index.js', import.meta.url)),
+      logger,
+    });
+    changed = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./changed-workflow.js', import.meta.url)),
+      logger,
+    });
+  });
+
+  it('has the approved, rejected and dry-run histories', async () => {
+    const names = (await histories()).map((h) => h.name);
+    assert.deepEqual(names, ['approved.json', 'dry-run.json', 'rejected.json']);
+  });
+
+  it('replays every history with the current workflow code', async () => {
+    for (const { name, history } of await histories()) {
+      await Worker.runReplayHistory({ workflowBundle: current, replayName: name }, history);
+    }
+  });
+
+  it('fails on a workflow change that would break running workflows', async () => {
+    for (const { name, history } of await histories()) {
+      await assert.rejects(
+        Worker.runReplayHistory({ workflowBundle: changed, replayName: name }, history),
+        (err) => err instanceof DeterminismViolationError,
+        `${name} must not replay on incompatible code`,
+      );
+    }
+  });
+});
