@@ -17,6 +17,8 @@ export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', impor
 export const DEMO_TARGET = { namespace: 'cache', pod: 'redis-0', container: 'redis' } as const;
 
 export interface LocalStackOptions {
+  /** Temporal frontend port (a free one when absent; the demo uses 7233 so another terminal finds it). */
+  port?: number;
   /** Serve the Temporal Web UI on this port (the demo uses 8233). */
   uiPort?: number;
   /** Multiplies the seeded key counts. */
@@ -59,7 +61,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
   try {
     const temporal = await timed('temporal dev server', opts.onStep, () =>
-      startDevServer({ ui: opts.uiPort !== undefined, ...(opts.uiPort ? { uiPort: opts.uiPort } : {}) }),
+      startDevServer({
+        ui: opts.uiPort !== undefined,
+        ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
+        ...(opts.port ? { port: opts.port } : {}),
+      }),
     );
     stops.push(() => temporal.teardown());
     const redisServer = await timed('redis-server', opts.onStep, () => startRedisServer());

@@ -9,12 +9,13 @@ import { temporalCliPath, temporalTestServerPath } from './temporal-binaries.js'
  * search attributes registered. Never downloads: the binary must exist (see temporal-binaries.ts).
  */
 export function startDevServer(
-  opts: { ui?: boolean; uiPort?: number; dbFilename?: string } = {},
+  opts: { port?: number; ui?: boolean; uiPort?: number; dbFilename?: string } = {},
 ): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       ip: '127.0.0.1',
+      ...(opts.port ? { port: opts.port } : {}),
       searchAttributes: allSearchAttributeKeys,
       ui: opts.ui ?? false,
       ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),

@@ -1,0 +1,170 @@
+/**
+ * `npm run demo`: the seeded incident walked end to end on a local stack. Starts a Temporal dev server (Web UI on
+ * http://localhost:8233), a redis-server seeded with the crash, the simulated cluster with the OOMKilled pod, and the
+ * worker; starts a run, prints its UI link, findings and plan; waits for `runbook approve` from another terminal (or
+ * approves itself with --auto-approve); prints the verified outcome and how long each phase took.
+ */
+import { Command, Option } from 'commander';
+import { approveCommand } from '../cli/commands/approve.js';
+import { startCommand } from '../cli/commands/start.js';
+import { renderStatus, statusCommand } from '../cli/commands/status.js';
+import { loadTemporalSettings } from '../worker/config.js';
+import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
+import type { Phase, RunbookReport, RunbookStatus } from '../workflows/types.js';
+import { temporalCliPath, TemporalBinaryNotFound } from '../test/servers/temporal-binaries.js';
+import { installQuietRuntime } from '../test/servers/temporal.js';
+import { DEMO_TARGET, startLocalStack, type LocalStack } from './stack.js';
+
+const INCIDENT = 'PDEMO42';
+const APPROVER = 'oncall@example.com';
+
+interface DemoOptions {
+  autoApprove: boolean;
+  port: number;
+  uiPort: number;
+  scale: number;
+}
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls the run's status, noting when each phase was first seen, until `until` holds. */
+async function follow(
+  stack: LocalStack,
+  seen: Map<Phase, number>,
+  until: (s: RunbookStatus) => boolean,
+): Promise<RunbookStatus> {
+  const handle = stack.temporal.client.workflow.getHandle(toWorkflowId(INCIDENT));
+  for (;;) {
+    const s = await handle.query(statusQuery);
+    if (!seen.has(s.phase)) seen.set(s.phase, performance.now());
+    if (until(s)) return s;
+    await sleep(150);
+  }
+}
+
+async function demo(opts: DemoOptions): Promise<number> {
+  try {
+    temporalCliPath();
+  } catch (err) {
+    if (err instanceof TemporalBinaryNotFound) {
+      say(err.message);
+      return 1;
+    }
+    throw err;
+  }
+  const timings: Array<[string, number]> = [];
+  say('Starting the local stack…');
+  installQuietRuntime();
+  const stack = await startLocalStack({
+    keepRuntime: true,
+    port: opts.port,
+    uiPort: opts.uiPort,
+    scale: opts.scale,
+    onStep: (step, ms) => {
+      timings.push([`start ${step}`, ms]);
+      say(`  ${step}: up in ${ms} ms`);
+    },
+  });
+  const stop = () => void stack.stop().then(() => process.exit(130));
+  process.once('SIGINT', stop);
+  try {
+    const ctx = { settings: loadTemporalSettings(stack.env), out: () => undefined };
+    say(
+      `  redis-server ${stack.redisServer.host}:${stack.redisServer.port} seeded: ${stack.seed.keys} keys, ` +
+        `maxmemory ${stack.seed.maxmemory} B, noeviction; a write fails: ${stack.seed.oomError ?? stack.seed.writeFailsWithOom}`,
+    );
+    say(`  simulated Kubernetes API ${stack.cluster.url}: pod cache/redis-0 OOMKilled 14 times, CrashLoopBackOff`);
+    say();
+
+    const t0 = performance.now();
+    const started = await startCommand(
+      stack.temporal.client,
+      {
+        incident: INCIDENT,
+        title: '[FIRING] Redis cache/redis-0 OOMKilled, CrashLoopBackOff',
+        namespace: DEMO_TARGET.namespace,
+        pod: DEMO_TARGET.pod,
+        container: DEMO_TARGET.container,
+        redis: `${stack.redisServer.host}:${stack.redisServer.port}`,
+        by: 'pagerduty@example.com',
+      },
+      ctx,
+    );
+    say(`Run started: ${started.workflowId}`);
+    say(`  Temporal UI: ${started.uiUrl}`);
+    const seen = new Map<Phase, number>();
+    const waiting = await follow(stack, seen, (s) => s.phase === 'awaiting-approval' || s.phase === 'done');
+    const view = await statusCommand(stack.temporal.client, { id: INCIDENT }, ctx);
+    say();
+    for (const line of renderStatus(view)) say(line);
+    say();
+
+    if (waiting.phase === 'awaiting-approval') {
+      if (opts.autoApprove) {
+        say(`--auto-approve: approving plan ${waiting.plan?.id} as ${APPROVER}`);
+        await approveCommand(
+          stack.temporal.client,
+          { id: INCIDENT, by: APPROVER, plan: waiting.plan?.id, reason: 'demo auto-approval' },
+          ctx,
+        );
+      } else {
+        say('Waiting for approval. From another terminal in this directory:');
+        say(
+          `  TEMPORAL_ADDRESS=${stack.temporal.address} npx runbook approve ${INCIDENT} --by ${APPROVER} --plan ${waiting.plan?.id}`,
+        );
+        say(
+          `  (or reject: npx runbook reject ${INCIDENT} --by ${APPROVER} --reason "…"; approvers: oncall@, sre-lead@example.com)`,
+        );
+      }
+    }
+    await follow(stack, seen, (s) => s.phase === 'done');
+    const report = (await stack.temporal.client.workflow.getHandle(toWorkflowId(INCIDENT)).result()) as RunbookReport;
+    const total = performance.now() - t0;
+
+    say();
+    say(`Outcome: ${report.outcome}: ${report.summary}`);
+    for (const r of report.results) say(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.id}: ${r.detail}`);
+    if (report.before && report.after) {
+      say('  before → after:');
+      for (const key of Object.keys(report.before)) say(`    ${key}: ${report.before[key]} → ${report.after[key]}`);
+    }
+    if (report.plan?.persistAdvice.length)
+      say(`  persist in redis.conf / Helm values: ${report.plan.persistAdvice.join(', ')}`);
+
+    const phases = [...seen.entries()].sort((a, b) => a[1] - b[1]);
+    say();
+    say('Timings:');
+    for (const [step, ms] of timings) say(`  ${step.padEnd(28)} ${ms} ms`);
+    for (let i = 0; i < phases.length - 1; i++) {
+      const [phase, at] = phases[i]!;
+      say(`  phase ${phase.padEnd(22)} ${Math.round(phases[i + 1]![1] - at)} ms`);
+    }
+    say(`  run, start to result         ${Math.round(total)} ms`);
+    say();
+    say(`Audit trail: ${report.uiUrl}`);
+    return report.outcome === 'resolved' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', stop);
+    await stack.stop();
+  }
+}
+
+const program = new Command('demo')
+  .description('Walk the seeded Redis crash through the runbook on a local stack')
+  .option('--auto-approve', 'approve the plan without waiting for a person', false)
+  .addOption(new Option('--port <n>', 'Temporal frontend port').default(7233).argParser(Number))
+  .addOption(new Option('--ui-port <n>', 'Temporal Web UI port').default(8233).argParser(Number))
+  .addOption(new Option('--scale <n>', 'multiply the seeded key counts').default(1).argParser(Number));
+
+program.parse();
+demo(program.opts<DemoOptions>()).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
