@@ -27,6 +27,9 @@ export function renderDetails(s: RunbookStatus): string {
       '',
       `**Backup:** ${s.backup.confirmed ? `confirmed (LASTSAVE ${s.backup.lastSave})` : `FAILED: ${s.backup.error ?? s.backup.status}`}`,
     );
+  if (s.awaitingApproval.length > 0 && s.backup && !s.backup.confirmed) {
+    lines.push('', '**NO CONFIRMED BACKUP:** approving needs `overrideBackup: true` from two different approvers.');
+  }
   if (s.awaitingApproval.length > 0) {
     lines.push('', `**Waiting for approval until ${s.approvalDeadline ?? '?'}:** ${s.awaitingApproval.join(', ')}`);
     lines.push(

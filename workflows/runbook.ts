@@ -105,6 +105,7 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
   const loaded: { settings?: RunbookSettings } = {};
   let approvedActions: string[] | undefined;
   let rejected = false;
+  let pendingOverride: { by: string; actions: string[] } | undefined;
   const external: { incidentResolved?: { by?: string; reason?: string } } = {};
 
   const decisionContext = () => ({
@@ -113,6 +114,8 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
     plan: state.plan,
     waiting: state.phase === 'awaiting-approval' && approvedActions === undefined && !rejected,
     approvable: state.awaitingApproval,
+    backupConfirmed: state.backup?.confirmed ?? true,
+    pendingOverride,
   });
 
   /** Records a decision; takes effect only if accepted. Shared by the signals and the update. */
@@ -122,9 +125,15 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
       : ({ accepted: false, refusal: 'the run has not loaded its approval policy yet' } as const);
     const record: DecisionRecord = { ...d, at: now().toISOString(), accepted: check.accepted };
     if (check.accepted) {
-      if (d.decision === 'approve') record.actions = check.actions;
-      if (d.decision === 'approve') approvedActions = check.actions;
-      else rejected = true;
+      if (d.decision === 'reject') rejected = true;
+      else {
+        record.actions = check.actions;
+        if (check.final) approvedActions = check.actions;
+        else {
+          pendingOverride = { by: d.by, actions: check.actions };
+          record.awaitingSecondApprover = true;
+        }
+      }
     } else {
       record.refusal = check.refusal;
       log.warn('decision refused', { by: d.by, refusal: check.refusal });
@@ -303,11 +312,9 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
       };
     }
     state.backup = backup;
-    if (!backup.confirmed) {
-      return finish(
-        'backup-failed',
-        `No confirmed backup (${backup.error ?? backup.status}): nothing risky was run. A human must take over.`,
-      );
+    // Without a confirmed backup the run still asks, but only an override by two approvers lets anything risky run.
+    if (!backup.confirmed && needsApproval.length === 0) {
+      return finish('backup-failed', `No confirmed backup (${backup.error ?? backup.status}): nothing was run.`);
     }
   }
 
@@ -362,6 +369,12 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
     if (rejected) {
       const r = state.decisions.filter((d) => d.accepted && d.decision === 'reject').pop();
       return finish('rejected', `Rejected by ${r?.by ?? 'unknown'}: ${r?.reason ?? ''}. Nothing was changed.`);
+    }
+    if (approvedActions === undefined && state.backup && !state.backup.confirmed) {
+      return finish(
+        'backup-failed',
+        `No confirmed backup (${state.backup.error ?? state.backup.status}) and no backup override by two approvers by ${state.approvalDeadline}: nothing was changed. A human must take over.`,
+      );
     }
     if (approvedActions === undefined) {
       return finish('timed-out', `No decision by ${state.approvalDeadline}: rejected by policy. Nothing was changed.`);

@@ -290,11 +290,18 @@ export interface Decision {
   reason?: string;
   /** Where it came from: `cli`, `ui`, `pagerduty`… */
   via?: string;
+  /**
+   * Approve although the backup could not be confirmed. Takes two different approvers: the first approval is held
+   * until a second person confirms it (for the same or fewer actions).
+   */
+  overrideBackup?: boolean;
 }
 
 export interface DecisionRecord extends Decision {
   at: string;
   accepted: boolean;
+  /** A backup override taken from the first approver, waiting for a second one. */
+  awaitingSecondApprover?: boolean;
   /** Why a decision was refused. */
   refusal?: string;
 }

@@ -199,7 +199,7 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
     assert.ok(report.findings.some((f) => f.id === 'noeviction-near-limit'));
   });
 
-  it('a failed backup blocks every risky action', async () => {
+  it('a failed backup blocks every risky action until the deadline', async () => {
     const backup = {
       confirmed: false,
       lastSave: 1,
@@ -211,6 +211,52 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
     const { report, recorder } = await run({ backup }, noDrive);
     assert.equal(report.outcome, 'backup-failed');
     assert.equal(recorder.named('applyRedisAction').length, 0);
+  });
+
+  it('without a backup, only an override by two different approvers lets actions run', async () => {
+    const backup = {
+      confirmed: false,
+      lastSave: 1,
+      previousLastSave: 1,
+      status: 'err',
+      durationMs: 3,
+      error: 'MISCONF',
+    };
+    let afterFirst: RunbookStatus | undefined;
+    const { report, recorder, status } = await run({ backup }, async (h) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      const planId = s.plan!.id;
+      const approve = (by: string, extra: object = {}) =>
+        h.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by, planId, ...extra }] });
+      await assert.rejects(approve('alice@example.com'), (err: Error) =>
+        /no confirmed backup/.test(String((err.cause as Error)?.message)),
+      );
+      const first = await approve('alice@example.com', { overrideBackup: true, actions: ['set-maxmemory'] });
+      assert.equal(first.awaitingSecondApprover, true);
+      afterFirst = await h.query(statusQuery);
+      await assert.rejects(approve('alice@example.com', { overrideBackup: true }), (err: Error) =>
+        /second approver/.test(String((err.cause as Error)?.message)),
+      );
+      await assert.rejects(
+        approve('bob@example.com', { overrideBackup: true, actions: ['set-maxmemory', 'expire-stat-keys'] }),
+        (err: Error) => /did not approve expire-stat-keys/.test(String((err.cause as Error)?.message)),
+      );
+      const second = await approve('bob@example.com', { overrideBackup: true });
+      assert.deepEqual(second.actions, ['set-maxmemory']);
+    });
+    assert.equal(afterFirst?.phase, 'awaiting-approval', 'one approver is not enough');
+    const ran = recorder.named('applyRedisAction').map((a) => (a[0] as { action: { id: string } }).action.id);
+    assert.deepEqual(ran, ['set-maxmemory', 'memory-purge']);
+    assert.equal(report.outcome, 'resolved');
+    assert.deepEqual(
+      status.decisions
+        .filter((d) => d.accepted)
+        .map((d) => [d.by, d.overrideBackup, d.awaitingSecondApprover ?? false]),
+      [
+        ['alice@example.com', true, true],
+        ['bob@example.com', true, false],
+      ],
+    );
   });
 
   it('watches the pod over the verify window and escalates when it restarts', async () => {

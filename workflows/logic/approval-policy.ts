@@ -9,9 +9,15 @@ export interface DecisionContext {
   waiting: boolean;
   /** Action ids that may be approved (the plan's risky actions). */
   approvable: string[];
+  /** Whether the backup was confirmed; without it an approval needs an override by two people. */
+  backupConfirmed: boolean;
+  /** A backup override the first approver gave, waiting for a second approver. */
+  pendingOverride?: { by: string; actions: string[] };
 }
 
-export type DecisionCheck = { accepted: true; actions: string[] } | { accepted: false; refusal: string };
+/** `final` is false for the first half of a backup override: the actions wait for a second approver. */
+export type DecisionCheck =
+  { accepted: true; actions: string[]; final: boolean } | { accepted: false; refusal: string };
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -36,7 +42,7 @@ export function checkDecision(decision: Decision, ctx: DecisionContext): Decisio
   if (!isAllowedApprover(ctx.policy, by)) return { accepted: false, refusal: `${by} is not on the approvers list` };
   if (decision.decision === 'reject') {
     if (!decision.reason?.trim()) return { accepted: false, refusal: 'a rejection needs a reason' };
-    return { accepted: true, actions: [] };
+    return { accepted: true, actions: [], final: true };
   }
   if (!ctx.plan) return { accepted: false, refusal: 'there is no plan to approve' };
   if (!decision.planId)
@@ -50,7 +56,8 @@ export function checkDecision(decision: Decision, ctx: DecisionContext): Decisio
   if (ctx.policy.requireDifferentApprover && normalise(by) === normalise(ctx.startedBy)) {
     return { accepted: false, refusal: `${by} started this run and cannot approve it (a second person must)` };
   }
-  const wanted = decision.actions && decision.actions.length > 0 ? [...new Set(decision.actions)] : ctx.approvable;
+  const defaults = ctx.pendingOverride?.actions ?? ctx.approvable;
+  const wanted = decision.actions && decision.actions.length > 0 ? [...new Set(decision.actions)] : defaults;
   const unknown = wanted.filter((id) => !ctx.approvable.includes(id));
   if (unknown.length > 0) {
     return {
@@ -59,5 +66,25 @@ export function checkDecision(decision: Decision, ctx: DecisionContext): Decisio
     };
   }
   if (wanted.length === 0) return { accepted: false, refusal: 'the approval names no action' };
-  return { accepted: true, actions: wanted };
+  if (ctx.backupConfirmed) return { accepted: true, actions: wanted, final: true };
+
+  if (!decision.overrideBackup) {
+    return {
+      accepted: false,
+      refusal: 'there is no confirmed backup: approving needs overrideBackup, confirmed by a second approver',
+    };
+  }
+  const first = ctx.pendingOverride;
+  if (!first) return { accepted: true, actions: wanted, final: false };
+  if (normalise(by) === normalise(first.by)) {
+    return { accepted: false, refusal: `the backup override needs a second approver: ${first.by} already approved it` };
+  }
+  const beyond = wanted.filter((id) => !first.actions.includes(id));
+  if (beyond.length > 0) {
+    return {
+      accepted: false,
+      refusal: `${first.by} did not approve ${beyond.join(', ')}: a second approver confirms, not extends`,
+    };
+  }
+  return { accepted: true, actions: wanted, final: true };
 }
