@@ -98,9 +98,15 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--plan <planId>', 'the plan approved (default: the current plan, printed)')
     .addOption(new Option('--actions <ids>', 'comma-separated action ids (default: all waiting)').argParser(commaList))
     .option('--reason <text>', 'why')
-    .action(async (id: string, opts: { by: string; plan?: string; actions?: string[]; reason?: string }) => {
-      await withClient(({ client, settings }) => approveCommand(client, { id, ...opts }, { settings, out: io.out }));
-    });
+    .option('--override-backup', 'approve although no backup was confirmed (a second approver must confirm)')
+    .action(
+      async (
+        id: string,
+        opts: { by: string; plan?: string; actions?: string[]; reason?: string; overrideBackup?: boolean },
+      ) => {
+        await withClient(({ client, settings }) => approveCommand(client, { id, ...opts }, { settings, out: io.out }));
+      },
+    );
 
   program
     .command('reject')

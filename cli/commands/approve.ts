@@ -18,6 +18,8 @@ export interface ApproveOptions {
   /** Subset of action ids; every risky action of the plan when absent. */
   actions?: string[];
   reason?: string;
+  /** Approve although the backup could not be confirmed (a second approver must confirm it). */
+  overrideBackup?: boolean;
   /** How long to wait for a worker to take the decision, in ms. Default 30 s. */
   timeoutMs?: number;
 }
@@ -115,13 +117,15 @@ export async function approveCommand(
       planId,
       ...(opts.actions ? { actions: opts.actions } : {}),
       ...(opts.reason ? { reason: opts.reason } : {}),
+      ...(opts.overrideBackup ? { overrideBackup: true } : {}),
       via: 'cli',
     },
     timeoutMs,
   );
   ctx.out(
     `approved plan ${record.planId ?? planId}` +
-      `${record.actions ? ` (${record.actions.join(', ')})` : ''} by ${record.by} at ${record.at}`,
+      `${record.actions ? ` (${record.actions.join(', ')})` : ''} by ${record.by} at ${record.at}` +
+      (record.awaitingSecondApprover ? ': backup override held until a second approver confirms it' : ''),
   );
   return record;
 }

@@ -4,7 +4,6 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   type Client,
-  type WorkflowHandle,
 } from '@temporalio/client';
 import { searchAttributes, targetLabel, WORKFLOW_TYPE, workflowIdFor } from '../../workflows/definitions.js';
 import type { RedisAddress, RunbookInput, RunbookReport, RunbookTarget } from '../../workflows/types.js';
@@ -124,6 +123,59 @@ function staticDetails(input: RunbookInput): string {
   ].join('\n\n');
 }
 
+/** What {@link startRunbook} found: a run it started, one already running, or one that already finished. */
+export type StartOutcome =
+  | { kind: 'started' | 'running'; workflowId: string; runId: string }
+  | { kind: 'closed'; workflowId: string; runId: string; status: string; outcome?: string };
+
+/**
+ * Starts `redisIncidentRunbook` for `input.incidentId` with workflow id `workflowIdFor(incident)`, its search
+ * attributes and UI summary, under the id-conflict policy FAIL (so we know whether this call started it) and the
+ * reuse policy REJECT_DUPLICATE unless `rerun`: a retried or concurrent start never makes a second run. Shared by
+ * `runbook start` and the PagerDuty webhook.
+ */
+export async function startRunbook(
+  client: Client,
+  input: RunbookInput,
+  opts: { taskQueue: string; rerun?: boolean },
+): Promise<StartOutcome> {
+  const workflowId = workflowIdFor(input.incidentId);
+  const t = input.target;
+  try {
+    const started = await client.workflow.start<RunbookWorkflow>(WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: opts.taskQueue,
+      args: [input],
+      // FAIL (not USE_EXISTING) so that we know whether this call started the run or found one.
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      workflowIdReusePolicy: opts.rerun
+        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+        : WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: searchAttributes.incidentId, value: input.incidentId },
+        { key: searchAttributes.target, value: targetLabel(t) },
+        { key: searchAttributes.phase, value: 'starting' },
+        { key: searchAttributes.outcome, value: 'running' },
+      ],
+      staticSummary: `Redis incident ${input.incidentId}: ${t.namespace}/${t.pod}${input.dryRun ? ' (dry run)' : ''}`,
+      staticDetails: staticDetails(input),
+    });
+    return { kind: 'started', workflowId, runId: started.firstExecutionRunId };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const description = await client.workflow.getHandle(workflowId).describe();
+    if (description.status.name === 'RUNNING') return { kind: 'running', workflowId, runId: description.runId };
+    const outcome = description.typedSearchAttributes.get(searchAttributes.outcome);
+    return {
+      kind: 'closed',
+      workflowId,
+      runId: description.runId,
+      status: description.status.name,
+      ...(outcome ? { outcome } : {}),
+    };
+  }
+}
+
 /**
  * Starts `redisIncidentRunbook` for an incident, one run per incident: the workflow id is `workflowIdFor(incident)`,
  * a second start while a run is open finds that run (`alreadyRunning`) instead of starting another, and an incident
@@ -149,47 +201,20 @@ export async function startCommand(client: Client, opts: StartOptions, ctx: Comm
   };
   const workflowId = workflowIdFor(opts.incident);
   const link = uiLink(ctx.settings, workflowId);
-  let handle: WorkflowHandle<RunbookWorkflow>;
-  let runId: string;
-  let alreadyRunning = false;
-  try {
-    const started = await client.workflow.start<RunbookWorkflow>(WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue: ctx.settings.taskQueue,
-      args: [input],
-      // FAIL (not USE_EXISTING) so that we know whether this call started the run or found one.
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      workflowIdReusePolicy: opts.rerun
-        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
-        : WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [
-        { key: searchAttributes.incidentId, value: opts.incident },
-        { key: searchAttributes.target, value: targetLabel(target) },
-        { key: searchAttributes.phase, value: 'starting' },
-        { key: searchAttributes.outcome, value: 'running' },
-      ],
-      staticSummary: `Redis incident ${opts.incident}: ${opts.namespace}/${opts.pod}${opts.dryRun ? ' (dry run)' : ''}`,
-      staticDetails: staticDetails(input),
-    });
-    handle = started;
-    runId = started.firstExecutionRunId;
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const existing = client.workflow.getHandle<RunbookWorkflow>(workflowId);
-    const description = await existing.describe();
-    if (description.status.name !== 'RUNNING') {
-      const outcome = description.typedSearchAttributes.get(searchAttributes.outcome);
-      throw new CliError(
-        `incident ${opts.incident} already had a run, now ${description.status.name.toLowerCase()}` +
-          `${outcome ? ` (outcome ${outcome})` : ''}: ${link}; pass --rerun to start a new one`,
-        ExitCode.refused,
-        { cause: err },
-      );
-    }
-    runId = description.runId;
-    handle = client.workflow.getHandle<RunbookWorkflow>(workflowId, runId);
-    alreadyRunning = true;
+  const started = await startRunbook(client, input, {
+    taskQueue: ctx.settings.taskQueue,
+    ...(opts.rerun ? { rerun: true } : {}),
+  });
+  if (started.kind === 'closed') {
+    throw new CliError(
+      `incident ${opts.incident} already had a run, now ${started.status.toLowerCase()}` +
+        `${started.outcome ? ` (outcome ${started.outcome})` : ''}: ${link}; pass --rerun to start a new one`,
+      ExitCode.refused,
+    );
   }
+  const { runId } = started;
+  const alreadyRunning = started.kind === 'running';
+  const handle = client.workflow.getHandle<RunbookWorkflow>(workflowId, runId);
   ctx.out(
     alreadyRunning ? `already running: ${workflowId}` : `started: ${workflowId}${opts.dryRun ? ' (dry run)' : ''}`,
   );
