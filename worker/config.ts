@@ -20,6 +20,9 @@ export const ENV_VARS = [
   'KUBECONFIG',
   'REDIS_PASSWORD',
   'LOG_LEVEL',
+  'PAGERDUTY_API_TOKEN',
+  'PAGERDUTY_FROM_EMAIL',
+  'PAGERDUTY_API_URL',
 ] as const;
 
 /** Name of the environment variable holding the Redis password when neither the file nor a target names another. */
@@ -109,6 +112,30 @@ const targetSchema = z.strictObject({
   passwordEnv: envVarName().optional(),
 });
 
+const serviceRouteSchema = z.strictObject({
+  /** PagerDuty service id (`PSVC123`): incidents of this service are Redis incidents. */
+  id: z.string({ error: 'expected a PagerDuty service id' }).regex(/^[A-Z0-9]+$/, {
+    error: 'expected a PagerDuty service id, e.g. PSVC123',
+  }),
+  name: z.string().min(1).optional(),
+  /** Default target of the service's incidents; an alert's details win over it. */
+  namespace: z.string().min(1).optional(),
+  pod: z.string().min(1).optional(),
+  container: z.string().min(1).optional(),
+  /** Where the service's Redis answers, unless a `targets` entry matches the routed namespace and pod. */
+  redis: redisAddressSchema,
+});
+
+/** PagerDuty write-back and routing. Secrets are not here: they come from the environment only. */
+const pagerdutySchema = z.strictObject({
+  acknowledgeOnStart: z.boolean({ error: 'expected true or false' }).default(true),
+  resolveOnSuccess: z.boolean({ error: 'expected true or false' }).default(false),
+  services: z.array(serviceRouteSchema, { error: 'expected a list of services' }).default([]),
+});
+
+/** One PagerDuty service the webhook routes to a Redis target. */
+export type ServiceRoute = z.infer<typeof serviceRouteSchema>;
+
 /**
  * Schema of the `RUNBOOK_CONFIG` YAML file. Every object is strict: an unknown key is an error, so a misspelt setting
  * is caught at start-up instead of silently taking its default.
@@ -125,6 +152,7 @@ export const runbookFileSchema = z
         tls: z.boolean({ error: 'expected true or false' }).default(false),
       })
       .prefault({}),
+    pagerduty: pagerdutySchema.prefault({}),
   })
   .superRefine((file, ctx) => {
     const seen = new Set<string>();
@@ -155,6 +183,16 @@ const envSchema = z.object({
   RUNBOOK_CONFIG: z.string().min(1).optional(),
   KUBECONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  PAGERDUTY_API_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://api.pagerduty.com' })
+    .default('https://api.pagerduty.com'),
+  PAGERDUTY_FROM_EMAIL: z.email({ error: 'expected the email of a PagerDuty user' }).optional(),
+  // Only whether it is set: the value is read where it is used (readPagerDutySecrets), never kept here.
+  PAGERDUTY_API_TOKEN: z
+    .string()
+    .min(1)
+    .optional()
+    .transform((v) => v !== undefined),
 });
 
 /** Where to reach Temporal; the part of the configuration the CLI shares with the worker. */
@@ -182,8 +220,42 @@ export interface RunbookConfig {
   thresholds: Thresholds;
   targets: TargetConfig[];
   redis: { passwordEnv: string; tls: boolean };
+  pagerduty: PagerDutySettings;
   /** Things worth a warning at start-up (defaults taken for production-relevant settings, unset password vars). */
   warnings: string[];
+}
+
+/** PagerDuty settings without secrets: the token and webhook secrets stay in the environment. */
+export interface PagerDutySettings {
+  /** `PAGERDUTY_API_TOKEN` is set: write back to PagerDuty. */
+  writeBack: boolean;
+  /** `PAGERDUTY_API_URL`, default `https://api.pagerduty.com`, without a trailing slash. */
+  apiUrl: string;
+  /** `PAGERDUTY_FROM_EMAIL`, required with a token (writes need `From`). */
+  fromEmail?: string;
+  acknowledgeOnStart: boolean;
+  resolveOnSuccess: boolean;
+  services: ServiceRoute[];
+}
+
+/** Secrets of the PagerDuty integration, read from the environment where they are used and kept nowhere else. */
+export interface PagerDutySecrets {
+  /** `PAGERDUTY_API_TOKEN`. */
+  apiToken?: string;
+  /** `PAGERDUTY_WEBHOOK_SECRET`, split at commas: during a rotation both the old and the new secret verify. */
+  webhookSecrets: string[];
+}
+
+/** Reads {@link PagerDutySecrets}. Never log or store the result. */
+export function readPagerDutySecrets(env: NodeJS.ProcessEnv = process.env): PagerDutySecrets {
+  const token = env.PAGERDUTY_API_TOKEN?.trim();
+  return {
+    ...(token ? { apiToken: token } : {}),
+    webhookSecrets: (env.PAGERDUTY_WEBHOOK_SECRET ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
 }
 
 /** Invalid configuration. `issues` holds one line per problem, each naming its source and field. */
@@ -257,6 +329,11 @@ function parseEnv(env: NodeJS.ProcessEnv) {
     configFile: v.RUNBOOK_CONFIG,
     kubeconfig: v.KUBECONFIG,
     logLevel: v.LOG_LEVEL,
+    pagerduty: {
+      writeBack: v.PAGERDUTY_API_TOKEN,
+      apiUrl: v.PAGERDUTY_API_URL.replace(/\/+$/, ''),
+      ...(v.PAGERDUTY_FROM_EMAIL ? { fromEmail: v.PAGERDUTY_FROM_EMAIL } : {}),
+    },
   };
 }
 
@@ -315,6 +392,11 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   if (e.configFile && file.approval.approvers.includes('*')) {
     warnings.push(`RUNBOOK_CONFIG ${e.configFile}: approval.approvers contains "*": anyone may approve`);
   }
+  if (e.pagerduty.writeBack && !e.pagerduty.fromEmail) {
+    throw new ConfigError([
+      'PAGERDUTY_FROM_EMAIL: required when PAGERDUTY_API_TOKEN is set (PagerDuty writes need the From header)',
+    ]);
+  }
   if (e.kubeconfig) {
     try {
       await access(e.kubeconfig);
@@ -340,6 +422,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     thresholds: file.thresholds,
     targets: file.targets,
     redis: file.redis,
+    pagerduty: { ...e.pagerduty, ...file.pagerduty },
     warnings,
   };
 }

@@ -7,10 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { LoggingNotifier } from '../activities/notify/index.js';
-import { loadConfig, settingsFromConfig, TemporalUnreachableError, type RunbookConfig } from './config.js';
+import { LoggingNotifier, type Notifier } from '../activities/notify/index.js';
+import { PagerDutyNotifier } from '../activities/pagerduty/index.js';
+import {
+  loadConfig,
+  readPagerDutySecrets,
+  settingsFromConfig,
+  TemporalUnreachableError,
+  type RunbookConfig,
+} from './config.js';
 import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
 import { createRedisConnector } from './redis-connector.js';
 
@@ -18,8 +25,9 @@ import { createRedisConnector } from './redis-connector.js';
 const REDACT = ['password', '*.password', '*.*.password', 'auth', '*.auth', 'headers.authorization'];
 
 /** The worker's pino logger at the configured level, secrets redacted. */
-export function createLogger(level: RunbookConfig['logLevel']): Logger {
-  return pino({ level, base: { service: 'redis-runbook-worker' }, redact: { paths: REDACT, censor: '[redacted]' } });
+export function createLogger(level: RunbookConfig['logLevel'], destination?: DestinationStream): Logger {
+  const options = { level, base: { service: 'redis-runbook-worker' }, redact: { paths: REDACT, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Routes the SDK's own log lines (worker state, activity and workflow loggers) to pino. */
@@ -55,6 +63,21 @@ export function loadKubeConfig(cfg: Pick<RunbookConfig, 'kubeconfig'>): KubeConf
   return kc;
 }
 
+/** PagerDuty notes when `PAGERDUTY_API_TOKEN` is set, a log line per event otherwise. */
+export function createNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger): Notifier {
+  const { apiToken } = readPagerDutySecrets(env);
+  const pd = cfg.pagerduty;
+  if (!apiToken || !pd.fromEmail) return new LoggingNotifier(logger.child({ component: 'notifier' }));
+  return new PagerDutyNotifier({
+    token: apiToken,
+    fromEmail: pd.fromEmail,
+    apiUrl: pd.apiUrl,
+    acknowledgeOnStart: pd.acknowledgeOnStart,
+    resolveOnSuccess: pd.resolveOnSuccess,
+    logger: logger.child({ component: 'pagerduty' }),
+  });
+}
+
 /** Options of {@link runWorker}, for tests and embedding. */
 export interface RunWorkerOptions {
   env?: NodeJS.ProcessEnv;
@@ -62,6 +85,8 @@ export interface RunWorkerOptions {
   onReady?: (stop: () => void) => void;
   /** Skip `Runtime.install` (when the embedding process installed its own runtime). */
   keepRuntime?: boolean;
+  /** Where log lines go instead of stdout (tests capture them to check that no secret is logged). */
+  logDestination?: DestinationStream;
 }
 
 /**
@@ -69,8 +94,9 @@ export interface RunWorkerOptions {
  * @throws {ConfigError} on invalid configuration; {@link TemporalUnreachableError} when the server does not answer.
  */
 export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
-  const cfg = await loadConfig(opts.env ?? process.env);
-  const logger = createLogger(cfg.logLevel);
+  const env = opts.env ?? process.env;
+  const cfg = await loadConfig(env);
+  const logger = createLogger(cfg.logLevel, opts.logDestination);
   for (const warning of cfg.warnings) logger.warn(warning);
   if (!opts.keepRuntime) {
     try {
@@ -95,7 +121,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     const activities = createActivities({
       kubeConfig,
       redis: createRedisConnector(cfg),
-      notifier: new LoggingNotifier(logger.child({ component: 'notifier' })),
+      notifier: createNotifier(cfg, env, logger),
       settings: settingsFromConfig(cfg),
     });
     const worker = await createRunbookWorker({ connection, namespace, taskQueue, activities });
@@ -109,6 +135,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         kubeCluster: kubeConfig.getCurrentCluster()?.server ?? null,
         approvers: cfg.approval.approvers,
         targets: cfg.targets.map((t) => t.name),
+        pagerduty: cfg.pagerduty.writeBack ? cfg.pagerduty.apiUrl : null,
       },
       'worker started',
     );

@@ -1,0 +1,85 @@
+/**
+ * The notes the runbook writes on a PagerDuty incident: short and plain text (PagerDuty shows notes as they are),
+ * each pointing at the run for the long detail.
+ */
+import type { RunbookEvent } from '../../workflows/types.js';
+
+/** Longest note written; PagerDuty's own limit is far higher, but a note is read on a phone at 3 a.m. */
+export const MAX_NOTE_CHARS = 1500;
+
+const MIB = 1024 * 1024;
+
+function figure(key: string, value: number | string | undefined): string {
+  if (value === undefined) return '?';
+  if (typeof value === 'number' && /memory$/i.test(key)) return `${(value / MIB).toFixed(0)} MiB`;
+  if (typeof value === 'number' && !Number.isInteger(value)) return value.toFixed(2);
+  return String(value);
+}
+
+function cap(text: string): string {
+  return text.length <= MAX_NOTE_CHARS ? text : `${text.slice(0, MAX_NOTE_CHARS - 1)}…`;
+}
+
+/**
+ * The marker that makes a note findable again: the run, the event and the notify call that wrote it. A retried
+ * activity finds its marker among the incident's notes and does not post twice.
+ */
+export function noteMarker(eventType: RunbookEvent['type'], key: string): string {
+  return `[redis-runbook ${eventType} ${key}]`;
+}
+
+/** The note for one run event. */
+export function renderNote(event: RunbookEvent): string {
+  switch (event.type) {
+    case 'started': {
+      const t = event.target;
+      return cap(
+        `Redis runbook started for pod ${t.namespace}/${t.pod} (Redis ${t.redis.host}:${t.redis.port}). ` +
+          `It diagnoses, plans, and asks before changing anything.\nRun: ${event.uiUrl}`,
+      );
+    }
+    case 'plan-ready': {
+      const lines = [`Findings (${event.findings.length}):`];
+      for (const f of event.findings.slice(0, 5)) lines.push(`- ${f.severity.toUpperCase()}: ${f.message}`);
+      if (event.findings.length > 5) lines.push(`- … ${event.findings.length - 5} more in the run`);
+      lines.push(`Plan ${event.plan.id}:`);
+      for (const a of event.plan.actions) {
+        const gate = event.needsApproval.includes(a.id) ? 'needs approval' : 'runs without approval';
+        lines.push(`- ${a.id} (${a.risk}, ${gate}): ${a.summary}`);
+      }
+      if (event.plan.actions.length === 0) lines.push('- nothing to run');
+      if (event.needsApproval.length > 0) {
+        lines.push(
+          `To approve: run the "Approve Redis runbook" incident action, or ` +
+            `runbook approve ${event.incidentId} --by <email> --plan ${event.plan.id}`,
+        );
+      }
+      lines.push(`Run: ${event.uiUrl}`);
+      return cap(lines.join('\n'));
+    }
+    case 'approval-reminder':
+      return cap(`Still waiting for approval of plan ${event.planId} (until ${event.deadline}). Run: ${event.uiUrl}`);
+    case 'approval-escalated':
+      return cap(`Approval of plan ${event.planId} escalated; new deadline ${event.deadline}. Run: ${event.uiUrl}`);
+    case 'decision': {
+      const r = event.record;
+      const what = r.decision === 'approve' ? 'Approval' : 'Rejection';
+      const via = r.via ? ` via ${r.via}` : '';
+      const verdict = r.accepted ? 'accepted' : `refused: ${r.refusal ?? 'no reason given'}`;
+      const scope = r.accepted && r.decision === 'approve' && r.actions?.length ? ` (${r.actions.join(', ')})` : '';
+      return cap(`${what} by ${r.by}${via} ${verdict}${scope}.${r.reason ? ` Reason: ${r.reason}` : ''}`);
+    }
+    case 'finished': {
+      const report = event.report;
+      const lines = [`Runbook finished: ${report.outcome}. ${report.summary}`];
+      if (report.before && report.after) {
+        lines.push('Before → after:');
+        for (const key of Object.keys(report.before)) {
+          lines.push(`- ${key}: ${figure(key, report.before[key])} → ${figure(key, report.after[key])}`);
+        }
+      }
+      lines.push(`Run: ${event.uiUrl}`);
+      return cap(lines.join('\n'));
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import type { RunbookEvent } from '../../workflows/types.js';
+import type { Notifier } from '../notify/notifier.js';
+import { PagerDutyClient, type RetryPolicy } from './client.js';
+import { PagerDutyError, PagerDutyFailureType } from './errors.js';
+import { noteMarker, renderNote } from './notes.js';
+
+/** What a {@link PagerDutyNotifier} is built from. */
+export interface PagerDutyNotifierOptions {
+  /** REST API key (`PAGERDUTY_API_TOKEN`). */
+  token: string;
+  /** Email of the PagerDuty user the notes come from (`PAGERDUTY_FROM_EMAIL`). */
+  fromEmail: string;
+  /** `PAGERDUTY_API_URL`, default `https://api.pagerduty.com`. */
+  apiUrl?: string;
+  /** Acknowledge the incident when the run starts. Default true. */
+  acknowledgeOnStart?: boolean;
+  /** Resolve the incident when the run ends `resolved` (verification passed). Default false. */
+  resolveOnSuccess?: boolean;
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+}
+
+/**
+ * The key of one notify call: the workflow run and the activity id, which a retry keeps and every other call of
+ * the run differs in (two reminders have the same content, not the same activity id). Outside an activity (tests,
+ * scripts) a digest of the event stands in.
+ */
+function callKey(event: RunbookEvent): string {
+  try {
+    const info = Context.current().info;
+    return `${info.workflowExecution?.runId ?? info.workflowType}#${info.activityId}`;
+  } catch {
+    return createHash('sha256').update(JSON.stringify(event)).digest('hex').slice(0, 16);
+  }
+}
+
+/**
+ * Writes the run's events to its PagerDuty incident as notes, acknowledges it at the start and resolves it after a
+ * verified fix (both configurable). Safe to retry: a note is posted only if its marker is not on the incident yet,
+ * and status changes look at the incident's status first.
+ *
+ * Throws a non-retryable `ApplicationFailure` once its own bounded retries are spent: the workflow catches it and
+ * records it in `status.notificationErrors`, and the run goes on.
+ */
+export class PagerDutyNotifier implements Notifier {
+  readonly #client: PagerDutyClient;
+  readonly #acknowledgeOnStart: boolean;
+  readonly #resolveOnSuccess: boolean;
+  readonly #logger: Logger | undefined;
+
+  constructor(opts: PagerDutyNotifierOptions) {
+    this.#client = new PagerDutyClient({
+      token: opts.token,
+      fromEmail: opts.fromEmail,
+      ...(opts.apiUrl ? { apiUrl: opts.apiUrl } : {}),
+      ...(opts.retry ? { retry: opts.retry } : {}),
+    });
+    this.#acknowledgeOnStart = opts.acknowledgeOnStart ?? true;
+    this.#resolveOnSuccess = opts.resolveOnSuccess ?? false;
+    this.#logger = opts.logger;
+  }
+
+  async notify(event: RunbookEvent): Promise<void> {
+    const incident = event.incidentId;
+    try {
+      const marker = noteMarker(event.type, callKey(event));
+      const posted = await this.#client.addNoteOnce(incident, renderNote(event), marker);
+      if (event.type === 'started' && this.#acknowledgeOnStart) {
+        await this.#client.setIncidentStatus(incident, 'acknowledged');
+      }
+      if (event.type === 'finished' && event.report.outcome === 'resolved' && this.#resolveOnSuccess) {
+        await this.#client.setIncidentStatus(incident, 'resolved', event.report.summary.slice(0, 500));
+      }
+      this.#logger?.info({ incidentId: incident, event: event.type, posted }, 'PagerDuty updated');
+    } catch (err) {
+      if (!(err instanceof PagerDutyError)) throw err;
+      this.#logger?.warn({ incidentId: incident, event: event.type, status: err.status }, err.message);
+      throw ApplicationFailure.create({
+        type: err.retryable ? PagerDutyFailureType.Unavailable : PagerDutyFailureType.Rejected,
+        message: err.message,
+        // The client already retried within the activity's time: another attempt would only stall the run.
+        nonRetryable: true,
+        cause: err,
+      });
+    }
+  }
+}
