@@ -42,6 +42,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0-65535)');
+  return n;
+}
+
 /** Builds the `runbook` program. Each action connects, runs one command function, and closes the connection. */
 export function buildProgram(io: CliIo = defaultIo): Command {
   const withClient = async (fn: (c: CliClient) => Promise<unknown>): Promise<void> => {
@@ -126,6 +132,16 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; limit: number; json?: boolean }) => {
       await withClient(({ client, settings }) => listCommand(client, opts, { settings, out: io.out }));
+    });
+
+  program
+    .command('webhook')
+    .description('serve the PagerDuty receiver: POST /pagerduty/webhook, POST /pagerduty/action, GET /healthz')
+    .addOption(new Option('--port <n>', 'port (default: PORT, else 8080)').argParser(portNumber))
+    .action(async (opts: { port?: number }) => {
+      // Loaded on demand, like the worker: the other commands never load the receiver.
+      const { webhookCommand } = await import('./commands/webhook.js');
+      await webhookCommand({ env: io.env, ...(opts.port !== undefined ? { port: opts.port } : {}) });
     });
 
   program
