@@ -1,0 +1,293 @@
+/**
+ * A local stand-in for PagerDuty's REST API over plain HTTP on a free loopback port. It records every request and
+ * validates each one against PagerDuty's own OpenAPI document (operation, `Authorization`, required headers such as
+ * `From`, parameters, body schema); a request that does not validate is answered 400 and kept in `violations`, which
+ * tests assert empty. Answers are the document's own examples with the stand-in's state written into them, checked
+ * against the documented response schema too. It can be told to answer 429 (with `Retry-After`) or 500 for a while.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  loadRestDocument,
+  responseExample,
+  validateRequest,
+  validateResponse,
+  type MatchedOperation,
+  type RestDocument,
+} from '../pagerduty/openapi-document.js';
+
+/** One request as received. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: string;
+  operationId?: string;
+  headers: Record<string, string | undefined>;
+  body?: unknown;
+  status: number;
+  errors: string[];
+}
+
+export interface StandInIncident {
+  id: string;
+  title: string;
+  serviceId: string;
+  status: 'triggered' | 'acknowledged' | 'resolved';
+  notes: Array<{ id: string; content: string; created_at: string }>;
+  /** `body.details` of each alert. */
+  alerts: Array<Record<string, unknown>>;
+}
+
+export interface StandInUser {
+  id: string;
+  email: string;
+  name: string;
+}
+
+/** A running stand-in. */
+export interface PagerDutyStandIn {
+  /** Base URL, e.g. `http://127.0.0.1:41234`: what `PAGERDUTY_API_URL` is set to. */
+  url: string;
+  /** The API key it accepts (`Authorization: Token token=<token>`). */
+  token: string;
+  requests: RecordedRequest[];
+  /** Requests that did not validate against the document, and answers that did not either. */
+  violations: string[];
+  addIncident(i: Partial<StandInIncident> & Pick<StandInIncident, 'id'>): StandInIncident;
+  addUser(u: StandInUser): void;
+  incident(id: string): StandInIncident | undefined;
+  /** Answers the next `count` requests (matching `path` when given) with `status` instead of serving them. */
+  failNext(count: number, status: 429 | 500 | 400, opts?: { retryAfterSeconds?: number; path?: RegExp }): void;
+  /** Throws, listing them, if any request or answer did not validate. */
+  assertAllValid(): void;
+  stop(): Promise<void>;
+}
+
+export interface StandInOptions {
+  token?: string;
+  /** Defaults to the document beside the repository. */
+  document?: RestDocument;
+}
+
+const ERRORS = {
+  400: { message: 'Invalid Input Provided', code: 2001 },
+  401: { message: 'Unauthorized', code: 2006 },
+  404: { message: 'Not Found', code: 2100 },
+  429: { message: 'Rate Limit Exceeded', code: 2020 },
+  500: { message: 'Internal Server Error', code: 2000 },
+} as const;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** The document's examples hold a few `null`s its schemas do not allow (`resolved_at`…): leave them out. */
+function dropNulls<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(dropNulls) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).flatMap(([k, v]) => (v === null ? [] : [[k, dropNulls(v as unknown)]])),
+    ) as T;
+  }
+  return value;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/** Starts the stand-in on a free port of 127.0.0.1. */
+export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<PagerDutyStandIn> {
+  const doc = opts.document ?? loadRestDocument();
+  const token = opts.token ?? 'standin-token-0123456789';
+  const incidents = new Map<string, StandInIncident>();
+  const users = new Map<string, StandInUser>();
+  const requests: RecordedRequest[] = [];
+  const violations: string[] = [];
+  const faults: Array<{ left: number; status: 429 | 500 | 400; retryAfterSeconds?: number; path?: RegExp }> = [];
+  let noteSeq = 0;
+
+  const reference = (type: string, id: string, summary: string, path: string) => ({
+    id,
+    type,
+    summary,
+    self: `https://api.pagerduty.com/${path}/${id}`,
+    html_url: `https://example.pagerduty.com/${path}/${id}`,
+  });
+
+  function incidentBody(op: MatchedOperation, i: StandInIncident): unknown {
+    const body = (responseExample(op) ?? { incident: {} }) as { incident: Record<string, unknown> };
+    Object.assign(body.incident, {
+      id: i.id,
+      type: 'incident',
+      summary: i.title,
+      title: i.title,
+      status: i.status,
+      self: `https://api.pagerduty.com/incidents/${i.id}`,
+      html_url: `https://example.pagerduty.com/incidents/${i.id}`,
+      service: reference('service_reference', i.serviceId, 'redis', 'services'),
+    });
+    return dropNulls(body);
+  }
+
+  function serve(op: MatchedOperation, json: unknown): { status: number; body: unknown } {
+    const id = op.pathParams.id ?? '';
+    const notFound = { status: 404, body: { error: ERRORS[404] } };
+    const operationId = op.operation.operationId;
+    if (operationId === 'getUser') {
+      const u = users.get(id);
+      if (!u) return notFound;
+      const body = responseExample(op) as { user: Record<string, unknown> };
+      Object.assign(body.user, { id: u.id, name: u.name, summary: u.name, email: u.email });
+      return { status: 200, body };
+    }
+    const incident = incidents.get(id);
+    if (!incident) return notFound;
+    switch (operationId) {
+      case 'getIncident':
+        return { status: 200, body: incidentBody(op, incident) };
+      case 'updateIncident': {
+        const status = (json as { incident: { status?: StandInIncident['status'] } }).incident.status;
+        if (status) incident.status = status;
+        return { status: 200, body: incidentBody(op, incident) };
+      }
+      case 'listIncidentNotes':
+        return {
+          status: 200,
+          body: {
+            notes: incident.notes.map((n) => ({
+              ...n,
+              user: reference('user_reference', 'PBOT001', 'redis-runbook', 'users'),
+              channel: { summary: 'The PagerDuty website or APIs' },
+            })),
+          },
+        };
+      case 'createIncidentNote': {
+        const note = {
+          id: `PNOTE${++noteSeq}`,
+          content: (json as { note: { content: string } }).note.content,
+          created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        };
+        incident.notes.push(note);
+        const body = responseExample(op) as { note: Record<string, unknown> };
+        Object.assign(body.note, note);
+        return { status: 200, body };
+      }
+      case 'listIncidentAlerts': {
+        const example = responseExample(op) as { alerts: Array<Record<string, unknown>> };
+        const template = example.alerts[0]!;
+        const alerts = incident.alerts.map((details, n) => ({
+          ...structuredClone(template),
+          id: `PALRT${n + 1}`,
+          summary: incident.title,
+          status: 'triggered',
+          service: reference('service_reference', incident.serviceId, 'redis', 'services'),
+          incident: { id: incident.id, type: 'incident_reference' },
+          body: { type: 'alert_body', contexts: [], details },
+        }));
+        return { status: 200, body: { alerts, limit: 100, offset: 0, more: false, total: alerts.length } };
+      }
+      default:
+        return { status: 404, body: { error: ERRORS[404] } };
+    }
+  }
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://standin');
+      const raw = await readBody(req);
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
+      );
+      const method = req.method ?? 'GET';
+      const check = validateRequest(doc, { method, path: url.pathname, query: url.searchParams, headers, body: raw });
+      const record: RecordedRequest = {
+        method,
+        path: url.pathname,
+        query: url.search,
+        ...(check.operation?.operation.operationId ? { operationId: check.operation.operation.operationId } : {}),
+        headers,
+        ...(check.json !== undefined ? { body: check.json } : {}),
+        status: 0,
+        errors: check.errors,
+      };
+      requests.push(record);
+      const answer = (status: number, body: unknown, extra?: Record<string, string>) => {
+        record.status = status;
+        send(res, status, body, extra);
+      };
+      if (check.errors.length > 0 || !check.operation) {
+        violations.push(`${method} ${url.pathname}${url.search}: ${check.errors.join('; ')}`);
+        answer(400, { error: { ...ERRORS[400], errors: check.errors } });
+        return;
+      }
+      if (headers.authorization !== `Token token=${token}`) {
+        answer(401, { error: ERRORS[401] });
+        return;
+      }
+      const fault = faults.find((f) => f.left > 0 && (!f.path || f.path.test(url.pathname)));
+      if (fault) {
+        fault.left--;
+        const extra: Record<string, string> =
+          fault.status === 429 && fault.retryAfterSeconds !== undefined
+            ? { 'retry-after': String(fault.retryAfterSeconds), 'ratelimit-reset': String(fault.retryAfterSeconds) }
+            : {};
+        answer(fault.status, { error: ERRORS[fault.status] }, extra);
+        return;
+      }
+      const { status, body } = serve(check.operation, check.json);
+      const responseErrors = validateResponse(doc, check.operation, status, body);
+      if (responseErrors.length > 0)
+        violations.push(`answer to ${method} ${url.pathname}: ${responseErrors.join('; ')}`);
+      answer(status, body);
+    })().catch((err: unknown) => {
+      violations.push(`stand-in failure: ${String(err)}`);
+      if (!res.headersSent) send(res, 500, { error: ERRORS[500] });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    requests,
+    violations,
+    addIncident(i) {
+      const incident: StandInIncident = {
+        title: 'Redis is down',
+        serviceId: 'PSVC001',
+        status: 'triggered',
+        notes: [],
+        alerts: [],
+        ...i,
+      };
+      incidents.set(incident.id, incident);
+      return incident;
+    },
+    addUser(u) {
+      users.set(u.id, u);
+    },
+    incident: (id) => incidents.get(id),
+    failNext(count, status, o = {}) {
+      faults.push({ left: count, status, ...o });
+    },
+    assertAllValid() {
+      if (violations.length > 0) throw new Error(`PagerDuty stand-in saw invalid traffic:\n${violations.join('\n')}`);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
