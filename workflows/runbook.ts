@@ -29,6 +29,7 @@ import {
 import { checkDecision } from './logic/approval-policy.js';
 import { deriveFindings } from './logic/findings.js';
 import { actionsNeedingApproval, buildPlan } from './logic/plan.js';
+import { contentId } from './logic/plan-id.js';
 import { evaluateVerification, keyFigures } from './logic/verify.js';
 import { renderDetails } from './details.js';
 import type {
@@ -39,7 +40,9 @@ import type {
   Evidence,
   Outcome,
   Phase,
+  PlannedAction,
   PodHealthSample,
+  RemediationPlan,
   RunbookEvent,
   RunbookInput,
   RunbookReport,
@@ -72,6 +75,9 @@ const redisChange = proxyActivities<RunbookActivities>({
   heartbeatTimeout: '30s',
   retry: retry(5),
 });
+/** How many times one action may go past its cap, each with its own approval. */
+const MAX_CONTINUATIONS = 5;
+
 const notifier = proxyActivities<RunbookActivities>({ startToCloseTimeout: '30s', retry: retry(5) });
 
 /** Deterministic time: inside the workflow sandbox `Date` is the time of the current workflow task, replayed as such. */
@@ -319,9 +325,10 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
   }
 
   // --- 7: approval, with a deadline, reminders, and reject (or escalate once) at the deadline
-  let approved: string[] = [];
-  if (needsApproval.length > 0) {
-    state.awaitingApproval = needsApproval;
+  /** Waits for a decision on `forPlan` until the policy's deadline, reminding, and escalating once if so configured. */
+  async function waitForDecision(forPlan: RemediationPlan, approvable: string[]): Promise<void> {
+    state.plan = forPlan;
+    state.awaitingApproval = approvable;
     const policy = cfg.approval;
     let deadlineMs = now().getTime() + policy.timeoutSeconds * 1000;
     let escalated = false;
@@ -340,7 +347,7 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
             type: 'approval-escalated',
             incidentId: input.incidentId,
             uiUrl: state.uiUrl,
-            planId: plan.id,
+            planId: forPlan.id,
             deadline: state.approvalDeadline,
           });
           continue;
@@ -354,12 +361,17 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
           type: 'approval-reminder',
           incidentId: input.incidentId,
           uiUrl: state.uiUrl,
-          planId: plan.id,
+          planId: forPlan.id,
           deadline: state.approvalDeadline,
         });
       }
     }
     state.awaitingApproval = [];
+  }
+
+  let approved: string[] = [];
+  if (needsApproval.length > 0) {
+    await waitForDecision(plan, needsApproval);
     if (external.incidentResolved && approvedActions === undefined && !rejected) {
       return finish(
         'incident-resolved',
@@ -383,25 +395,66 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
   }
 
   // --- 8: remediate the approved actions (and the safe ones), in plan order, stopping at the first failure
+  async function runAction(planned: PlannedAction): Promise<ActionResult> {
+    try {
+      if (planned.action.kind === 'rolling-restart') {
+        return await kubernetes.rollingRestart.executeWithOptions({ summary: planned.summary.slice(0, 120) }, [
+          { workload: planned.action.workload, restartedAt: `${info.runId}:${planned.id}` },
+        ]);
+      }
+      return await redisChange.applyRedisAction.executeWithOptions({ summary: planned.summary.slice(0, 120) }, [
+        { redis, action: planned },
+      ]);
+    } catch (err) {
+      return { id: planned.id, ok: false, detail: errorMessage(err) };
+    }
+  }
+
+  /** An action stopped at its cap: going further is a plan of its own, approved on its own. */
+  async function continuePastCap(planned: PlannedAction, round: number): Promise<ActionResult | undefined> {
+    const more: PlannedAction = {
+      ...planned,
+      id: `${planned.id}+${round}`,
+      summary: `Continue past the cap: ${planned.summary}`,
+    };
+    const continuation: RemediationPlan = {
+      id: contentId('plan', { after: plan.id, action: more.id }),
+      actions: [more],
+      persistAdvice: [],
+    };
+    approvedActions = undefined;
+    pendingOverride = undefined;
+    await tell({
+      type: 'plan-ready',
+      incidentId: input.incidentId,
+      uiUrl: state.uiUrl,
+      findings: state.findings,
+      plan: continuation,
+      needsApproval: [more.id],
+    });
+    await waitForDecision(continuation, [more.id]);
+    state.plan = plan;
+    enter('remediating');
+    if (approvedActions === undefined) return undefined;
+    return runAction(more);
+  }
+
   enter('remediating');
   const toRun = plan.actions.filter((a) => a.risk === 'safe' || approved.includes(a.id));
   for (const planned of toRun) {
-    let result: ActionResult;
-    try {
-      if (planned.action.kind === 'rolling-restart') {
-        result = await kubernetes.rollingRestart.executeWithOptions({ summary: planned.summary.slice(0, 120) }, [
-          { workload: planned.action.workload, restartedAt: `${info.runId}:${planned.id}` },
-        ]);
-      } else {
-        result = await redisChange.applyRedisAction.executeWithOptions({ summary: planned.summary.slice(0, 120) }, [
-          { redis, action: planned },
-        ]);
-      }
-    } catch (err) {
-      result = { id: planned.id, ok: false, detail: errorMessage(err) };
-    }
+    let result = await runAction(planned);
     state.results.push(result);
     setCurrentDetails(renderDetails(state));
+    for (let round = 1; result.ok && result.capReached && round <= MAX_CONTINUATIONS && !rejected; round++) {
+      const next = await continuePastCap(planned, round);
+      if (!next) {
+        state.results.push({ id: `${planned.id}+${round}`, ok: true, detail: 'not approved: stopped at the cap' });
+        break;
+      }
+      result = next;
+      state.results.push(result);
+      setCurrentDetails(renderDetails(state));
+    }
     if (!result.ok && planned.action.kind !== 'config-rewrite') {
       return finish(
         'remediation-failed',

@@ -324,6 +324,8 @@ export interface ActionResult {
   detail: string;
   keysTouched?: number;
   bytesFreed?: number;
+  /** The action stopped at its per-run cap with more left to do; going further needs its own approval. */
+  capReached?: boolean;
 }
 
 export interface PodHealthSample {

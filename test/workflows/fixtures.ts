@@ -143,6 +143,8 @@ export interface FakeOptions {
   ready?: boolean;
   after?: RedisDiagnostics;
   failAction?: string;
+  /** This action stops at its cap (more left to do) the first time it runs. */
+  capReachedOnce?: string;
 }
 
 /** Activity doubles for the workflow-logic tests, recording every call. */
@@ -156,6 +158,7 @@ export function fakeActivities(opts: FakeOptions = {}): { activities: object; re
   };
   let diagnoses = 0;
   let healthCalls = 0;
+  let capped = false;
   const record = (name: string, args: unknown[]) => recorder.calls.push({ name, args });
   const activities = {
     loadSettings: () => Promise.resolve(opts.settings ?? testSettings()),
@@ -181,6 +184,10 @@ export function fakeActivities(opts: FakeOptions = {}): { activities: object; re
       record('applyRedisAction', [input]);
       if (input.action.id === opts.failAction)
         return Promise.resolve({ id: input.action.id, ok: false, detail: 'boom' });
+      if (input.action.id === opts.capReachedOnce && !capped) {
+        capped = true;
+        return Promise.resolve({ id: input.action.id, ok: true, detail: 'stopped at the cap', capReached: true });
+      }
       return Promise.resolve({ id: input.action.id, ok: true, detail: 'done' });
     },
     rollingRestart: (input: { workload: { name: string } }): Promise<ActionResult> => {

@@ -150,6 +150,40 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
     );
   });
 
+  it('an action stopped at its cap asks for its own approval before going further', async () => {
+    let continuation: RunbookStatus | undefined;
+    const { report, recorder } = await run({ capReachedOnce: 'expire-stat-keys' }, async (h) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      await h.signal(approveSignal, { by: 'alice@example.com', planId: s.plan!.id });
+      for (let i = 0; i < 200 && !continuation; i++) {
+        const now = await h.query(statusQuery);
+        if (now.phase === 'awaiting-approval' && now.plan?.id !== s.plan!.id) continuation = now;
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(continuation, 'the run asks again');
+      assert.deepEqual(continuation.awaitingApproval, ['expire-stat-keys+1']);
+      await assert.rejects(
+        h.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'bob@example.com', planId: s.plan!.id }] }),
+        (err: Error) => /stale plan/.test(String((err.cause as Error)?.message)),
+      );
+      await h.executeUpdate(decideUpdate, {
+        args: [{ decision: 'approve', by: 'bob@example.com', planId: continuation.plan!.id }],
+      });
+    });
+    const ran = recorder.named('applyRedisAction').map((a) => (a[0] as { action: { id: string } }).action.id);
+    assert.deepEqual(ran, [
+      'set-maxmemory',
+      'set-maxmemory-policy',
+      'expire-stat-keys',
+      'expire-stat-keys+1',
+      'trim-sidekiq-dead',
+      'memory-purge',
+      'config-rewrite',
+    ]);
+    assert.equal(report.outcome, 'resolved');
+    assert.equal(report.plan!.actions.length, 6, 'the report keeps the original plan');
+  });
+
   it('runs only the approved subset (and the safe actions)', async () => {
     const { report, recorder } = await run({}, async (h) => {
       const s = await waitForPhase(h, 'awaiting-approval');
