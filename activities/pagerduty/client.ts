@@ -136,7 +136,7 @@ export class PagerDutyClient {
       let res: PdResponse | undefined;
       let networkError: unknown;
       try {
-        res = (await api({
+        res = await api({
           token: this.#token,
           url: `${this.apiUrl}${path}`,
           method,
@@ -148,8 +148,10 @@ export class PagerDutyClient {
             ...(method === 'GET' ? {} : { From: this.fromEmail }),
           },
           retryTimeout: p.pdjsRetryTimeoutMs,
+          // pdjs's own request timer only keeps the process alive (it aborts nothing): the signal times out instead.
+          requestTimeout: 0,
           signal: AbortSignal.timeout(p.requestTimeoutMs),
-        }));
+        });
       } catch (err) {
         // pdjs rejects with the Response itself when the body is not JSON (a proxy's 502 page).
         if (isResponse(err)) res = err;

@@ -198,7 +198,8 @@ export function validateSchema(doc: RestDocument, schema: Schema, value: unknown
       errors.push(`${at}: does not match ${s.pattern}`);
     }
     const check = typeof s.format === 'string' ? FORMATS[s.format] : undefined;
-    if (check && !check(value)) errors.push(`${at}: ${JSON.stringify(value)} is not a valid ${JSON.stringify(s.format)}`);
+    if (check && !check(value))
+      errors.push(`${at}: ${JSON.stringify(value)} is not a valid ${JSON.stringify(s.format)}`);
   }
   if (typeof value === 'number') {
     if (typeof s.minimum === 'number' && value < s.minimum) errors.push(`${at}: below ${s.minimum}`);

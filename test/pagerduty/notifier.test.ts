@@ -1,0 +1,300 @@
+/**
+ * The PagerDuty notifier and client against the stand-in, which validates every request against PagerDuty's
+ * OpenAPI document: notes, acknowledge, resolve only when allowed, retries on 429 (honouring Retry-After) and 500,
+ * none on 400, and no second note when an activity is retried.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { PagerDutyClient, PagerDutyError, PagerDutyNotifier, retryAfterMs } from '../../activities/pagerduty/index.js';
+import type { RunbookEvent, RunbookReport } from '../../workflows/types.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../servers/pagerduty-standin.js';
+
+const FAST = { baseDelayMs: 20, maxDelayMs: 100, pdjsRetryTimeoutMs: 10, budgetMs: 5000, maxRetryAfterMs: 3000 };
+const UI = 'http://localhost:8233/namespaces/default/workflows/redis-runbook-Q1/run-1/history';
+const target = { namespace: 'cache', pod: 'redis-0', container: 'redis', redis: { host: '10.0.0.5', port: 6379 } };
+
+let pd: PagerDutyStandIn;
+let seq = 0;
+
+function notifier(opts: { acknowledgeOnStart?: boolean; resolveOnSuccess?: boolean; token?: string } = {}) {
+  return new PagerDutyNotifier({
+    token: opts.token ?? pd.token,
+    fromEmail: 'runbook-bot@example.com',
+    apiUrl: pd.url,
+    retry: FAST,
+    ...opts,
+  });
+}
+
+function incident(): string {
+  const id = `QNOTIFY${++seq}`;
+  pd.addIncident({ id, title: 'Redis OOMKilled' });
+  return id;
+}
+
+function report(outcome: RunbookReport['outcome']): RunbookReport {
+  return {
+    incidentId: 'x',
+    outcome,
+    summary: outcome === 'resolved' ? 'Ran set-maxmemory-policy; verified.' : 'Rejected.',
+    findings: [],
+    decisions: [],
+    results: [],
+    before: { usedMemory: 2 * 1024 ** 3, maxmemoryPolicy: 'noeviction', writable: 'no' },
+    after: { usedMemory: 1024 ** 3, maxmemoryPolicy: 'volatile-lru', writable: 'yes' },
+    uiUrl: UI,
+  };
+}
+
+/** Runs `notify` inside an activity context, as the worker does: the marker is the run and the activity id. */
+function inActivity(n: PagerDutyNotifier, event: RunbookEvent, activityId: string, attempt = 1) {
+  const env = new MockActivityEnvironment({
+    activityId,
+    attempt,
+    workflowExecution: { workflowId: 'redis-runbook-Q', runId: 'run-1' },
+  });
+  return env.run(() => n.notify(event));
+}
+
+describe('PagerDuty notifier against the OpenAPI-validating stand-in', () => {
+  before(async () => {
+    pd = await startPagerDutyStandIn();
+  });
+  afterEach(() => pd.assertAllValid());
+  after(async () => {
+    await pd?.stop();
+  });
+
+  it('on start: a note with the run link, and acknowledges the incident', async () => {
+    const id = incident();
+    await notifier().notify({ type: 'started', incidentId: id, uiUrl: UI, target });
+    const inc = pd.incident(id)!;
+    assert.equal(inc.status, 'acknowledged');
+    assert.equal(inc.notes.length, 1);
+    assert.match(inc.notes[0]!.content, /cache\/redis-0/);
+    assert.ok(inc.notes[0]!.content.includes(UI));
+    const writes = pd.requests.filter((r) => r.path.startsWith(`/incidents/${id}`) && r.method !== 'GET');
+    assert.deepEqual(
+      writes.map((r) => r.operationId),
+      ['createIncidentNote', 'updateIncident'],
+    );
+    for (const w of writes) assert.equal(w.headers.from, 'runbook-bot@example.com');
+  });
+
+  it('does not acknowledge when configured not to, nor reopen a resolved incident', async () => {
+    const id = incident();
+    await notifier({ acknowledgeOnStart: false }).notify({ type: 'started', incidentId: id, uiUrl: UI, target });
+    assert.equal(pd.incident(id)!.status, 'triggered');
+    pd.incident(id)!.status = 'resolved';
+    await notifier().notify({ type: 'started', incidentId: id, uiUrl: UI, target: { ...target, pod: 'redis-1' } });
+    assert.equal(pd.incident(id)!.status, 'resolved', 'acknowledging a resolved incident would reopen it');
+  });
+
+  it('plan-ready: findings, the plan, what needs approval and how to approve, in a short note', async () => {
+    const id = incident();
+    await notifier().notify({
+      type: 'plan-ready',
+      incidentId: id,
+      uiUrl: UI,
+      findings: [
+        { id: 'noeviction-near-limit', severity: 'critical', message: 'noeviction at 99% of maxmemory', evidence: {} },
+      ],
+      plan: {
+        id: 'plan-abc123',
+        persistAdvice: [],
+        actions: [
+          {
+            id: 'memory-purge',
+            risk: 'safe',
+            destructive: false,
+            summary: 'MEMORY PURGE',
+            action: { kind: 'memory-purge' },
+          },
+          {
+            id: 'set-maxmemory-policy',
+            risk: 'risky',
+            destructive: false,
+            summary: 'CONFIG SET maxmemory-policy volatile-lru',
+            action: { kind: 'set-maxmemory-policy', policy: 'volatile-lru' },
+          },
+        ],
+      },
+      needsApproval: ['set-maxmemory-policy'],
+    });
+    const note = pd.incident(id)!.notes[0]!.content;
+    assert.match(note, /CRITICAL: noeviction at 99%/);
+    assert.match(note, /set-maxmemory-policy \(risky, needs approval\)/);
+    assert.match(note, /memory-purge \(safe, runs without approval\)/);
+    assert.match(note, /runbook approve .* --plan plan-abc123/);
+    assert.ok(note.length < 1500);
+  });
+
+  it('decision: who decided, through what', async () => {
+    const id = incident();
+    await notifier().notify({
+      type: 'decision',
+      incidentId: id,
+      uiUrl: UI,
+      record: {
+        decision: 'approve',
+        by: 'oncall@example.com',
+        via: 'pagerduty',
+        at: 'now',
+        accepted: true,
+        actions: ['a'],
+      },
+    });
+    assert.match(pd.incident(id)!.notes[0]!.content, /Approval by oncall@example\.com via pagerduty accepted \(a\)/);
+  });
+
+  it('finished: before/after figures; resolves only a verified fix, and only when allowed', async () => {
+    const resolved = incident();
+    await notifier({ resolveOnSuccess: true }).notify({
+      type: 'finished',
+      incidentId: resolved,
+      uiUrl: UI,
+      report: report('resolved'),
+    });
+    assert.equal(pd.incident(resolved)!.status, 'resolved');
+    assert.match(pd.incident(resolved)!.notes[0]!.content, /usedMemory: 2048 MiB → 1024 MiB/);
+    assert.match(pd.incident(resolved)!.notes[0]!.content, /maxmemoryPolicy: noeviction → volatile-lru/);
+
+    const notAllowed = incident();
+    await notifier({ resolveOnSuccess: false }).notify({
+      type: 'finished',
+      incidentId: notAllowed,
+      uiUrl: UI,
+      report: report('resolved'),
+    });
+    assert.equal(pd.incident(notAllowed)!.status, 'triggered');
+
+    const rejected = incident();
+    await notifier({ resolveOnSuccess: true }).notify({
+      type: 'finished',
+      incidentId: rejected,
+      uiUrl: UI,
+      report: report('rejected'),
+    });
+    assert.equal(pd.incident(rejected)!.status, 'triggered');
+  });
+
+  it('a retried activity does not post the same note twice; another notify call of the run does', async () => {
+    const id = incident();
+    const n = notifier({ acknowledgeOnStart: false });
+    const event: RunbookEvent = { type: 'approval-reminder', incidentId: id, uiUrl: UI, planId: 'p', deadline: 'd' };
+    await inActivity(n, event, '7', 1);
+    await inActivity(n, event, '7', 2);
+    assert.equal(pd.incident(id)!.notes.length, 1);
+    assert.match(pd.incident(id)!.notes[0]!.content, /\[redis-runbook approval-reminder run-1#7\]/);
+    // The next reminder has the same content but is another call: it is posted.
+    await inActivity(n, event, '9', 1);
+    assert.equal(pd.incident(id)!.notes.length, 2);
+  });
+
+  it('retries 429 until it passes, waiting as long as Retry-After asks', async () => {
+    const id = incident();
+    // pdjs itself retries a 429 three times; the fifth answer is the client's own retry after Retry-After.
+    pd.failNext(5, 429, { retryAfterSeconds: 1, path: new RegExp(`/incidents/${id}/notes$`) });
+    const t0 = performance.now();
+    await notifier({ acknowledgeOnStart: false }).notify({ type: 'started', incidentId: id, uiUrl: UI, target });
+    const waited = performance.now() - t0;
+    assert.equal(pd.incident(id)!.notes.length, 1);
+    assert.ok(waited >= 1000, `waited ${Math.round(waited)} ms, Retry-After asked for 1 s`);
+    const statuses = pd.requests.filter((r) => r.path === `/incidents/${id}/notes`).map((r) => r.status);
+    assert.deepEqual(statuses.slice(0, 5), [429, 429, 429, 429, 429]);
+  });
+
+  it('retries 500 with back-off', async () => {
+    const id = incident();
+    pd.failNext(2, 500, { path: new RegExp(`/incidents/${id}/notes$`) });
+    await notifier({ acknowledgeOnStart: false }).notify({ type: 'started', incidentId: id, uiUrl: UI, target });
+    assert.equal(pd.incident(id)!.notes.length, 1);
+  });
+
+  it('gives up after its bounded retries with a non-retryable failure the run records', async () => {
+    const id = incident();
+    pd.failNext(50, 500, { path: new RegExp(`/incidents/${id}/`) });
+    const n = new PagerDutyNotifier({
+      token: pd.token,
+      fromEmail: 'runbook-bot@example.com',
+      apiUrl: pd.url,
+      retry: { ...FAST, maxAttempts: 3 },
+    });
+    await assert.rejects(n.notify({ type: 'started', incidentId: id, uiUrl: UI, target }), (err) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'PagerDutyUnavailable');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /500 .*gave up after 3 attempt/);
+      return true;
+    });
+    assert.equal(pd.requests.filter((r) => r.path === `/incidents/${id}/notes`).length, 3);
+  });
+
+  it('does not retry a 400, and never puts the token in an error', async () => {
+    const id = incident();
+    pd.failNext(1, 400, { path: new RegExp(`/incidents/${id}/notes$`) });
+    const before = pd.requests.length;
+    await assert.rejects(notifier().notify({ type: 'started', incidentId: id, uiUrl: UI, target }), (err) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'PagerDutyRejected');
+      assert.ok(!JSON.stringify({ m: err.message, c: String(err.cause) }).includes(pd.token));
+      return true;
+    });
+    assert.equal(pd.requests.length - before, 1);
+
+    await assert.rejects(
+      notifier({ token: 'wrong-token' }).notify({ type: 'started', incidentId: id, uiUrl: UI, target }),
+      (err) => {
+        assert.ok(err instanceof ApplicationFailure);
+        assert.match(err.message, /401/);
+        assert.ok(!err.message.includes('wrong-token'));
+        return true;
+      },
+    );
+  });
+
+  it('a 429 asking for longer than the client may wait ends the call at once', async () => {
+    const id = incident();
+    pd.failNext(4, 429, { retryAfterSeconds: 60, path: new RegExp(`/incidents/${id}/notes$`) });
+    const client = new PagerDutyClient({
+      token: pd.token,
+      fromEmail: 'runbook-bot@example.com',
+      apiUrl: pd.url,
+      retry: FAST,
+    });
+    await assert.rejects(client.listNotes(id), (err) => {
+      assert.ok(err instanceof PagerDutyError);
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /rate limited for 60 s/);
+      return true;
+    });
+  });
+
+  it('reads users and alerts for routing and approvals', async () => {
+    pd.addUser({ id: 'PUSER01', email: 'oncall@example.com', name: 'On Call' });
+    const id = `QALERTS${++seq}`;
+    pd.addIncident({ id, alerts: [{ namespace: 'cache', pod: 'redis-0' }] });
+    const client = new PagerDutyClient({
+      token: pd.token,
+      fromEmail: 'runbook-bot@example.com',
+      apiUrl: pd.url,
+      retry: FAST,
+    });
+    assert.equal(await client.getUserEmail('PUSER01'), 'oncall@example.com');
+    const alerts = await client.getIncidentAlerts(id);
+    assert.deepEqual(alerts[0]!.body?.details, { namespace: 'cache', pod: 'redis-0' });
+    await assert.rejects(client.getUserEmail('PNOBODY'), (err) => err instanceof PagerDutyError && err.status === 404);
+  });
+});
+
+describe('retryAfterMs', () => {
+  const headers = (h: Record<string, string>) => new Headers(h);
+  it('reads seconds, an HTTP date, or ratelimit-reset', () => {
+    assert.equal(retryAfterMs(headers({ 'retry-after': '3' })), 3000);
+    assert.equal(retryAfterMs(headers({ 'retry-after': new Date(10_000).toUTCString() }), 4000), 6000);
+    assert.equal(retryAfterMs(headers({ 'ratelimit-reset': '2' })), 2000);
+    assert.equal(retryAfterMs(headers({})), undefined);
+  });
+});

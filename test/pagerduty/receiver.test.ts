@@ -1,0 +1,411 @@
+/**
+ * The PagerDuty receiver on a real Temporal dev server (no worker: started runs just wait) with the OpenAPI-validating
+ * PagerDuty stand-in: signatures (rotation, wrong, missing, mangled), replays and duplicates, size, type and JSON
+ * checks, routing (alert, service, title, unroutable), resolved without a run, approvals refused before the run;
+ * through the handler itself, the Node server and a Lambda event.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
+import { PagerDutyClient } from '../../activities/pagerduty/index.js';
+import { createWebhookHandler, type WebhookHandler } from '../../webhook/handler.js';
+import { lambdaAdapter, type HttpApiEvent } from '../../webhook/lambda.js';
+import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
+import { signatureHeader } from '../../webhook/signature.js';
+import { searchAttributes, workflowIdFor } from '../../workflows/definitions.js';
+import type { RunbookInput } from '../../workflows/types.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../servers/pagerduty-standin.js';
+import { installQuietRuntime, startDevServer } from '../servers/temporal.js';
+
+installQuietRuntime();
+
+const OLD = 'whsec-old-0000';
+const NEW = 'whsec-new-1111';
+const REDIS = { host: '10.0.0.5', port: 6379 };
+let temporal: TestWorkflowEnvironment;
+let pd: PagerDutyStandIn;
+let handle: WebhookHandler;
+let server: WebhookServer;
+const logs: string[] = [];
+let seq = 0;
+
+function triggered(incidentId: string, extra: { service?: string; title?: string; eventId?: string } = {}) {
+  return JSON.stringify({
+    event: {
+      id: extra.eventId ?? `01EVT${++seq}`,
+      event_type: 'incident.triggered',
+      resource_type: 'incident',
+      occurred_at: '2026-11-20T03:12:45.118Z',
+      agent: { id: 'PSVC001', type: 'service_reference', summary: 'redis-cache (prod)' },
+      client: { name: 'Prometheus Alertmanager' },
+      data: {
+        id: incidentId,
+        type: 'incident',
+        html_url: `https://example.pagerduty.com/incidents/${incidentId}`,
+        status: 'triggered',
+        title: extra.title ?? 'Redis is down',
+        service: { id: extra.service ?? 'PSVC001', type: 'service_reference', summary: 'redis-cache (prod)' },
+        assignees: [],
+        priority: null,
+        urgency: 'high',
+      },
+    },
+  });
+}
+
+function post(path: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
+  return handle(
+    new Request(`http://receiver${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    }),
+  );
+}
+
+const signed = (body: string, ...secrets: string[]) => ({ 'x-pagerduty-signature': signatureHeader(body, ...secrets) });
+
+async function startedInput(incidentId: string): Promise<RunbookInput> {
+  const history = await temporal.client.workflow.getHandle(workflowIdFor(incidentId)).fetchHistory();
+  const data = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!;
+  return JSON.parse(Buffer.from(data).toString('utf8')) as RunbookInput;
+}
+
+async function runExists(incidentId: string): Promise<boolean> {
+  try {
+    await temporal.client.workflow.getHandle(workflowIdFor(incidentId)).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+describe('PagerDuty receiver', () => {
+  before(async () => {
+    temporal = await startDevServer();
+    pd = await startPagerDutyStandIn();
+    const capture = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    handle = createWebhookHandler({
+      secrets: [OLD, NEW],
+      client: temporal.client,
+      taskQueue: 'receiver-test-no-worker',
+      pagerduty: new PagerDutyClient({
+        token: pd.token,
+        fromEmail: 'runbook-bot@example.com',
+        apiUrl: pd.url,
+        retry: { maxAttempts: 2, baseDelayMs: 10, pdjsRetryTimeoutMs: 10 },
+      }),
+      services: [
+        { id: 'PSVC001', namespace: 'cache', redis: REDIS },
+        { id: 'PSVCDEF', namespace: 'cache', pod: 'redis-default-0', container: 'redis', redis: REDIS },
+      ],
+      targets: [
+        {
+          name: 'sessions',
+          namespace: 'cache',
+          pod: 'redis-sessions-0',
+          redis: { host: 'sessions.cache', port: 6380 },
+        },
+      ],
+      approval: {
+        approvers: ['oncall@example.com'],
+        requireDifferentApprover: true,
+        timeoutSeconds: 60,
+        reminderIntervalSeconds: 0,
+        onTimeout: 'reject',
+      },
+      logger: pino({ level: 'debug' }, capture),
+      maxBodyBytes: 16 * 1024,
+      decisionTimeoutMs: 3000,
+    });
+    server = await serveWebhook(handle, { port: 0, host: '127.0.0.1' });
+    pd.addUser({ id: 'PONCALL', email: 'oncall@example.com', name: 'On Call' });
+    pd.addUser({ id: 'PMALLORY', email: 'mallory@example.com', name: 'Mallory' });
+  });
+  afterEach(() => pd.assertAllValid());
+  after(async () => {
+    await server?.close();
+    await pd?.stop();
+    await temporal?.teardown();
+  });
+
+  it('serves /healthz, answers 405 for other methods and 404 elsewhere', async () => {
+    assert.equal((await handle(new Request('http://r/healthz'))).status, 200);
+    assert.equal((await post('/healthz', '{}')).status, 405);
+    const get = await handle(new Request('http://r/pagerduty/webhook'));
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    assert.equal((await handle(new Request('http://r/pagerduty/action', { method: 'PUT', body: '{}' }))).status, 405);
+    assert.equal((await post('/elsewhere', '{}')).status, 404);
+  });
+
+  it('a signed incident.triggered starts the run, routed from the alert details, with its search attributes', async () => {
+    pd.addIncident({
+      id: 'QALERT1',
+      serviceId: 'PSVC001',
+      alerts: [{ namespace: 'cache', pod: 'redis-sessions-0', container: 'redis' }],
+    });
+    const res = await post('/pagerduty/webhook', triggered('QALERT1'), signed(triggered('QALERT1'), NEW));
+    // The body must be byte-identical to what was signed.
+    const body = triggered('QALERT1', { eventId: '01FIXED' });
+    const res2 = await post('/pagerduty/webhook', body, signed(body, NEW));
+    assert.equal(
+      res.status,
+      401,
+      'a fresh event id changes the body: the first request above was signed over another body',
+    );
+    assert.equal(res2.status, 202);
+    const answer = (await res2.json()) as { status: string; workflowId: string; targetSource: string };
+    assert.deepEqual(
+      [answer.status, answer.workflowId, answer.targetSource],
+      ['started', 'redis-runbook-QALERT1', 'alert'],
+    );
+    const input = await startedInput('QALERT1');
+    assert.equal(input.targetSource, 'alert');
+    assert.equal(input.startedBy, 'pagerduty');
+    assert.deepEqual(input.target, {
+      namespace: 'cache',
+      pod: 'redis-sessions-0',
+      container: 'redis',
+      redis: { host: 'sessions.cache', port: 6380 },
+    });
+    const d = await temporal.client.workflow.getHandle(answer.workflowId).describe();
+    assert.equal(d.typedSearchAttributes.get(searchAttributes.incidentId), 'QALERT1');
+    assert.equal(d.typedSearchAttributes.get(searchAttributes.phase), 'starting');
+  });
+
+  it('accepts either secret during a rotation, and a header carrying both', async () => {
+    for (const [incident, secrets] of [
+      ['QROT1', [OLD]],
+      ['QROT2', [NEW]],
+      ['QROT3', [OLD, NEW]],
+    ] as const) {
+      pd.addIncident({ id: incident, serviceId: 'PSVCDEF' });
+      const body = triggered(incident, { service: 'PSVCDEF' });
+      const res = await post('/pagerduty/webhook', body, signed(body, ...secrets));
+      assert.equal(res.status, 202, `${incident} signed with ${secrets.length} secret(s)`);
+    }
+    pd.addIncident({ id: 'QROT4', serviceId: 'PSVCDEF' });
+    const both = triggered('QROT4', { service: 'PSVCDEF' });
+    const header = `v1=${'0'.repeat(64)},${signatureHeader(both, NEW)}`;
+    assert.equal((await post('/pagerduty/webhook', both, { 'x-pagerduty-signature': header })).status, 202);
+  });
+
+  it('refuses wrong, missing and mangled signatures before parsing: nothing reaches Temporal or PagerDuty', async () => {
+    pd.addIncident({ id: 'QFORGED', serviceId: 'PSVCDEF' });
+    const body = triggered('QFORGED', { service: 'PSVCDEF' });
+    const good = signatureHeader(body, NEW);
+    const requestsBefore = pd.requests.length;
+    const logsBefore = logs.length;
+    for (const header of [
+      undefined,
+      '',
+      signatureHeader(body, 'some-other-secret'),
+      good.replace('v1=', 'v0='),
+      good.slice(0, -2),
+      good.toUpperCase(),
+      `${good.slice(0, -1)}${good.endsWith('0') ? '1' : '0'}`,
+      Array.from({ length: 9 }, () => good).join(','),
+    ]) {
+      const res = await post(
+        '/pagerduty/webhook',
+        body,
+        header === undefined ? {} : { 'x-pagerduty-signature': header },
+      );
+      assert.equal(res.status, 401, `header ${String(header).slice(0, 20)}`);
+    }
+    const tampered = body.replace('Redis is down', 'Redis is up!!');
+    assert.equal((await post('/pagerduty/webhook', tampered, { 'x-pagerduty-signature': good })).status, 401);
+    assert.equal(await runExists('QFORGED'), false);
+    assert.equal(pd.requests.length, requestsBefore);
+    const lines = logs.slice(logsBefore).join('');
+    assert.ok(!lines.includes('QFORGED'), 'nothing of the unverified body is logged');
+    assert.match(lines, /"reason":"(bad|no) signature"/);
+  });
+
+  it('a replayed delivery and a second trigger for the same incident find the first run', async () => {
+    pd.addIncident({ id: 'QDUP', serviceId: 'PSVCDEF' });
+    const body = triggered('QDUP', { service: 'PSVCDEF' });
+    const first = (await (await post('/pagerduty/webhook', body, signed(body, NEW))).json()) as {
+      runId: string;
+      status: string;
+    };
+    const replay = (await (await post('/pagerduty/webhook', body, signed(body, NEW))).json()) as {
+      runId: string;
+      status: string;
+    };
+    const again = triggered('QDUP', { service: 'PSVCDEF' });
+    const second = (await (await post('/pagerduty/webhook', again, signed(again, OLD))).json()) as {
+      runId: string;
+      status: string;
+    };
+    const concurrent = await Promise.all(
+      [1, 2, 3].map(
+        async () => (await post('/pagerduty/webhook', body, signed(body, NEW))).json() as Promise<{ runId: string }>,
+      ),
+    );
+    assert.equal(first.status, 'started');
+    assert.equal(replay.status, 'already-running');
+    assert.equal(second.status, 'already-running');
+    for (const r of [replay, second, ...concurrent]) assert.equal(r.runId, first.runId);
+    const runs = temporal.client.workflow.list({ query: `WorkflowId = '${workflowIdFor('QDUP')}'` });
+    let count = 0;
+    for await (const run of runs) if (run.workflowId === workflowIdFor('QDUP')) count++;
+    assert.equal(count, 1);
+  });
+
+  it('routes from the service default, else the title; records which', async () => {
+    pd.addIncident({ id: 'QSVC', serviceId: 'PSVCDEF' });
+    const bySvc = triggered('QSVC', { service: 'PSVCDEF' });
+    assert.equal(
+      ((await (await post('/pagerduty/webhook', bySvc, signed(bySvc, NEW))).json()) as { targetSource: string })
+        .targetSource,
+      'service',
+    );
+    assert.equal((await startedInput('QSVC')).target.pod, 'redis-default-0');
+
+    pd.addIncident({ id: 'QTITLE', serviceId: 'PSVC001' });
+    const byTitle = triggered('QTITLE', { title: 'KubePodCrashLooping: prod/redis-cache-0 (redis) OOMKilled' });
+    assert.equal(
+      ((await (await post('/pagerduty/webhook', byTitle, signed(byTitle, NEW))).json()) as { targetSource: string })
+        .targetSource,
+      'title',
+    );
+    const input = await startedInput('QTITLE');
+    assert.deepEqual(input.target, { namespace: 'prod', pod: 'redis-cache-0', container: 'redis', redis: REDIS });
+    assert.equal(input.targetSource, 'title');
+  });
+
+  it('an unroutable incident gets a note saying so, once, and no run', async () => {
+    pd.addIncident({ id: 'QLOST', serviceId: 'PSVC001', title: 'Something is wrong' });
+    const body = triggered('QLOST', { title: 'Something is wrong' });
+    const res = await post('/pagerduty/webhook', body, signed(body, NEW));
+    assert.equal(res.status, 202);
+    assert.equal(((await res.json()) as { status: string }).status, 'unroutable');
+    assert.equal((await post('/pagerduty/webhook', body, signed(body, NEW))).status, 202);
+    assert.equal(await runExists('QLOST'), false);
+    const notes = pd.incident('QLOST')!.notes;
+    assert.equal(notes.length, 1);
+    assert.match(notes[0]!.content, /cannot tell which Redis/);
+  });
+
+  it('ignores incidents of other services, other and unknown event types, and resolved incidents without a run', async () => {
+    const other = triggered('QOTHER', { service: 'PNOTREDIS' });
+    assert.deepEqual(await (await post('/pagerduty/webhook', other, signed(other, NEW))).json(), {
+      status: 'ignored',
+      reason: 'service not routed to the runbook',
+    });
+    assert.equal(await runExists('QOTHER'), false);
+    for (const type of ['incident.annotated', 'incident.acknowledged', 'service.created', 'pagey.future_event']) {
+      const body = JSON.stringify({
+        event: { id: `E-${type}`, event_type: type, resource_type: 'x', agent: null, data: { anything: 1 } },
+      });
+      const res = await post('/pagerduty/webhook', body, signed(body, NEW));
+      assert.equal(res.status, 202, type);
+      assert.equal(((await res.json()) as { status: string }).status, 'ignored');
+    }
+    const resolved = JSON.stringify({
+      event: { id: 'E-res', event_type: 'incident.resolved', agent: null, data: { id: 'QNORUN', type: 'incident' } },
+    });
+    const res = await post('/pagerduty/webhook', resolved, signed(resolved, NEW));
+    assert.deepEqual(await res.json(), { status: 'ignored', reason: 'no open run' });
+  });
+
+  it('refuses the wrong content type (415), oversize bodies (413) and malformed JSON (400)', async () => {
+    const body = triggered('QTYPES', { service: 'PSVCDEF' });
+    assert.equal(
+      (await post('/pagerduty/webhook', body, { 'content-type': 'text/plain', ...signed(body, NEW) })).status,
+      415,
+    );
+    const big = JSON.stringify({ event: { pad: 'x'.repeat(20_000) } });
+    assert.equal((await post('/pagerduty/webhook', big, signed(big, NEW))).status, 413);
+    const notJson = '{"event": ';
+    assert.equal((await post('/pagerduty/webhook', notJson, signed(notJson, NEW))).status, 400);
+    const notEvent = '{"hello":"world"}';
+    assert.equal((await post('/pagerduty/webhook', notEvent, signed(notEvent, NEW))).status, 400);
+  });
+
+  it('through the Node server: the same answers, and a chunked oversize body is cut off', async () => {
+    pd.addIncident({ id: 'QNODE', serviceId: 'PSVCDEF' });
+    const body = triggered('QNODE', { service: 'PSVCDEF' });
+    const res = await fetch(`${server.url}/pagerduty/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signed(body, NEW) },
+      body,
+    });
+    assert.equal(res.status, 202);
+    assert.equal(((await res.json()) as { workflowId: string }).workflowId, 'redis-runbook-QNODE');
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    // No Content-Length: the cap applies while streaming.
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 40; i++) c.enqueue(new Uint8Array(1024).fill(32));
+        c.close();
+      },
+    });
+    const big = await fetch(`${server.url}/pagerduty/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-pagerduty-signature': 'v1=00' },
+      body: stream,
+      duplex: 'half',
+    });
+    assert.equal(big.status, 413);
+    const unsigned = await fetch(`${server.url}/pagerduty/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(unsigned.status, 401);
+  });
+
+  it('as a Lambda (function URL event, plain and base64 bodies)', async () => {
+    const lambda = lambdaAdapter(handle);
+    pd.addIncident({ id: 'QLAMBDA', serviceId: 'PSVCDEF' });
+    const body = triggered('QLAMBDA', { service: 'PSVCDEF' });
+    const event = (b: string, base64: boolean, headers: Record<string, string>): HttpApiEvent => ({
+      rawPath: '/pagerduty/webhook',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: base64 ? Buffer.from(b).toString('base64') : b,
+      isBase64Encoded: base64,
+      requestContext: { http: { method: 'POST' }, domainName: 'abc.lambda-url.eu-west-1.on.aws' },
+    });
+    const plain = await lambda(event(body, false, signed(body, NEW)));
+    assert.equal(plain.statusCode, 202);
+    assert.equal((JSON.parse(plain.body) as { status: string }).status, 'started');
+    const encoded = await lambda(event(body, true, signed(body, OLD)));
+    assert.equal((JSON.parse(encoded.body) as { status: string }).status, 'already-running');
+    assert.equal((await lambda(event(body, false, signed(body, 'nope')))).statusCode, 401);
+    const health = await lambda({ rawPath: '/healthz', requestContext: { http: { method: 'GET' } } });
+    assert.equal(health.statusCode, 200);
+  });
+
+  it('/pagerduty/action: refuses unknown and non-allowed users before the run, with a note', async () => {
+    pd.addIncident({ id: 'QACT', serviceId: 'PSVCDEF' });
+    const action = (user: string) =>
+      JSON.stringify({ action: 'approve', incident: { id: 'QACT' }, user: { id: user } });
+    const mallory = await post('/pagerduty/action', action('PMALLORY'), signed(action('PMALLORY'), NEW));
+    assert.equal(mallory.status, 403);
+    assert.match(
+      ((await mallory.json()) as { refusal: string }).refusal,
+      /mallory@example\.com is not on the approvers list/,
+    );
+    assert.match(pd.incident('QACT')!.notes.at(-1)!.content, /approval by mallory@example\.com refused/);
+    const nobody = await post('/pagerduty/action', action('PGHOST'), signed(action('PGHOST'), NEW));
+    assert.equal(nobody.status, 403);
+    const noRun = await post('/pagerduty/action', action('PONCALL'), signed(action('PONCALL'), NEW));
+    assert.equal(noRun.status, 404);
+    assert.equal((await post('/pagerduty/action', action('PONCALL'), signed(action('PONCALL'), 'x'))).status, 401);
+    const bad = '{"action":"launch"}';
+    assert.equal((await post('/pagerduty/action', bad, signed(bad, NEW))).status, 400);
+  });
+});
