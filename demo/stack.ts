@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { DestinationStream } from 'pino';
 import { startRedisServer, type RedisServer } from '../test/servers/redis-server.js';
 import { startDevServer } from '../test/servers/temporal.js';
 import { runWorker } from '../worker/main.js';
@@ -25,6 +26,8 @@ export interface LocalStackOptions {
   scale?: number;
   /** Extra environment for the worker (e.g. LOG_LEVEL). */
   workerEnv?: Record<string, string>;
+  /** Where the worker's log lines go instead of stdout (tests capture them to check no secret is logged). */
+  workerLogDestination?: DestinationStream;
   /** The process already installed a Temporal runtime (tests do, to keep the output quiet). */
   keepRuntime?: boolean;
   /** Called as each part comes up, with its start-up time in ms. */
@@ -110,6 +113,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         const done = runWorker({
           env,
           keepRuntime: opts.keepRuntime ?? false,
+          ...(opts.workerLogDestination ? { logDestination: opts.workerLogDestination } : {}),
           onReady: (stop) => {
             stopWorker = stop;
             resolve();
