@@ -355,7 +355,7 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
         break;
       }
       const slice = policy.reminderIntervalSeconds > 0 ? Math.min(left, policy.reminderIntervalSeconds * 1000) : left;
-      if (await condition(decided, slice)) break;
+      if (await condition(decided, slice, { summary: `waiting for approval of ${forPlan.id}` })) break;
       if (now().getTime() < deadlineMs) {
         await tell({
           type: 'approval-reminder',
