@@ -76,6 +76,14 @@ async function waitForPhase(h: WorkflowHandle, phase: RunbookStatus['phase']): P
 }
 
 const noDrive = () => Promise.resolve();
+const failedBackup = {
+  confirmed: false,
+  lastSave: 1,
+  previousLastSave: 1,
+  status: 'err',
+  durationMs: 3,
+  error: 'MISCONF',
+};
 
 describe('redisIncidentRunbook on the time-skipping server', () => {
   before(async () => {
@@ -234,30 +242,14 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
   });
 
   it('a failed backup blocks every risky action until the deadline', async () => {
-    const backup = {
-      confirmed: false,
-      lastSave: 1,
-      previousLastSave: 1,
-      status: 'err',
-      durationMs: 3,
-      error: 'MISCONF',
-    };
-    const { report, recorder } = await run({ backup }, noDrive);
+    const { report, recorder } = await run({ backup: failedBackup }, noDrive);
     assert.equal(report.outcome, 'backup-failed');
     assert.equal(recorder.named('applyRedisAction').length, 0);
   });
 
   it('without a backup, only an override by two different approvers lets actions run', async () => {
-    const backup = {
-      confirmed: false,
-      lastSave: 1,
-      previousLastSave: 1,
-      status: 'err',
-      durationMs: 3,
-      error: 'MISCONF',
-    };
     let afterFirst: RunbookStatus | undefined;
-    const { report, recorder, status } = await run({ backup }, async (h) => {
+    const { report, recorder, status } = await run({ backup: failedBackup }, async (h) => {
       const s = await waitForPhase(h, 'awaiting-approval');
       const planId = s.plan!.id;
       const approve = (by: string, extra: object = {}) =>
