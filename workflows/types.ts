@@ -136,6 +136,8 @@ export interface RedisDiagnostics {
     usedMemoryRss: number;
     usedMemoryPeak: number;
     usedMemoryDataset?: number;
+    /** Memory Redis spends on its own structures (buffers, dict overhead, replication backlog…). */
+    usedMemoryOverhead?: number;
     fragmentationRatio: number;
     allocatorFragRatio?: number;
     maxmemory: number;
@@ -170,6 +172,20 @@ export interface RedisDiagnostics {
     queues: Array<{ name: string; length: number }>;
     statKeys: number;
     statKeysWithoutTtl: number;
+    /** Age of the oldest job in the dead set, in seconds (from its score, the time it died); absent when empty. */
+    oldestDeadAgeSeconds?: number;
+  };
+  /** `MEMORY DOCTOR`'s advice, cut short. */
+  memoryDoctor?: string;
+  /** Calls since the last stats reset (`INFO commandstats`) of the commands that hurt a busy server. */
+  commands?: {
+    keys: number;
+    del: number;
+    /** Mean µs per DEL: high when big keys are deleted synchronously (UNLINK frees them in the background). */
+    delUsecPerCall: number;
+    monitor: number;
+    flushall: number;
+    flushdb: number;
   };
   scannedKeys: number;
   /** Whether a write succeeded (a probe key with a short TTL, removed afterwards). */

@@ -32,6 +32,8 @@ export interface CleanupOutcome {
   bytesFreed: number;
   /** The cap stopped the work while more keys matched (or may match). */
   capReached: boolean;
+  /** Batches that touched keys, this attempt. */
+  batches: number;
 }
 
 /**
@@ -59,11 +61,14 @@ export interface PatternCleanup {
   maxKeys: number;
   /** COUNT hint of each SCAN (default 1000). */
   scanCount?: number;
+  /** Called between batches that touched keys; waits as long as the server's latency asks (see `LatencyPacer`). */
+  pace?: () => Promise<unknown>;
 }
 
 /**
- * `UNLINK`s the keys matching `pattern` in the current db, at most `maxKeys`, never `DEL`. Each batch sends
- * `MEMORY USAGE` and `UNLINK` of its keys in one pipeline; `bytesFreed` sums the usage of keys actually unlinked.
+ * `UNLINK`s the keys matching `pattern` in the current db, at most `maxKeys`, never `DEL`. Each batch sends the
+ * `MEMORY USAGE` of its keys and one `UNLINK` of them all in one pipeline; `touched` is what UNLINK says it removed
+ * (so a batch replayed after a crash counts only keys still there), `bytesFreed` the usage of the keys that existed.
  */
 export function unlinkByPattern(
   redis: Redis,
@@ -74,18 +79,17 @@ export function unlinkByPattern(
     const chosen = keys.slice(0, remaining);
     if (chosen.length === 0) return { touched: 0, bytes: 0, leftOver: keys.length > 0 };
     const pipeline = redis.pipeline();
-    for (const key of chosen) pipeline.memory('USAGE', key).unlink(key);
+    for (const key of chosen) pipeline.memory('USAGE', key);
+    pipeline.unlink(...chosen);
     const replies = (await pipeline.exec()) ?? [];
-    let touched = 0;
+    const [unlinkErr, removed] = replies[chosen.length] ?? [];
+    if (unlinkErr) throw unlinkErr;
     let bytes = 0;
-    chosen.forEach((_, i) => {
-      const [, usage] = replies[i * 2] ?? [];
-      const [err, removed] = replies[i * 2 + 1] ?? [];
-      if (err || removed !== 1) return;
-      touched++;
-      bytes += typeof usage === 'number' ? usage : 0;
-    });
-    return { touched, bytes, leftOver: keys.length > chosen.length };
+    for (let i = 0; i < chosen.length; i++) {
+      const [, usage] = replies[i] ?? [];
+      if (typeof usage === 'number') bytes += usage;
+    }
+    return { touched: Number(removed), bytes, leftOver: keys.length > chosen.length };
   });
 }
 
@@ -131,9 +135,10 @@ async function scanMatching(
   const state: CleanupState = previous
     ? { ...previous }
     : { kind: 'cleanup', actionId: job.actionId, cursor: '0', touched: 0, bytesFreed: 0, done: false };
-  if (state.done) return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false };
+  if (state.done) return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, batches: 0 };
 
   let capReached = false;
+  let batches = 0;
   do {
     // Past the cap the scan goes on touching nothing, only to tell whether more keys match.
     const [next, keys] = await redis.scanBuffer(state.cursor, 'MATCH', job.pattern, 'COUNT', job.scanCount ?? 1000);
@@ -147,9 +152,13 @@ async function scanMatching(
     }
     state.done = state.cursor === '0';
     progress.report({ ...state });
+    if (batch && batch.touched > 0) {
+      batches++;
+      if (!state.done) await job.pace?.();
+    }
   } while (!state.done);
   if (capReached) progress.report({ ...state });
-  return { touched: state.touched, bytesFreed: state.bytesFreed, capReached };
+  return { touched: state.touched, bytesFreed: state.bytesFreed, capReached, batches };
 }
 
 /**
@@ -170,13 +179,19 @@ export async function trimSortedSet(
   for (;;) {
     const [[, type] = [], [, card] = []] = (await redis.pipeline().type(job.key).zcard(job.key).exec()) ?? [];
     if (type === 'none')
-      return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, remaining: 0 };
+      return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, batches: 0, remaining: 0 };
     if (type !== 'zset') throw invalidAction(`${job.key} is a ${String(type)}, not a sorted set`);
     const excess = Number(card) - job.keep;
     if (excess <= 0) {
       state.done = true;
       progress.report({ ...state });
-      return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, remaining: Number(card) };
+      return {
+        touched: state.touched,
+        bytesFreed: state.bytesFreed,
+        capReached: false,
+        batches: 0,
+        remaining: Number(card),
+      };
     }
     const [[, before] = [], [err, removed] = [], [, after] = []] =
       (await redis

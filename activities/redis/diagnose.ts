@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { PrefixUsage, RedisDiagnostics } from '../../workflows/types.js';
 import { configGet, infoText } from './config.js';
-import { parseInfo, summarizeInfo } from './info.js';
+import { parseInfo, riskyCommandsOf, summarizeInfo } from './info.js';
 import type { Progress } from './progress.js';
 import { OTHER_PREFIX, scanKeyspace, type ScanOptions, type ScanState } from './scan.js';
 import { readSidekiqFigures } from './sidekiq.js';
@@ -10,6 +10,8 @@ import { readSidekiqFigures } from './sidekiq.js';
 /** Prefixes returned in the diagnostics (most bytes first); the rest are folded into `(other)`. */
 const REPORTED_PREFIXES = 50;
 const MAX_ERROR_TEXT = 300;
+/** MEMORY DOCTOR is a paragraph or two; the start says what matters and the history stays small. */
+const MAX_DOCTOR_TEXT = 600;
 
 export interface DiagnoseOptions extends ScanOptions {
   /** Db of the write probe (default 0). */
@@ -27,9 +29,11 @@ export async function collectDiagnostics(
   options: DiagnoseOptions,
   progress: Progress<ScanState>,
 ): Promise<RedisDiagnostics> {
-  const info = summarizeInfo(
-    parseInfo(await infoText(redis, 'server', 'memory', 'keyspace', 'stats', 'clients', 'persistence')),
+  const sections = parseInfo(
+    await infoText(redis, 'server', 'memory', 'keyspace', 'stats', 'clients', 'persistence', 'commandstats'),
   );
+  const info = summarizeInfo(sections);
+  const memoryDoctor = await doctor(redis);
   const config = await configGet(redis, 'maxmemory', 'maxmemory-policy', 'dir', 'dbfilename', 'appendonly');
 
   const scan = await scanKeyspace(
@@ -62,6 +66,8 @@ export async function collectDiagnostics(
     bigKeys: scan.bigKeys,
     prefixes: foldPrefixes(scan.prefixes, REPORTED_PREFIXES),
     sidekiq,
+    ...(memoryDoctor ? { memoryDoctor } : {}),
+    commands: riskyCommandsOf(sections),
     scannedKeys: scan.scannedKeys,
     ...probe,
   };
@@ -83,6 +89,19 @@ export function foldPrefixes(prefixes: PrefixUsage[], limit: number): PrefixUsag
     { prefix: OTHER_PREFIX, keys: 0, bytes: 0, keysWithoutTtl: 0 },
   );
   return [...kept, other];
+}
+
+/** `MEMORY DOCTOR`, whitespace folded and cut; undefined where the command is refused (ACL, renamed). */
+async function doctor(redis: Redis): Promise<string | undefined> {
+  try {
+    const text = String(await redis.memory('DOCTOR'))
+      .replace(/\s+/g, ' ')
+      .trim();
+    return text.length > MAX_DOCTOR_TEXT ? `${text.slice(0, MAX_DOCTOR_TEXT - 1)}…` : text;
+  } catch (err) {
+    if (!(err instanceof Error) || err.name !== 'ReplyError') throw err;
+    return undefined;
+  }
 }
 
 /** Tries a tiny write that expires by itself even if the UNLINK never runs. */

@@ -9,11 +9,13 @@ import type {
   RedisAddress,
   RedisDiagnostics,
 } from '../../workflows/types.js';
+import type { Redis } from 'ioredis';
 import { backupProgressSchema, takeBackup } from './backup.js';
 import { cleanupStateSchema } from './cleanup.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
 import { activityProgress } from './progress.js';
+import type { PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
 
@@ -41,6 +43,8 @@ export interface BackupRedisInput {
 export interface ApplyRedisActionInput {
   redis: RedisAddress;
   action: PlannedAction;
+  /** Latency pacing of key cleanups (probe p99 target, default 5 ms). */
+  pacing?: PacingOptions;
 }
 
 /**
@@ -75,10 +79,23 @@ export function createRedisActivities(connect: RedisConnector) {
     /** Applies one planned remediation action (idempotent); key actions work on `redis.db` (default 0). */
     async applyRedisAction(input: ApplyRedisActionInput): Promise<ActionResult> {
       return withRedis(connect, input.redis, (redis) =>
-        applyAction(redis, input.action, { db: input.redis.db }, activityProgress(cleanupStateSchema)),
+        applyAction(
+          redis,
+          input.action,
+          { db: input.redis.db, pacing: input.pacing, openProbe: () => openProbe(connect, input.redis) },
+          activityProgress(cleanupStateSchema),
+        ),
       );
     },
   };
+}
+
+/** A second connection for the latency probe; its errors surface as a failed probe, not as unhandled events. */
+async function openProbe(connect: RedisConnector, addr: RedisAddress): Promise<Redis> {
+  const probe = connect(addr);
+  probe.on('error', () => undefined);
+  if (probe.status === 'wait') await probe.connect();
+  return probe;
 }
 
 /** The activities {@link createRedisActivities} returns, for `proxyActivities<RedisActivities>`. */

@@ -89,6 +89,7 @@ export function summarizeInfo(sections: InfoSections): InfoSummary {
       usedMemoryRss: n('memory', 'used_memory_rss'),
       usedMemoryPeak: n('memory', 'used_memory_peak'),
       usedMemoryDataset: opt('memory', 'used_memory_dataset'),
+      usedMemoryOverhead: opt('memory', 'used_memory_overhead'),
       fragmentationRatio: n('memory', 'mem_fragmentation_ratio'),
       allocatorFragRatio: opt('memory', 'allocator_frag_ratio'),
       maxmemory: n('memory', 'maxmemory'),
@@ -146,4 +147,24 @@ export function commandCalls(sections: InfoSections): Record<string, number> {
     out[name.slice('cmdstat_'.length)] = calls ? Number(calls[1]) : 0;
   }
   return out;
+}
+
+/** Calls and mean µs per call of one command in `INFO commandstats` (0 when it was never called). */
+export function commandStat(sections: InfoSections, command: string): { calls: number; usecPerCall: number } {
+  const value = sections['commandstats']?.[`cmdstat_${command}`] ?? '';
+  const field = (name: string) => Number(new RegExp(`(?:^|,)${name}=([\\d.]+)`).exec(value)?.[1] ?? 0);
+  return { calls: field('calls'), usecPerCall: field('usec_per_call') };
+}
+
+/** The {@link RedisDiagnostics} `commands` summary from `INFO commandstats`. */
+export function riskyCommandsOf(sections: InfoSections): NonNullable<RedisDiagnostics['commands']> {
+  const del = commandStat(sections, 'del');
+  return {
+    keys: commandStat(sections, 'keys').calls,
+    del: del.calls,
+    delUsecPerCall: del.usecPerCall,
+    monitor: commandStat(sections, 'monitor').calls,
+    flushall: commandStat(sections, 'flushall').calls,
+    flushdb: commandStat(sections, 'flushdb').calls,
+  };
 }

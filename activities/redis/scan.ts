@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { BigKey, PrefixUsage } from '../../workflows/types.js';
+import { pageLookups } from './key-page.js';
 import type { Progress } from './progress.js';
 
 /** Key names are cut to this many characters wherever they are reported. */
@@ -33,6 +34,8 @@ export interface ScanOptions {
   memorySamples?: number;
   /** Distinct prefixes kept before new ones are folded into `(other)` (default 200). */
   maxPrefixes?: number;
+  /** Look keys up with a read-only Lua script, one round trip a page (default true; falls back when refused). */
+  useScript?: boolean;
 }
 
 const bigKeySchema = z.object({
@@ -101,8 +104,8 @@ export function offerTopKey(top: BigKey[], candidate: BigKey, k: number): void {
 }
 
 /**
- * SCANs `dbs` (in ascending order), sending each batch's `TYPE`, `MEMORY USAGE … SAMPLES n` and `PTTL` in one pipeline,
- * and reporting a {@link ScanState} after every batch. Starts from `progress.resumeFrom` when there is one. Leaves the
+ * SCANs `dbs` (in ascending order), looking up each page's `TYPE`, `MEMORY USAGE … SAMPLES n` and `PTTL` in one round
+ * trip (see {@link pageLookups}) while the previous page is tallied, and reporting a {@link ScanState} after every batch. Starts from `progress.resumeFrom` when there is one. Leaves the
  * connection on the last db scanned. Never sends `KEYS`.
  */
 export async function scanKeyspace(
@@ -124,58 +127,57 @@ export async function scanKeyspace(
   // Captured once: state.db moves on, and a db that appeared below the resumed one must not reset its cursor.
   const resumeAt = resume && !resume.doneDbs.includes(resume.db) ? { db: resume.db, cursor: resume.cursor } : undefined;
 
+  const lookups = await pageLookups(redis, options.useScript ?? true);
+  const typed = Object.keys(SIDEKIQ_MARKERS);
+  const fetchPage = (cursor: string) => {
+    const smallest = state.topKeys.length >= k ? (state.topKeys[state.topKeys.length - 1]?.bytes ?? 0) : 0;
+    return lookups({ cursor, count, samples, minBytesForType: k > 0 ? smallest : Number.MAX_SAFE_INTEGER, typed });
+  };
+
   for (const db of [...dbs].sort((a, b) => a - b)) {
     if (state.doneDbs.includes(db)) continue;
     let cursor = db === resumeAt?.db ? resumeAt.cursor : '0';
     state.db = db;
     await redis.select(db);
     const stat = (state.statKeys[String(db)] ??= { keys: 0, withoutTtl: 0 });
-    do {
-      const [next, keys] = await redis.scanBuffer(cursor, 'COUNT', count);
-      cursor = next.toString();
-      if (keys.length > 0) {
-        const pipeline = redis.pipeline();
-        for (const key of keys) {
-          pipeline.type(key);
-          pipeline.memory('USAGE', key, 'SAMPLES', samples);
-          pipeline.pttl(key);
-        }
-        const replies = (await pipeline.exec()) ?? [];
-        keys.forEach((keyBuffer, i) => {
-          const [typeErr, type] = replies[i * 3] ?? [];
-          const [, bytes] = replies[i * 3 + 1] ?? [];
-          const [pttlErr, pttl] = replies[i * 3 + 2] ?? [];
-          // Gone between SCAN and the pipeline.
-          if (typeErr || pttlErr || type === 'none' || pttl === -2) return;
-          const key = keyBuffer.toString('utf8');
-          const size = typeof bytes === 'number' ? bytes : 0;
-          const noTtl = pttl === -1;
-          state.scanned++;
-          offerTopKey(
-            state.topKeys,
-            {
-              key: displayKey(key),
-              db,
-              type: String(type),
-              bytes: size,
-              ttlSeconds: noTtl ? -1 : Math.ceil(Number(pttl) / 1000),
-            },
-            k,
-          );
-          addToPrefix(prefixes, keyPrefix(key), size, noTtl, maxPrefixes);
-          if (key.startsWith('stat:')) {
-            stat.keys++;
-            if (noTtl) stat.withoutTtl++;
-          }
-          if (state.sidekiqDb === undefined && SIDEKIQ_MARKERS[key] === type) state.sidekiqDb = db;
-        });
+    // Double buffering: the next page is requested before this one is tallied, so Redis works while we count.
+    let pending = fetchPage(cursor);
+    for (;;) {
+      const page = await pending;
+      cursor = page.cursor;
+      if (cursor !== '0') {
+        pending = fetchPage(cursor);
+        // If this batch throws (a cancelled heartbeat), the page in flight is abandoned: not an unhandled rejection.
+        pending.catch(() => undefined);
       }
+      page.keys.forEach((keyBuffer, i) => {
+        const type = page.types[i];
+        const pttl = page.pttls[i] ?? -2;
+        // Gone between SCAN and the lookups.
+        if (type === undefined || type === 'none' || pttl === -2) return;
+        const key = keyBuffer.toString('utf8');
+        const size = page.bytes[i] ?? 0;
+        const noTtl = pttl === -1;
+        state.scanned++;
+        offerTopKey(
+          state.topKeys,
+          { key: displayKey(key), db, type, bytes: size, ttlSeconds: noTtl ? -1 : Math.ceil(pttl / 1000) },
+          k,
+        );
+        addToPrefix(prefixes, keyPrefix(key), size, noTtl, maxPrefixes);
+        if (key.startsWith('stat:')) {
+          stat.keys++;
+          if (noTtl) stat.withoutTtl++;
+        }
+        if (state.sidekiqDb === undefined && SIDEKIQ_MARKERS[key] === type) state.sidekiqDb = db;
+      });
       if (cursor === '0') state.doneDbs.push(db);
       state.cursor = cursor;
       state.prefixes = [...prefixes.values()];
       // A snapshot: the heartbeat may be sent later (throttled), after this state has moved on.
       progress.report(structuredClone(state));
-    } while (cursor !== '0');
+      if (cursor === '0') break;
+    }
   }
 
   const sidekiqStats = state.sidekiqDb === undefined ? undefined : state.statKeys[String(state.sidekiqDb)];

@@ -7,7 +7,8 @@ const MAX_QUEUES = 50;
 type SidekiqFigures = NonNullable<RedisDiagnostics['sidekiq']>;
 
 /**
- * Sizes of Sidekiq's sets and queues in the current db: `ZCARD retry|dead|schedule`, then `LLEN queue:<name>` for each
+ * Sizes of Sidekiq's sets and queues in the current db: `ZCARD retry|dead|schedule`, the oldest dead job's age (its
+ * score against the server's `TIME`), then `LLEN queue:<name>` for each
  * member of `queues`, in two pipelines. A key of another type counts as 0. The `stat:*` figures come from the scan.
  */
 export async function readSidekiqFigures(
@@ -15,7 +16,15 @@ export async function readSidekiqFigures(
   stat: { statKeys: number; statKeysWithoutTtl: number },
 ): Promise<SidekiqFigures> {
   const replies =
-    (await redis.pipeline().zcard('retry').zcard('dead').zcard('schedule').smembers('queues').exec()) ?? [];
+    (await redis
+      .pipeline()
+      .zcard('retry')
+      .zcard('dead')
+      .zcard('schedule')
+      .smembers('queues')
+      .zrange('dead', '0', '0', 'WITHSCORES')
+      .time()
+      .exec()) ?? [];
   const num = (i: number) => {
     const [err, value] = replies[i] ?? [];
     return !err && typeof value === 'number' ? value : 0;
@@ -24,7 +33,15 @@ export async function readSidekiqFigures(
   const names = (!queuesErr && Array.isArray(members) ? members.map(String) : []).sort().slice(0, MAX_QUEUES);
   const lengths =
     names.length > 0 ? ((await names.reduce((p, name) => p.llen(`queue:${name}`), redis.pipeline()).exec()) ?? []) : [];
+  const [, oldest] = replies[4] ?? [];
+  const [, time] = replies[5] ?? [];
+  const diedAt = Array.isArray(oldest) && oldest.length === 2 ? Number(oldest[1]) : NaN;
+  const now = Array.isArray(time) ? Number(time[0]) : NaN;
   return {
+    // Sidekiq scores a dead job by the time it died, in (fractional) epoch seconds.
+    ...(Number.isFinite(diedAt) && Number.isFinite(now)
+      ? { oldestDeadAgeSeconds: Math.max(0, Math.round(now - diedAt)) }
+      : {}),
     retry: num(0),
     dead: num(1),
     schedule: num(2),

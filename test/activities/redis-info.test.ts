@@ -2,13 +2,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   commandCalls,
+  commandStat,
   keyspaceOf,
   parseInfo,
   parseKeyspaceValue,
   rdbStateOf,
+  riskyCommandsOf,
   summarizeInfo,
 } from '../../activities/redis/info.js';
 import { foldPrefixes } from '../../activities/redis/diagnose.js';
+import { p99 } from '../../activities/redis/pacing.js';
 import { displayKey, keyPrefix, offerTopKey, OTHER_PREFIX } from '../../activities/redis/scan.js';
 import { assertNarrowPattern } from '../../activities/redis/cleanup.js';
 import type { BigKey } from '../../workflows/types.js';
@@ -30,6 +33,7 @@ const INFO = [
   'used_memory_rss:157286400',
   'used_memory_peak:110000000',
   'used_memory_dataset:90000000',
+  'used_memory_overhead:14000000',
   'maxmemory:104857600',
   'maxmemory_human:100.00M',
   'maxmemory_policy:noeviction',
@@ -88,6 +92,7 @@ void describe('summarizeInfo', () => {
       usedMemoryRss: 157286400,
       usedMemoryPeak: 110000000,
       usedMemoryDataset: 90000000,
+      usedMemoryOverhead: 14000000,
       fragmentationRatio: 1.5,
       allocatorFragRatio: 1.09,
       maxmemory: 104857600,
@@ -155,6 +160,29 @@ void describe('keyspace and rdb state', () => {
       ),
     );
     assert.deepEqual(calls, { scan: 12, 'config|set': 2 });
+  });
+
+  void it('summarises the commands that hurt a busy server, absent ones as 0', () => {
+    const sections = parseInfo(
+      '# Commandstats\r\ncmdstat_keys:calls=3,usec=90000,usec_per_call=30000.00\r\n' +
+        'cmdstat_del:calls=4,usec=10000,usec_per_call=2500.50\r\ncmdstat_flushall:calls=1,usec=5,usec_per_call=5.00\r\n',
+    );
+    assert.deepEqual(riskyCommandsOf(sections), {
+      keys: 3,
+      del: 4,
+      delUsecPerCall: 2500.5,
+      monitor: 0,
+      flushall: 1,
+      flushdb: 0,
+    });
+    assert.deepEqual(commandStat(sections, 'get'), { calls: 0, usecPerCall: 0 });
+  });
+
+  void it('p99 by nearest rank', () => {
+    assert.equal(p99([]), 0);
+    assert.equal(p99([3]), 3);
+    assert.equal(p99(Array.from({ length: 100 }, (_, i) => 100 - i)), 99);
+    assert.equal(p99([...Array.from({ length: 98 }, () => 1), 60, 50]), 50, 'the 99th of 100 values');
   });
 });
 

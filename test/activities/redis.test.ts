@@ -133,7 +133,10 @@ void describe('diagnoseRedis', () => {
       d.scannedKeys,
     );
 
+    const now = Number((await admin.time())[0]);
+    assert.ok(Math.abs((d.sidekiq?.oldestDeadAgeSeconds ?? 0) - (now - 1)) <= 2, 'the dead job scored 1 s after epoch');
     assert.deepEqual(d.sidekiq, {
+      oldestDeadAgeSeconds: d.sidekiq?.oldestDeadAgeSeconds,
       retry: 3,
       dead: 5,
       schedule: 2,
@@ -161,6 +164,61 @@ void describe('diagnoseRedis', () => {
     assert.match(d.writeError ?? '', /^OOM command not allowed/);
     assert.equal(d.config.maxmemory, 1);
     assert.equal(d.sidekiq, undefined, 'no Sidekiq keys, no Sidekiq figures');
+  });
+
+  void it('reads memory overhead, MEMORY DOCTOR and the calls of KEYS, DEL, MONITOR and FLUSHALL', async () => {
+    await admin.config('RESETSTAT');
+    const quiet = await activities.diagnoseRedis({ redis: addr });
+    assert.deepEqual(quiet.commands, { keys: 0, del: 0, delUsecPerCall: 0, monitor: 0, flushall: 0, flushdb: 0 });
+    assert.ok((quiet.memory.usedMemoryOverhead ?? 0) > 0);
+    assert.ok((quiet.memory.usedMemoryDataset ?? -1) >= 0);
+    assert.equal(typeof quiet.stats.totalErrorReplies, 'number');
+    assert.ok(quiet.memoryDoctor && quiet.memoryDoctor.length > 0 && quiet.memoryDoctor.length <= 600);
+
+    // Someone else's client runs the commands the runbook never sends.
+    const rogue = new Redis({ host: server.host, port: server.port });
+    try {
+      await rogue.set('a', '1');
+      await rogue.keys('*');
+      await rogue.keys('a*');
+      await rogue.rpush('biglist', ...Array.from({ length: 5000 }, (_, i) => `item-${i}`));
+      await rogue.del('biglist', 'a');
+      await rogue.flushall();
+      await rogue.call('ZADD', 'dead', '1', 'x').catch(() => undefined);
+    } finally {
+      rogue.disconnect();
+    }
+    const d = await activities.diagnoseRedis({ redis: addr });
+    assert.deepEqual(
+      { ...d.commands, delUsecPerCall: 0 },
+      {
+        keys: 2,
+        del: 1,
+        delUsecPerCall: 0,
+        monitor: 0,
+        flushall: 1,
+        flushdb: 0,
+      },
+    );
+    assert.ok((d.commands?.delUsecPerCall ?? 0) > 0);
+    await admin.config('RESETSTAT');
+  });
+
+  void it('scans to the same result with the script and with the plain pipeline', async () => {
+    for (let n = 1; n <= 3; n++) await fill(100, (i) => `k${n}:${i}`, 'v'.repeat(100 * n));
+    await fill(50, (i) => `t:${i}`, 'w', 600);
+    await admin.rpush('l:big', ...Array.from({ length: 1000 }, (_, i) => `item-${i}`));
+    await admin.sadd('queues', 'default');
+    const opts = { topKeys: 5, scanCount: 50 };
+    const script = await scanKeyspace(admin, [0], opts, detachedProgress());
+    const plain = await scanKeyspace(admin, [0], { ...opts, useScript: false }, detachedProgress());
+    assert.equal(script.scannedKeys, 352);
+    assert.deepEqual(script, plain);
+    assert.equal(script.sidekiqDb, 0, 'the queues marker is typed although small');
+    assert.deepEqual(
+      script.bigKeys.map((k) => k.type),
+      ['list', 'string', 'string', 'string', 'string'],
+    );
   });
 
   void it('folds prefixes beyond the cap into (other) and resumes a scan to the same result', async () => {
