@@ -1,0 +1,259 @@
+/**
+ * PagerDuty end to end on the Temporal dev server with a real, seeded Redis and the simulated cluster: the real
+ * worker writes back to the OpenAPI-validating PagerDuty stand-in, and the real receiver (`createWebhookFromEnv`
+ * behind the Node server) takes signed deliveries. A signed `incident.triggered` starts the run, notes follow,
+ * `incident.resolved` stops a waiting run, `/pagerduty/action` approves as an allowed user (after refusing another),
+ * the run remediates and resolves the incident. No secret appears in the history or in any log line.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { pino } from 'pino';
+import { parse, stringify } from 'yaml';
+import { DEMO_CONFIG, DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
+import { createWebhookFromEnv, type WebhookFromEnv } from '../../webhook/from-env.js';
+import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
+import { signatureHeader } from '../../webhook/signature.js';
+import { statusQuery, workflowIdFor } from '../../workflows/definitions.js';
+import type { RunbookReport, RunbookStatus } from '../../workflows/types.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../servers/pagerduty-standin.js';
+import { installQuietRuntime } from '../servers/temporal.js';
+
+installQuietRuntime();
+
+const SECRETS = ['whsec-e2e-previous-9f8e7d', 'whsec-e2e-current-1a2b3c'];
+const SERVICE = 'PDEMO01';
+const logs: string[] = [];
+const capture = new Writable({
+  write(chunk: Buffer, _enc, done) {
+    logs.push(chunk.toString('utf8'));
+    done();
+  },
+});
+
+let dir: string;
+let pd: PagerDutyStandIn;
+let stack: LocalStack;
+let receiver: WebhookFromEnv;
+let server: WebhookServer;
+
+/** Every payload of a history, decoded: what an auditor reads in the UI. */
+function decodedPayloads(historyText: string): string {
+  return [...historyText.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)]
+    .map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'))
+    .join('\n');
+}
+
+async function deliver(path: string, payload: object, secret = SECRETS[1]!): Promise<Response> {
+  const body = JSON.stringify(payload);
+  return fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-pagerduty-signature': signatureHeader(body, secret),
+      'x-webhook-id': `delivery-${Math.random()}`,
+    },
+    body,
+  });
+}
+
+function incidentEvent(type: string, incidentId: string) {
+  return {
+    event: {
+      id: `01E2E${type}${incidentId}`,
+      event_type: type,
+      resource_type: 'incident',
+      occurred_at: new Date().toISOString(),
+      agent:
+        type === 'incident.resolved'
+          ? { id: 'PONCALL', type: 'user_reference', summary: 'On Call' }
+          : { id: SERVICE, type: 'service_reference', summary: 'redis-cache' },
+      data: {
+        id: incidentId,
+        type: 'incident',
+        html_url: `https://example.pagerduty.com/incidents/${incidentId}`,
+        status: type === 'incident.resolved' ? 'resolved' : 'triggered',
+        title: '[FIRING] Redis cache/redis-0 OOMKilled, CrashLoopBackOff',
+        service: { id: SERVICE, type: 'service_reference', summary: 'redis-cache' },
+      },
+    },
+  };
+}
+
+async function waitForPhase(incidentId: string, phase: RunbookStatus['phase']): Promise<RunbookStatus> {
+  const handle = stack.temporal.client.workflow.getHandle(workflowIdFor(incidentId));
+  for (let i = 0; i < 600; i++) {
+    try {
+      const s = await handle.query(statusQuery);
+      if (s.phase === phase) return s;
+    } catch {
+      // not started yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${incidentId} never reached ${phase}`);
+}
+
+async function finished(incidentId: string): Promise<{ report: RunbookReport; payloads: string }> {
+  const handle = stack.temporal.client.workflow.getHandle(workflowIdFor(incidentId));
+  const report = (await handle.result()) as RunbookReport;
+  return { report, payloads: decodedPayloads(historyToJSON(await handle.fetchHistory())) };
+}
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(check(), what);
+}
+
+function assertNoSecret(text: string, where: string): void {
+  for (const secret of [pd.token, ...SECRETS]) assert.ok(!text.includes(secret), `a secret appears in ${where}`);
+}
+
+describe('PagerDuty end to end: webhook → run → notes → approval from PagerDuty → resolve', () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'runbook-pd-e2e-'));
+    pd = await startPagerDutyStandIn();
+    pd.addUser({ id: 'PONCALL', email: 'oncall@example.com', name: 'On Call' });
+    pd.addUser({ id: 'PMALLORY', email: 'mallory@example.com', name: 'Mallory' });
+    const demo = parse(await readFile(DEMO_CONFIG, 'utf8')) as Record<string, unknown>;
+    const workerConfig = join(dir, 'worker.yaml');
+    await writeFile(
+      workerConfig,
+      stringify({
+        ...demo,
+        pagerduty: { ...(demo.pagerduty as object), acknowledgeOnStart: true, resolveOnSuccess: true },
+      }),
+    );
+    const pagerdutyEnv = {
+      PAGERDUTY_API_TOKEN: pd.token,
+      PAGERDUTY_FROM_EMAIL: 'runbook-bot@example.com',
+      PAGERDUTY_API_URL: pd.url,
+    };
+    stack = await startLocalStack({
+      keepRuntime: true,
+      workerEnv: { ...pagerdutyEnv, RUNBOOK_CONFIG: workerConfig, LOG_LEVEL: 'debug' },
+      workerLogDestination: capture,
+    });
+    // The receiver's routes name the Redis of this stack, known only now.
+    const webhookConfig = join(dir, 'webhook.yaml');
+    await writeFile(
+      webhookConfig,
+      stringify({
+        ...demo,
+        pagerduty: {
+          services: [
+            {
+              id: SERVICE,
+              name: 'redis-cache',
+              namespace: DEMO_TARGET.namespace,
+              redis: { host: stack.redisServer.host, port: stack.redisServer.port },
+            },
+          ],
+        },
+      }),
+    );
+    receiver = await createWebhookFromEnv(
+      {
+        ...stack.env,
+        ...pagerdutyEnv,
+        RUNBOOK_CONFIG: webhookConfig,
+        PAGERDUTY_WEBHOOK_SECRET: SECRETS.join(','),
+        LOG_LEVEL: 'debug',
+      },
+      { logger: pino({ level: 'debug' }, capture) },
+    );
+    server = await serveWebhook(receiver.handle, { port: 0, host: '127.0.0.1' });
+  });
+  afterEach(() => pd.assertAllValid());
+  after(async () => {
+    await server?.close();
+    await receiver?.close();
+    await stack?.stop();
+    await pd?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('incident.resolved while the plan waits: the run stops without acting and says why', async () => {
+    pd.addIncident({ id: 'QE2ERES', serviceId: SERVICE, alerts: [{ ...DEMO_TARGET }] });
+    const res = await deliver('/pagerduty/webhook', incidentEvent('incident.triggered', 'QE2ERES'), SECRETS[0]);
+    assert.equal(res.status, 202);
+    await waitForPhase('QE2ERES', 'awaiting-approval');
+    pd.incident('QE2ERES')!.status = 'resolved';
+    const resolved = await deliver('/pagerduty/webhook', incidentEvent('incident.resolved', 'QE2ERES'));
+    assert.deepEqual(await resolved.json(), { status: 'signalled', workflowId: workflowIdFor('QE2ERES') });
+    const { report } = await finished('QE2ERES');
+    assert.equal(report.outcome, 'incident-resolved');
+    assert.match(report.summary, /resolved while the plan waited for approval \(by On Call\)/);
+    assert.equal(report.results.length, 0);
+    const [, policy] = (await stack.redis.config('GET', 'maxmemory-policy')) as [string, string];
+    assert.equal(policy, 'noeviction', 'nothing was changed');
+  });
+
+  it('a signed trigger starts the run; notes follow; a non-allowed user is refused; an allowed one approves; the run fixes Redis and resolves the incident', async () => {
+    pd.addIncident({ id: 'QE2E1', serviceId: SERVICE, alerts: [{ ...DEMO_TARGET }] });
+    const res = await deliver('/pagerduty/webhook', incidentEvent('incident.triggered', 'QE2E1'));
+    assert.equal(res.status, 202);
+    const answer = (await res.json()) as { status: string; workflowId: string; targetSource: string };
+    assert.deepEqual(answer, {
+      status: 'started',
+      workflowId: 'redis-runbook-QE2E1',
+      runId: (answer as unknown as { runId: string }).runId,
+      targetSource: 'alert',
+    });
+
+    const waiting = await waitForPhase('QE2E1', 'awaiting-approval');
+    const incident = pd.incident('QE2E1')!;
+    await waitFor(() => incident.notes.length >= 2, 'the started and plan notes');
+    assert.equal(incident.status, 'acknowledged');
+    assert.match(incident.notes[0]!.content, /Redis runbook started for pod cache\/redis-0/);
+    assert.match(incident.notes[0]!.content, /\/workflows\/redis-runbook-QE2E1\//);
+    assert.match(incident.notes[1]!.content, new RegExp(`Plan ${waiting.plan!.id}`));
+    assert.match(incident.notes[1]!.content, /needs approval/);
+
+    const action = (user: string) => ({ action: 'approve', incident: { id: 'QE2E1' }, user: { id: user } });
+    const refused = await deliver('/pagerduty/action', action('PMALLORY'));
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { refusal: string }).refusal, /not on the approvers list/);
+    assert.equal((await deliver('/pagerduty/action', action('PONCALL'), 'not-the-secret')).status, 401);
+
+    const approved = await deliver('/pagerduty/action', {
+      ...action('PONCALL'),
+      plan_id: waiting.plan!.id,
+      reason: 'approved from the incident',
+    });
+    assert.equal(approved.status, 200);
+    const { record } = (await approved.json()) as { record: { by: string; via: string; accepted: boolean } };
+    assert.deepEqual([record.by, record.via, record.accepted], ['oncall@example.com', 'pagerduty', true]);
+
+    const { report, payloads } = await finished('QE2E1');
+    assert.equal(report.outcome, 'resolved', report.summary);
+    assert.equal(report.approvedBy, 'oncall@example.com');
+    const [, policy] = (await stack.redis.config('GET', 'maxmemory-policy')) as [string, string];
+    assert.equal(policy, 'volatile-lru');
+
+    await waitFor(() => incident.status === 'resolved', 'the incident is resolved after a verified fix');
+    const contents = incident.notes.map((n) => n.content).join('\n---\n');
+    assert.match(contents, /Approval by oncall@example\.com via pagerduty accepted/);
+    assert.match(contents, /Runbook finished: resolved/);
+    assert.match(contents, /maxmemoryPolicy: noeviction → volatile-lru/);
+    const writes = pd.requests.filter((r) => r.path.startsWith('/incidents/QE2E1') && r.method !== 'GET');
+    assert.ok(writes.every((w) => w.headers.from === 'runbook-bot@example.com'));
+
+    // The history names the PagerDuty user and the route; it holds no secret.
+    assert.match(payloads, /"by":"oncall@example\.com"/);
+    assert.match(payloads, /"via":"pagerduty"/);
+    assert.match(payloads, /"targetSource":"alert"/);
+    assertNoSecret(payloads, 'the workflow history');
+  });
+
+  it('no secret in any captured log line of the worker or the receiver', () => {
+    const text = logs.join('');
+    assert.ok(text.includes('PagerDuty updated'), 'the worker logs were captured');
+    assert.ok(text.includes('incident.triggered'), 'the receiver logs were captured');
+    assertNoSecret(text, 'the logs');
+  });
+});
