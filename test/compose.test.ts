@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { allSearchAttributeKeys } from '../workflows/definitions.js';
 import { ENV_VARS, loadConfig } from '../worker/config.js';
+import { WEBHOOK_ENV_VARS } from '../webhook/from-env.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -25,6 +26,11 @@ function envOf(service: Service): Record<string, string> {
     return Object.fromEntries(env.map((e) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)]));
   }
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v ?? '']));
+}
+
+/** The values compose would use with nothing set in the shell: `${VAR:-default}` → `default`. */
+function withShellDefaults(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
 }
 
 /** Bind mounts as [host path, container path]; named volumes are skipped. */
@@ -95,13 +101,33 @@ void describe('docker-compose.yml', () => {
     assert.ok(kubeconfig && existsSync(kubeconfig), `KUBECONFIG ${env.KUBECONFIG} is mounted from the repo`);
     // The worker would accept this configuration: same variables, with the container paths mapped to the repo.
     const cfg = await loadConfig({
-      ...env,
+      ...withShellDefaults(env),
       REDIS_PASSWORD: '',
       RUNBOOK_CONFIG: configFile,
       KUBECONFIG: kubeconfig,
     });
     assert.equal(cfg.temporal.address, 'temporal:7233');
     assert.ok(cfg.approval.approvers.length > 0);
+  });
+
+  void it('runs the PagerDuty receiver on demand with only variables it reads, secrets from the shell', async () => {
+    const webhook = services.webhook!;
+    assert.deepEqual(webhook.command, ['webhook']);
+    const env = envOf(webhook);
+    const known = new Set<string>(WEBHOOK_ENV_VARS);
+    for (const name of Object.keys(env)) assert.ok(known.has(name), `webhook sets ${name}, which it never reads`);
+    for (const secret of ['PAGERDUTY_WEBHOOK_SECRET', 'PAGERDUTY_API_TOKEN']) {
+      assert.match(env[secret] ?? '', /^\$\{[A-Z_]+:-\}$/, `${secret} comes from the shell, never the file`);
+    }
+    assert.equal(
+      envOf(services.worker!).PAGERDUTY_WEBHOOK_SECRET,
+      undefined,
+      'the worker never gets the signing secret',
+    );
+    const configFile = hostPathOf(webhook, env.RUNBOOK_CONFIG!);
+    assert.ok(configFile && existsSync(configFile));
+    const cfg = await loadConfig({ RUNBOOK_CONFIG: configFile });
+    assert.ok(Array.isArray(cfg.pagerduty.services));
   });
 
   void it('registers exactly the runbook search attributes, as Keyword, on the dev server', () => {
