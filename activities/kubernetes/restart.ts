@@ -21,10 +21,34 @@ export interface RollingRestartInput {
 }
 
 /**
+ * Why a patched StatefulSet will not replace its pods by itself, or undefined when it will. Under the default
+ * `OrderedReady` policy the controller waits for a pod that is not Running and Ready instead of replacing it (checked
+ * against a real API server: a crash-looping pod blocks the rollout until it is Ready or deleted), and `OnDelete`
+ * replaces pods only when they are deleted.
+ */
+export function statefulSetRolloutBlocker(sts: V1StatefulSet): string | undefined {
+  if (sts.spec?.updateStrategy?.type === 'OnDelete') {
+    return 'its updateStrategy is OnDelete: each pod is replaced only when it is deleted';
+  }
+  const replicas = sts.spec?.replicas ?? 1;
+  const ready = sts.status?.readyReplicas ?? 0;
+  if ((sts.spec?.podManagementPolicy ?? 'OrderedReady') === 'OrderedReady' && ready < replicas) {
+    return (
+      `${replicas - ready} of ${replicas} pod(s) are not ready, and under podManagementPolicy OrderedReady the ` +
+      'controller waits for them instead of replacing them: the restart happens once they are Ready, or after a ' +
+      'person deletes the stuck pod'
+    );
+  }
+  return undefined;
+}
+
+/**
  * Builds the `rollingRestart` activity: what `kubectl rollout restart` does, a merge patch of the pod template's
  * `kubectl.kubernetes.io/restartedAt` annotation.
  *
- * Idempotent: when the annotation already holds `restartedAt`, nothing is patched and the detail says so. Throws
+ * Idempotent: when the annotation already holds `restartedAt`, nothing is patched and the detail says so. For a
+ * StatefulSet whose controller will not replace the pods by itself ({@link statefulSetRolloutBlocker}) the result is
+ * still ok (the patch is applied) and the detail says what the rollout waits for. Throws
  * `PodNotFound` when the workload does not exist, `Forbidden` when RBAC refuses the patch, `Conflict` (retryable) on a
  * conflict.
  */
@@ -64,10 +88,14 @@ export function createRollingRestart(apps: AppsV1Api) {
         ? apps.patchNamespacedStatefulSet({ name, namespace, body }, options)
         : apps.patchNamespacedDeployment({ name, namespace, body }, options),
     );
+    const blocker = kind === 'StatefulSet' ? statefulSetRolloutBlocker(current as V1StatefulSet) : undefined;
     return {
       id,
       ok: true,
-      detail: `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}: the controller replaces its pods`,
+      detail:
+        blocker === undefined
+          ? `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}: the controller replaces its pods`
+          : `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}, but the pods are not replaced yet: ${blocker}`,
     };
   };
 }
