@@ -14,6 +14,12 @@ function pct(ratio: number): string {
 const PREFIX_MIN_KEYS = 100;
 /** Share of a prefix's keys without TTL above which they "dominate" it. */
 const PREFIX_NO_TTL_SHARE = 0.9;
+/** RSS above used memory that is worth a fragmentation finding (smaller gaps are allocator noise). */
+const FRAGMENTATION_MIN_GAP = 64 * MiB;
+/** Peak this many times the live memory: the RSS is the high-water mark of a past burst, not live fragmentation. */
+const PEAK_OVER_USED = 1.5;
+/** Mean µs per DEL above which DELs free big keys synchronously (UNLINK frees them in a background thread). */
+const SLOW_DEL_USEC = 1000;
 
 type Rule = (e: Evidence, t: Thresholds) => Finding[];
 
@@ -109,30 +115,47 @@ const memoryRules: Rule = (e, t) => {
       evidence: { usedMemory, maxmemory, maxmemoryPolicy },
     });
   }
+  const share = t.maxmemoryShareOfLimit;
+  // What to leave free: a BGSAVE or AOF rewrite forks, and copy-on-write can duplicate every page written meanwhile.
+  const room = (l: number) =>
+    `set maxmemory to at most ${pct(share)} of the limit (${mib(l * share)}), leaving ${mib(l * (1 - share))} for fork copy-on-write during BGSAVE/AOF rewrite, client buffers and fragmentation`;
   if (maxmemory === 0) {
     out.push({
       id: 'maxmemory-unbounded',
       severity: limit ? 'critical' : 'warning',
       message: limit
-        ? `maxmemory is 0 (unbounded): Redis grows until the kernel kills it at the ${mib(limit)} container limit.`
-        : 'maxmemory is 0 (unbounded) and no container memory limit is known.',
-      evidence: { maxmemory, ...(limit ? { memoryLimit: limit } : {}) },
+        ? `maxmemory is 0 (unbounded): Redis grows until the kernel kills it at the ${mib(limit)} container limit; ${room(limit)}.`
+        : 'maxmemory is 0 (unbounded) and no container memory limit is known: Redis grows until the node runs out of memory.',
+      evidence: { maxmemory, ...(limit ? { memoryLimit: limit, suggestedMaxmemory: Math.floor(limit * share) } : {}) },
     });
-  } else if (limit && maxmemory > limit * t.maxmemoryShareOfLimit) {
-    const room = limit - maxmemory;
+  } else if (limit && maxmemory > limit * share) {
     out.push({
       id: 'maxmemory-above-limit-share',
       severity: maxmemory >= limit ? 'critical' : 'warning',
-      message: `maxmemory ${mib(maxmemory)} leaves ${mib(Math.max(room, 0))} of the ${mib(limit)} container limit for fork copy-on-write, buffers and fragmentation; keep it at or below ${pct(t.maxmemoryShareOfLimit)} of the limit (${mib(limit * t.maxmemoryShareOfLimit)}).`,
-      evidence: { maxmemory, memoryLimit: limit },
+      message: `maxmemory ${mib(maxmemory)} leaves ${mib(Math.max(limit - maxmemory, 0))} of the ${mib(limit)} container limit${maxmemory >= limit ? ' (none: the kernel kills Redis before maxmemory is reached)' : ''}; ${room(limit)}.`,
+      evidence: { maxmemory, memoryLimit: limit, suggestedMaxmemory: Math.floor(limit * share) },
     });
   }
-  if (fragmentationRatio >= t.fragmentationRatio && usedMemoryRss - usedMemory > 64 * MiB) {
+  if (fragmentationRatio >= t.fragmentationRatio && usedMemoryRss - usedMemory > FRAGMENTATION_MIN_GAP) {
+    const peak = r.memory.usedMemoryPeak;
+    const allocator = r.memory.allocatorFragRatio;
+    const historical = peak >= usedMemory * PEAK_OVER_USED;
     out.push({
       id: 'fragmentation-high',
       severity: 'warning',
-      message: `Fragmentation ratio ${fragmentationRatio.toFixed(2)}: RSS ${mib(usedMemoryRss)} against ${mib(usedMemory)} used (peak ${mib(r.memory.usedMemoryPeak)}).`,
-      evidence: { fragmentationRatio, usedMemoryRss, usedMemory, usedMemoryPeak: r.memory.usedMemoryPeak },
+      message:
+        `Fragmentation ratio ${fragmentationRatio.toFixed(2)}: RSS ${mib(usedMemoryRss)} against ${mib(usedMemory)} used. ` +
+        (historical
+          ? `Used memory peaked at ${mib(peak)}: the RSS is mostly pages kept since that peak, not live data; MEMORY PURGE returns what the allocator can, a restart the rest.`
+          : `The peak (${mib(peak)}) is close to the live memory, so this is live fragmentation${allocator !== undefined ? ` (allocator_frag_ratio ${allocator.toFixed(2)})` : ''}: MEMORY PURGE, or activedefrag yes.`),
+      evidence: {
+        fragmentationRatio,
+        usedMemoryRss,
+        usedMemory,
+        usedMemoryPeak: peak,
+        historicalPeak: historical,
+        ...(allocator !== undefined ? { allocatorFragRatio: allocator } : {}),
+      },
     });
   }
   if (!r.writable) {
@@ -141,6 +164,14 @@ const memoryRules: Rule = (e, t) => {
       severity: 'critical',
       message: `A probe write failed: ${r.writeError ?? 'unknown error'}.`,
       evidence: { error: r.writeError ?? '' },
+    });
+  }
+  if (r.stats.rejectedConnections > 0) {
+    out.push({
+      id: 'connections-rejected',
+      severity: 'warning',
+      message: `${r.stats.rejectedConnections} connections were refused since start (maxclients reached).`,
+      evidence: { rejectedConnections: r.stats.rejectedConnections, connectedClients: r.clients.connectedClients },
     });
   }
   if (r.stats.evictedKeys > 0) {
@@ -157,6 +188,15 @@ const memoryRules: Rule = (e, t) => {
       severity: 'critical',
       message: `The last BGSAVE failed (rdb_last_bgsave_status:${r.persistence.rdbLastBgsaveStatus}): with stop-writes-on-bgsave-error Redis refuses writes with MISCONF.`,
       evidence: { rdbLastBgsaveStatus: r.persistence.rdbLastBgsaveStatus },
+    });
+  }
+  const aof = r.persistence.aofLastWriteStatus;
+  if (r.persistence.aofEnabled && aof !== undefined && aof !== 'ok') {
+    out.push({
+      id: 'aof-write-failing',
+      severity: 'critical',
+      message: `The last AOF write failed (aof_last_write_status:${aof}): Redis refuses writes until it succeeds.`,
+      evidence: { aofLastWriteStatus: aof },
     });
   }
   return out;
@@ -186,25 +226,67 @@ const keyRules: Rule = (e, t) => {
     });
   }
   if (sk && sk.dead > t.sidekiqDeadMax) {
+    const age = sk.oldestDeadAgeSeconds;
     out.push({
       id: 'sidekiq-dead-large',
       severity: 'warning',
-      message: `The Sidekiq dead set holds ${sk.dead} jobs (above ${t.sidekiqDeadMax}).`,
-      evidence: { dead: sk.dead, retry: sk.retry },
+      message: `The Sidekiq dead set holds ${sk.dead} jobs (above ${t.sidekiqDeadMax})${age !== undefined ? `, the oldest dead for ${Math.floor(age / 86400)} days` : ''}.`,
+      evidence: { dead: sk.dead, retry: sk.retry, ...(age !== undefined ? { oldestDeadAgeSeconds: age } : {}) },
+    });
+  }
+  if (sk && sk.retry > t.sidekiqDeadMax) {
+    out.push({
+      id: 'sidekiq-retry-large',
+      severity: 'warning',
+      message: `The Sidekiq retry set holds ${sk.retry} jobs (above ${t.sidekiqDeadMax}): jobs keep failing; find why before they die.`,
+      evidence: { retry: sk.retry, dead: sk.dead },
     });
   }
   for (const k of r.bigKeys.filter((b) => b.bytes >= t.bigKeyBytes)) {
     out.push({
       id: `big-key:${k.db}:${k.key}`,
-      severity: 'info',
-      message: `Key "${k.key}" (db ${k.db}, ${k.type}) takes ${mib(k.bytes)}.`,
+      severity: 'warning',
+      message: `Key "${k.key}" (db ${k.db}, ${k.type}) takes ${mib(k.bytes)}: reading, deleting or migrating it blocks Redis.`,
       evidence: { key: k.key, db: k.db, type: k.type, bytes: k.bytes },
     });
   }
   return out;
 };
 
-const rules: Rule[] = [podRules, logRules, memoryRules, keyRules];
+const commandRules: Rule = (e) => {
+  const c = e.redis?.commands;
+  if (!c) return [];
+  const out: Finding[] = [];
+  const seen = (command: string, calls: number, why: string) => {
+    if (calls > 0) {
+      out.push({
+        id: `command-${command}`,
+        severity: 'warning',
+        message: `${command.toUpperCase()} was called ${calls} time(s) since the stats were reset: ${why}.`,
+        evidence: { command, calls },
+      });
+    }
+  };
+  seen('keys', c.keys, 'it walks the whole keyspace in one blocking call; use SCAN');
+  seen(
+    'monitor',
+    c.monitor,
+    'it streams every command and can double the load; use it briefly, never in production scripts',
+  );
+  seen('flushall', c.flushall, 'something erased every db');
+  seen('flushdb', c.flushdb, 'something erased a whole db');
+  if (c.del > 0 && c.delUsecPerCall >= SLOW_DEL_USEC) {
+    out.push({
+      id: 'command-del-slow',
+      severity: 'warning',
+      message: `DEL takes ${Math.round(c.delUsecPerCall)} µs per call on average (${c.del} calls): big keys are freed synchronously, blocking Redis; use UNLINK.`,
+      evidence: { command: 'del', calls: c.del, usecPerCall: c.delUsecPerCall },
+    });
+  }
+  return out;
+};
+
+const rules: Rule[] = [podRules, logRules, memoryRules, keyRules, commandRules];
 const order: Record<Finding['severity'], number> = { critical: 0, warning: 1, info: 2 };
 
 /** Findings from the evidence, most severe first. Pure: the same evidence always gives the same findings. */

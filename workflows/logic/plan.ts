@@ -48,13 +48,17 @@ export function buildPlan(evidence: Evidence, findings: Finding[], t: Thresholds
   if (writesBlocked && r.memory.maxmemoryPolicy === 'noeviction') {
     const jobs = hasJobQueueKeys(evidence);
     const policy = jobs ? 'volatile-lru' : 'allkeys-lru';
+    const keys = r.keyspace.reduce((sum, d) => sum + d.keys, 0);
+    const expires = r.keyspace.reduce((sum, d) => sum + d.expires, 0);
+    // volatile-lru can only evict what has a TTL: say how little that may be, so nobody expects miracles from it.
+    const evictable = `${expires} of ${keys} keys have a TTL today`;
     actions.push({
       id: 'set-maxmemory-policy',
       risk: 'risky',
       destructive: true,
       summary: jobs
-        ? 'CONFIG SET maxmemory-policy volatile-lru: Sidekiq job keys share this instance, and allkeys-lru could evict queued jobs; only keys with a TTL become evictable (better still: move the cache to its own instance)'
-        : 'CONFIG SET maxmemory-policy allkeys-lru: a pure cache, any key may be evicted under pressure',
+        ? `CONFIG SET maxmemory-policy volatile-lru: Sidekiq job keys share this instance, and allkeys-lru could evict queued jobs; only keys with a TTL become evictable (${evictable}). Better still: split the instance, Sidekiq on its own with noeviction, the cache on its own with allkeys-lru`
+        : 'CONFIG SET maxmemory-policy allkeys-lru: a pure cache (no job-queue keys seen), any key may be evicted under pressure',
       action: { kind: 'set-maxmemory-policy', policy },
     });
     persistAdvice.push(`maxmemory-policy ${policy}`);
