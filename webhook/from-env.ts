@@ -14,6 +14,7 @@ export const WEBHOOK_ENV_VARS = [
   'PAGERDUTY_API_TOKEN',
   'PAGERDUTY_FROM_EMAIL',
   'PAGERDUTY_WEBHOOK_SECRET',
+  'PAGERDUTY_ACTION_SECRET',
   'PAGERDUTY_API_URL',
   'PORT',
 ] as const;
@@ -64,6 +65,7 @@ export async function createWebhookFromEnv(
   });
   const handle = createWebhookHandler({
     secrets: secrets.webhookSecrets,
+    actionSecrets: secrets.actionSecrets,
     client: new Client({ connection, namespace }),
     taskQueue,
     pagerduty,

@@ -23,7 +23,7 @@ import {
   type WebhookEnvelope,
 } from './events.js';
 import { routeIncident } from './routing.js';
-import { isSignedBy } from './signature.js';
+import { ACTION_SECRET_HEADER, isSignedBy, matchesSharedSecret } from './signature.js';
 
 /** Paths the receiver serves. */
 export const ROUTES = {
@@ -36,6 +36,11 @@ export const ROUTES = {
 export interface WebhookDeps {
   /** Signing secrets of the webhook subscription; any of them verifies (rotation). */
   secrets: readonly string[];
+  /**
+   * Shared secrets `/pagerduty/action` also accepts in the `X-Runbook-Action-Secret` header, for callers that cannot
+   * sign the body (PagerDuty's incident-workflow HTTP step). Empty: only a signature is accepted.
+   */
+  actionSecrets?: readonly string[];
   client: Client;
   taskQueue: string;
   /** PagerDuty REST client for alerts, users and notes (with a short retry budget: requests must answer fast). */
@@ -71,7 +76,7 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   const maxBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
   /** Content type, size and signature, in that order; the verified raw body, or the answer refusing it. */
-  async function verified(request: Request): Promise<Uint8Array | Response> {
+  async function verified(request: Request, acceptSharedSecret = false): Promise<Uint8Array | Response> {
     if (!isJsonContentType(request.headers.get('content-type'))) {
       log.warn({ reason: 'content type' }, 'request refused');
       return json(415, { error: 'expected Content-Type: application/json' });
@@ -81,7 +86,9 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       log.warn({ reason: 'too large' }, 'request refused');
       return json(413, { error: `body larger than ${maxBytes} bytes` });
     }
-    if (!isSignedBy(body, request.headers.get('x-pagerduty-signature'), deps.secrets)) {
+    const shared =
+      acceptSharedSecret && matchesSharedSecret(request.headers.get(ACTION_SECRET_HEADER), deps.actionSecrets ?? []);
+    if (!shared && !isSignedBy(body, request.headers.get('x-pagerduty-signature'), deps.secrets)) {
       log.warn(
         { reason: request.headers.has('x-pagerduty-signature') ? 'bad signature' : 'no signature' },
         'request refused',
@@ -183,7 +190,7 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   }
 
   async function onAction(request: Request): Promise<Response> {
-    const body = await verified(request);
+    const body = await verified(request, true);
     if (body instanceof Response) return body;
     const parsed = actionSchema.safeParse(parse(body));
     if (!parsed.success) return json(400, { error: 'expected {action, incident: {id}, user: {id}}' });

@@ -28,3 +28,19 @@ export function isSignedBy(body: Uint8Array, header: string | null, secrets: rea
 export function signatureHeader(body: string | Uint8Array, ...secrets: string[]): string {
   return secrets.map((s) => `v1=${createHmac('sha256', s).update(body).digest('hex')}`).join(',');
 }
+
+/** Header carrying the shared secret of `/pagerduty/action` when the caller cannot sign (PagerDuty's workflow HTTP step). */
+export const ACTION_SECRET_HEADER = 'x-runbook-action-secret';
+
+/**
+ * Whether `given` equals one of `secrets`, in constant time: both sides are hashed first so that neither the
+ * length nor the content of a secret leaks through timing. No secret configured: never authentic.
+ */
+export function matchesSharedSecret(given: string | null, secrets: readonly string[]): boolean {
+  if (!given || secrets.length === 0) return false;
+  const digest = (v: string) => createHmac('sha256', 'redis-runbook-action').update(v).digest();
+  const g = digest(given);
+  let authentic = false;
+  for (const secret of secrets) if (timingSafeEqual(g, digest(secret))) authentic = true;
+  return authentic;
+}

@@ -244,6 +244,15 @@ export interface PagerDutySecrets {
   apiToken?: string;
   /** `PAGERDUTY_WEBHOOK_SECRET`, split at commas: during a rotation both the old and the new secret verify. */
   webhookSecrets: string[];
+  /** `PAGERDUTY_ACTION_SECRET`, split at commas: the shared secret `/pagerduty/action` accepts instead of a signature. */
+  actionSecrets: string[];
+}
+
+function splitSecrets(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Reads {@link PagerDutySecrets}. Never log or store the result. */
@@ -251,10 +260,8 @@ export function readPagerDutySecrets(env: NodeJS.ProcessEnv = process.env): Page
   const token = env.PAGERDUTY_API_TOKEN?.trim();
   return {
     ...(token ? { apiToken: token } : {}),
-    webhookSecrets: (env.PAGERDUTY_WEBHOOK_SECRET ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    webhookSecrets: splitSecrets(env.PAGERDUTY_WEBHOOK_SECRET),
+    actionSecrets: splitSecrets(env.PAGERDUTY_ACTION_SECRET),
   };
 }
 

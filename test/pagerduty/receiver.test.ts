@@ -96,6 +96,7 @@ describe('PagerDuty receiver', () => {
     });
     handle = createWebhookHandler({
       secrets: [OLD, NEW],
+      actionSecrets: ['workflow-step-secret'],
       client: temporal.client,
       taskQueue: 'receiver-test-no-worker',
       pagerduty: new PagerDutyClient({
@@ -407,5 +408,17 @@ describe('PagerDuty receiver', () => {
     assert.equal((await post('/pagerduty/action', action('PONCALL'), signed(action('PONCALL'), 'x'))).status, 401);
     const bad = '{"action":"launch"}';
     assert.equal((await post('/pagerduty/action', bad, signed(bad, NEW))).status, 400);
+  });
+
+  it('/pagerduty/action also takes the shared secret of an incident-workflow HTTP step, and only there', async () => {
+    pd.addIncident({ id: 'QSHARED', serviceId: 'PSVCDEF' });
+    const body = JSON.stringify({ action: 'approve', incident: { id: 'QSHARED' }, user: { id: 'PMALLORY' } });
+    const shared = { 'x-runbook-action-secret': 'workflow-step-secret' };
+    // authenticated by the shared secret: the policy check runs and refuses mallory (403, not 401)
+    assert.equal((await post('/pagerduty/action', body, shared)).status, 403);
+    assert.equal((await post('/pagerduty/action', body, { 'x-runbook-action-secret': 'wrong' })).status, 401);
+    assert.equal((await post('/pagerduty/action', body, { 'x-runbook-action-secret': '' })).status, 401);
+    const trigger = JSON.stringify({ event: { id: 'E1', event_type: 'incident.triggered', data: {} } });
+    assert.equal((await post('/pagerduty/webhook', trigger, shared)).status, 401, 'webhooks must be signed');
   });
 });
