@@ -1,19 +1,20 @@
 /**
  * `npm run demo`: the seeded incident walked end to end on a local stack. Starts a Temporal dev server (Web UI on
- * http://localhost:8233), a redis-server seeded with the crash, the simulated cluster with the OOMKilled pod, and the
- * worker; starts a run, prints its UI link, findings and plan; waits for `runbook approve` from another terminal (or
- * approves itself with --auto-approve); prints the verified outcome and how long each phase took.
+ * http://localhost:8233), a redis-server seeded with the crash, the simulated cluster with the OOMKilled pod, the
+ * worker, a PagerDuty stand-in and the webhook receiver; starts the run the way PagerDuty does (a signed
+ * `incident.triggered`), prints its UI link, findings and plan; waits for `runbook approve` from another terminal (or
+ * approves itself with --auto-approve); prints the verified outcome, the incident's notes, and each phase's time.
  */
 import { Command, Option } from 'commander';
 import { approveCommand } from '../cli/commands/approve.js';
-import { startCommand } from '../cli/commands/start.js';
 import { renderStatus, statusCommand } from '../cli/commands/status.js';
 import { loadTemporalSettings } from '../worker/config.js';
 import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
 import type { Phase, RunbookReport, RunbookStatus } from '../workflows/types.js';
 import { temporalCliPath, TemporalBinaryNotFound } from '../test/servers/temporal-binaries.js';
 import { installQuietRuntime } from '../test/servers/temporal.js';
-import { DEMO_TARGET, startLocalStack, type LocalStack } from './stack.js';
+import { startDemoPagerDuty } from './pagerduty.js';
+import { startLocalStack, type LocalStack } from './stack.js';
 
 const INCIDENT = 'PDEMO42';
 const APPROVER = 'oncall@example.com';
@@ -57,45 +58,46 @@ async function demo(opts: DemoOptions): Promise<number> {
     throw err;
   }
   const timings: Array<[string, number]> = [];
+  const onStep = (step: string, ms: number) => {
+    timings.push([`start ${step}`, ms]);
+    say(`  ${step}: up in ${ms} ms`);
+  };
   say('Starting the local stack…');
   installQuietRuntime();
+  const pd = await startDemoPagerDuty();
   const stack = await startLocalStack({
     keepRuntime: true,
     port: opts.port,
     uiPort: opts.uiPort,
     scale: opts.scale,
-    onStep: (step, ms) => {
-      timings.push([`start ${step}`, ms]);
-      say(`  ${step}: up in ${ms} ms`);
-    },
+    workerEnv: pd.workerEnv,
+    onStep,
   });
-  const stop = () => void stack.stop().then(() => process.exit(130));
+  const stop = () =>
+    void stack
+      .stop()
+      .then(() => pd.stop())
+      .then(() => process.exit(130));
   process.once('SIGINT', stop);
   try {
     const ctx = { settings: loadTemporalSettings(stack.env), out: () => undefined };
+    const t = performance.now();
+    const receiverUrl = await pd.startReceiver(stack);
+    onStep('PagerDuty receiver', Math.round(performance.now() - t));
     say(
       `  redis-server ${stack.redisServer.host}:${stack.redisServer.port} seeded: ${stack.seed.keys} keys, ` +
         `maxmemory ${stack.seed.maxmemory} B, noeviction; a write fails: ${stack.seed.oomError ?? stack.seed.writeFailsWithOom}`,
     );
     say(`  simulated Kubernetes API ${stack.cluster.url}: pod cache/redis-0 OOMKilled 14 times, CrashLoopBackOff`);
+    say(`  PagerDuty stand-in ${pd.standIn.url}, webhook receiver ${receiverUrl}`);
     say();
 
     const t0 = performance.now();
-    const started = await startCommand(
-      stack.temporal.client,
-      {
-        incident: INCIDENT,
-        title: '[FIRING] Redis cache/redis-0 OOMKilled, CrashLoopBackOff',
-        namespace: DEMO_TARGET.namespace,
-        pod: DEMO_TARGET.pod,
-        container: DEMO_TARGET.container,
-        redis: `${stack.redisServer.host}:${stack.redisServer.port}`,
-        by: 'pagerduty@example.com',
-      },
-      ctx,
-    );
-    say(`Run started: ${started.workflowId}`);
-    say(`  Temporal UI: ${started.uiUrl}`);
+    const answer = await pd.trigger(INCIDENT, '[FIRING] Redis cache/redis-0 OOMKilled, CrashLoopBackOff');
+    const workflowId = answer.workflowId ?? toWorkflowId(INCIDENT);
+    say(`PagerDuty incident ${INCIDENT} triggered → signed webhook → 202 ${answer.status} ${workflowId}`);
+    say(`  target from: ${answer.targetSource ?? '?'}`);
+    say(`  Temporal UI: ${ctx.settings.uiUrl}/namespaces/${ctx.settings.namespace}/workflows/${workflowId}`);
     const seen = new Map<Phase, number>();
     const waiting = await follow(stack, seen, (s) => s.phase === 'awaiting-approval' || s.phase === 'done');
     const view = await statusCommand(stack.temporal.client, { id: INCIDENT }, ctx);
@@ -135,6 +137,11 @@ async function demo(opts: DemoOptions): Promise<number> {
     if (report.plan?.persistAdvice.length)
       say(`  persist in redis.conf / Helm values: ${report.plan.persistAdvice.join(', ')}`);
 
+    const incident = pd.standIn.incident(INCIDENT);
+    say();
+    say(`PagerDuty incident ${INCIDENT}: ${incident?.status ?? '?'}; the runbook's notes:`);
+    for (const n of incident?.notes ?? []) say(`  - ${n.content.split('\n')[0]}`);
+
     const phases = [...seen.entries()].sort((a, b) => a[1] - b[1]);
     say();
     say('Timings:');
@@ -150,6 +157,7 @@ async function demo(opts: DemoOptions): Promise<number> {
   } finally {
     process.off('SIGINT', stop);
     await stack.stop();
+    await pd.stop();
   }
 }
 
