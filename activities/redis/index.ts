@@ -9,13 +9,12 @@ import type {
   RedisAddress,
   RedisDiagnostics,
 } from '../../workflows/types.js';
-import type { Redis } from 'ioredis';
 import { backupProgressSchema, takeBackup } from './backup.js';
 import { cleanupStateSchema } from './cleanup.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
 import { activityProgress } from './progress.js';
-import type { PacingOptions } from './pacing.js';
+import { threadLatency, type PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
 
@@ -82,20 +81,12 @@ export function createRedisActivities(connect: RedisConnector) {
         applyAction(
           redis,
           input.action,
-          { db: input.redis.db, pacing: input.pacing, openProbe: () => openProbe(connect, input.redis) },
+          { db: input.redis.db, pacing: input.pacing, latency: () => threadLatency(redis.options) },
           activityProgress(cleanupStateSchema),
         ),
       );
     },
   };
-}
-
-/** A second connection for the latency probe; its errors surface as a failed probe, not as unhandled events. */
-async function openProbe(connect: RedisConnector, addr: RedisAddress): Promise<Redis> {
-  const probe = connect(addr);
-  probe.on('error', () => undefined);
-  if (probe.status === 'wait') await probe.connect();
-  return probe;
 }
 
 /** The activities {@link createRedisActivities} returns, for `proxyActivities<RedisActivities>`. */

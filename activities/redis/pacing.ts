@@ -4,7 +4,8 @@
  * the application sees: Redis is single-threaded, so our batches delay everyone's commands.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import { Worker } from 'node:worker_threads';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /** Default probe p99 target, in ms: an application's GET should not wait longer than this because of us. */
 export const DEFAULT_P99_TARGET_MS = 5;
@@ -14,7 +15,7 @@ export interface PacingOptions {
   p99TargetMs?: number;
   /** Time between probe commands, in ms (default 2). */
   probeIntervalMs?: number;
-  /** Longest pause between two batches, in ms (default 1000). */
+  /** Longest pause between two batches, in ms (default 100). */
   maxPauseMs?: number;
 }
 
@@ -29,7 +30,8 @@ export interface PacingReport {
   pausedMs: number;
 }
 
-const WINDOW = 128;
+/** Round trips the p99 is taken over: with a 2 ms interval, about the last 100 ms, so one hiccup is soon forgotten. */
+const WINDOW = 50;
 const MIN_PAUSE_MS = 2;
 
 /** p99 of `values` (nearest rank); 0 for none. */
@@ -39,57 +41,114 @@ export function p99(values: readonly number[]): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0;
 }
 
+/** Where round-trip times come from: a connection in this process, or one in a worker thread. */
+export interface LatencySource {
+  /** Starts measuring; `sample` gets each round trip in ms. */
+  start(sample: (ms: number) => void): void;
+  /** Age of the measurement under way when it can be known (a stuck probe counts as slow), in ms. */
+  inFlightMs(): number | undefined;
+  stop(): Promise<void>;
+}
+
 /**
- * Probes `probe` (a connection of its own) with `PING` every `probeIntervalMs` and paces the caller: call
- * {@link LatencyPacer.afterBatch} between batches. The pause doubles (from 2 ms, up to `maxPauseMs`) while the p99 of the
- * probes since the last batch (a probe still waiting counts with its age) is above the target, and halves when below.
- * The probe's clock runs in this process, so a busy event loop here reads as latency too: the pacing errs on the side
- * of gentleness.
+ * `PING`s `redis` (a connection of its own, left open) every `intervalMs` from this process. Simple, but a busy event
+ * loop here reads as latency too: for tests, and where worker threads are not available.
+ */
+export function connectionLatency(redis: Redis, intervalMs = 2): LatencySource {
+  let sentAt: number | undefined;
+  let running = true;
+  let loop: Promise<void> = Promise.resolve();
+  return {
+    start(sample) {
+      loop = (async () => {
+        while (running) {
+          sentAt = performance.now();
+          try {
+            await redis.ping();
+          } catch {
+            return;
+          }
+          sample(performance.now() - sentAt);
+          sentAt = undefined;
+          await sleep(intervalMs);
+        }
+      })();
+    },
+    inFlightMs: () => (sentAt === undefined ? undefined : performance.now() - sentAt),
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/**
+ * `PING`s from a worker thread with a connection of its own built from `options` (host, port, credentials, TLS: the
+ * serialisable part of the main connection's options), so the clock is not slowed by this thread's work.
+ */
+export function threadLatency(options: RedisOptions, intervalMs = 2): LatencySource {
+  let worker: Worker | undefined;
+  return {
+    start(sample) {
+      const { host, port, path, username, password, db, tls, family, connectTimeout } = options;
+      worker = new Worker(new URL('./probe-thread.js', import.meta.url), {
+        workerData: { options: { host, port, path, username, password, db, tls, family, connectTimeout }, intervalMs },
+      });
+      worker.on('message', (ms: number) => sample(ms));
+      worker.on('error', () => undefined);
+    },
+    inFlightMs: () => undefined,
+    async stop() {
+      const w = worker;
+      worker = undefined;
+      if (!w) return;
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      w.postMessage('stop');
+      await Promise.race([exited, sleep(1000)]);
+      await w.terminate();
+    },
+  };
+}
+
+/**
+ * Paces a cleanup by a {@link LatencySource}: call {@link LatencyPacer.afterBatch} between batches. While the p99 of the
+ * last {@link WINDOW} round trips (a probe still waiting counts with its age) is above the target, the pause doubles
+ * (from 2 ms, up to `maxPauseMs`); once below, it halves.
  */
 export class LatencyPacer {
   private readonly target: number;
   private readonly maxPause: number;
   private readonly recent: number[] = [];
   private readonly all: number[] = [];
-  private sentAt: number | undefined;
   private pause = 0;
   private pauses = 0;
   private pausedMs = 0;
-  private stopped = false;
-  private readonly loop: Promise<void>;
+  private firstSample: () => void = () => undefined;
+  private readonly sampled = new Promise<void>((resolve) => (this.firstSample = resolve));
 
   constructor(
-    private readonly probe: Redis,
+    private readonly source: LatencySource,
     options: PacingOptions = {},
   ) {
     this.target = options.p99TargetMs ?? DEFAULT_P99_TARGET_MS;
-    this.maxPause = options.maxPauseMs ?? 1000;
-    const interval = options.probeIntervalMs ?? 2;
-    this.loop = (async () => {
-      while (!this.stopped) {
-        this.sentAt = performance.now();
-        try {
-          await this.probe.ping();
-        } catch {
-          // A failing probe paces nothing; the cleanup's own connection reports real failures.
-          return;
-        }
-        const rtt = performance.now() - this.sentAt;
-        this.sentAt = undefined;
-        this.recent.push(rtt);
-        if (this.all.length < 1_000_000) this.all.push(rtt);
-        if (this.recent.length > WINDOW) this.recent.shift();
-        await sleep(interval);
-      }
-    })();
+    this.maxPause = options.maxPauseMs ?? 100;
+    source.start((rtt) => {
+      this.firstSample();
+      this.recent.push(rtt);
+      if (this.recent.length > WINDOW) this.recent.shift();
+      if (this.all.length < 1_000_000) this.all.push(rtt);
+    });
+  }
+
+  /** Resolves at the first round trip measured, or after `timeoutMs`: a cleanup starts once it can be watched. */
+  async ready(timeoutMs = 2000): Promise<void> {
+    await Promise.race([this.sampled, sleep(timeoutMs)]);
   }
 
   /** Waits as long as the latency asks for; returns the pause taken, in ms. */
   async afterBatch(): Promise<number> {
-    const samples = [...this.recent];
-    this.recent.length = 0;
-    if (this.sentAt !== undefined) samples.push(performance.now() - this.sentAt);
-    const over = p99(samples) > this.target;
+    const inFlight = this.source.inFlightMs();
+    const over = p99(inFlight === undefined ? this.recent : [...this.recent, inFlight]) > this.target;
     this.pause = over ? Math.min(this.maxPause, Math.max(MIN_PAUSE_MS, this.pause * 2)) : Math.floor(this.pause / 2);
     if (this.pause < MIN_PAUSE_MS) this.pause = 0;
     if (this.pause === 0) return 0;
@@ -99,10 +158,9 @@ export class LatencyPacer {
     return this.pause;
   }
 
-  /** Stops probing and tells what happened. Does not close the probe connection. */
+  /** Stops the source and tells what happened. */
   async stop(): Promise<PacingReport> {
-    this.stopped = true;
-    await this.loop;
+    await this.source.stop();
     return {
       p99TargetMs: this.target,
       samples: this.all.length,

@@ -11,7 +11,7 @@ import {
 } from './cleanup.js';
 import { configGet, infoText } from './config.js';
 import { infoNumber, parseInfo } from './info.js';
-import { LatencyPacer, type PacingOptions, type PacingReport } from './pacing.js';
+import { LatencyPacer, type LatencySource, type PacingOptions, type PacingReport } from './pacing.js';
 import type { Progress } from './progress.js';
 
 /** Policies `maxmemory-policy` accepts (Redis 7). */
@@ -33,11 +33,8 @@ export interface ApplyOptions {
   db?: number;
   /** COUNT hint of cleanup SCANs (default 1000). */
   scanCount?: number;
-  /**
-   * Opens a second connection to the same server for the latency probe that paces key cleanups (closed afterwards
-   * with `disconnect()`); without it cleanups run unpaced.
-   */
-  openProbe?: () => Promise<Redis>;
+  /** The latency probe that paces key cleanups (see `threadLatency`); without it cleanups run unpaced. */
+  latency?: () => LatencySource;
   pacing?: PacingOptions;
 }
 
@@ -102,20 +99,19 @@ export async function applyAction(
 
 type Outcome = Omit<ActionResult, 'id'>;
 
-/** Runs a cleanup with a {@link LatencyPacer} on a probe connection when `options.openProbe` is given. */
+/** Runs a cleanup with a {@link LatencyPacer} when `options.latency` is given. */
 async function paced(
   options: ApplyOptions,
   run: (pace?: () => Promise<unknown>) => Promise<CleanupOutcome>,
 ): Promise<{ outcome: CleanupOutcome; pacing?: PacingReport }> {
-  if (!options.openProbe) return { outcome: await run() };
-  const probe = await options.openProbe();
-  const pacer = new LatencyPacer(probe, options.pacing);
+  if (!options.latency) return { outcome: await run() };
+  const pacer = new LatencyPacer(options.latency(), options.pacing);
   try {
+    await pacer.ready();
     const outcome = await run(() => pacer.afterBatch());
     return { outcome, pacing: await pacer.stop() };
   } finally {
     await pacer.stop();
-    probe.disconnect();
   }
 }
 

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { createRedisActivities, createRedisConnector, type RedisActivities } from '../../activities/redis/index.js';
 import { unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
 import { parseInfo, commandCalls, rdbStateOf } from '../../activities/redis/info.js';
+import { LatencyPacer, type LatencySource } from '../../activities/redis/pacing.js';
 import { detachedProgress } from '../../activities/redis/progress.js';
 import { scanKeyspace, OTHER_PREFIX, type ScanState } from '../../activities/redis/scan.js';
 import { seedCrashScenario } from '../../demo/seed-redis.js';
@@ -402,6 +403,48 @@ void describe('applyRedisAction', () => {
 
     const otherAction = await unlinkByPattern(admin, { ...job, actionId: 'another' }, detachedProgress(last));
     assert.equal(otherAction.touched, 30, "another action's heartbeat is not resumed");
+  });
+
+  void it('unlink-keys is paced by the probe: a tightened p99 target pauses between batches, a loose one never', async () => {
+    const pausesOf = (detail: string) => Number(/(\d+) pause\(s\)/.exec(detail)?.[1] ?? NaN);
+    const run = async (p99TargetMs: number) => {
+      await admin.call('DEBUG', 'POPULATE', '3000', 'paced', '10');
+      const result = await activities.applyRedisAction({
+        redis: addr,
+        action: planned({ kind: 'unlink-keys', pattern: 'paced:*', maxKeys: 10_000 }, `paced-${p99TargetMs}`),
+        pacing: { p99TargetMs, maxPauseMs: 4 },
+      });
+      assert.equal(result.keysTouched, 3000);
+      assert.equal(await admin.dbsize(), 0);
+      assert.match(result.detail, /3 batch\(es\)/);
+      return pausesOf(result.detail);
+    };
+    // No round trip takes 1 µs: every batch but the last is followed by a pause.
+    assert.equal(await run(0.001), 2);
+    assert.equal(await run(10_000), 0);
+  });
+
+  void it('paces by the p99 of the probe: doubling pauses while above the target, halving below', async () => {
+    let emit: (ms: number) => void = () => undefined;
+    const source: LatencySource = {
+      start: (sample) => (emit = sample),
+      inFlightMs: () => undefined,
+      stop: () => Promise.resolve(),
+    };
+    const pacer = new LatencyPacer(source, { p99TargetMs: 5, maxPauseMs: 16 });
+    await pacer.ready(10);
+    const pauses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      emit(20);
+      pauses.push(await pacer.afterBatch());
+    }
+    for (let i = 0; i < 300; i++) emit(1); // the slow samples leave the window
+    for (let i = 0; i < 4; i++) pauses.push(await pacer.afterBatch());
+    assert.deepEqual(pauses, [2, 4, 8, 16, 16, 16, 8, 4, 2, 0]);
+    const report = await pacer.stop();
+    assert.equal(report.pauses, 9);
+    assert.equal(report.pausedMs, 76);
+    assert.equal(report.samples, 306);
   });
 
   void it('trim-sorted-set keeps the newest members, in chunks, once', async () => {

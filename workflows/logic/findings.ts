@@ -162,7 +162,7 @@ const memoryRules: Rule = (e, t) => {
     out.push({
       id: 'writes-rejected',
       severity: 'critical',
-      message: `A probe write failed: ${r.writeError ?? 'unknown error'}.`,
+      message: `A probe write failed: ${(r.writeError ?? 'unknown error').replace(/\.+$/, '')}.`,
       evidence: { error: r.writeError ?? '' },
     });
   }
