@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { connectClient, errorLine, ExitCode, exitCodeFor, type CliClient, type Out } from './client.js';
 import { approveCommand } from './commands/approve.js';
+import { diagnoseCommand } from './commands/diagnose.js';
 import { listCommand } from './commands/list.js';
 import { rejectCommand } from './commands/reject.js';
 import { startCommand, validateStartOptions, type StartOptions } from './commands/start.js';
@@ -142,6 +143,16 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       // Loaded on demand, like the worker: the other commands never load the receiver.
       const { webhookCommand } = await import('./commands/webhook.js');
       await webhookCommand({ env: io.env, ...(opts.port !== undefined ? { port: opts.port } : {}) });
+    });
+
+  program
+    .command('diagnose')
+    .description('diagnose a Redis without Temporal: biggest keys, prefixes, memory, Sidekiq, and the findings')
+    .requiredOption('--redis <url>', 'host:port or redis://host:port[/db], without credentials (REDIS_PASSWORD)')
+    .option('--json', 'print JSON')
+    .addOption(new Option('--top <n>', 'biggest keys to list').argParser(positiveInt).default(20))
+    .action(async (opts: { redis: string; json?: boolean; top: number }) => {
+      await diagnoseCommand(opts, io);
     });
 
   program
