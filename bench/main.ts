@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       console.log(
         `  ${label.padEnd(18)} ${fmt(c.keys)} keys in ${(c.ms / 1000).toFixed(2)} s = ${fmt(rate(c.keys, c.ms))} keys/s; ` +
           `${c.batches} batches, ${c.pacing.pauses} pauses (${fmt(c.pacing.pausedMs)} ms); ` +
-          `probe p99 ${c.external.p99.toFixed(2)} ms (p50 ${c.external.p50.toFixed(2)}, ${c.external.gets} GETs), in-process probe p99 ${c.pacing.p99Ms} ms`,
+          `probe p99 ${c.external.p99.toFixed(2)} ms (p50 ${c.external.p50.toFixed(2)}, ${c.external.gets} GETs), pacer probe (worker thread) p99 ${c.pacing.p99Ms} ms`,
       );
     }
 
