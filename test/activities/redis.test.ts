@@ -168,6 +168,10 @@ void describe('diagnoseRedis', () => {
   });
 
   void it('reads memory overhead, MEMORY DOCTOR and the calls of KEYS, DEL, MONITOR and FLUSHALL', async () => {
+    // The stats are reset below: check first that the tests so far sent neither KEYS nor DEL.
+    const soFar = commandCalls(parseInfo(await admin.info('commandstats')));
+    assert.equal(soFar['keys'], undefined);
+    assert.equal(soFar['del'], undefined);
     await admin.config('RESETSTAT');
     const quiet = await activities.diagnoseRedis({ redis: addr });
     assert.deepEqual(quiet.commands, { keys: 0, del: 0, delUsecPerCall: 0, monitor: 0, flushall: 0, flushdb: 0 });
