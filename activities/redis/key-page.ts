@@ -3,7 +3,7 @@
  *
  * - a read-only Lua script (`#!lua flags=no-writes`, Redis ≥ 7.0), one round trip per page: the server does the same
  *   work as the pipeline, and the client decodes one reply instead of 3 per key (with ioredis, building, encoding
- *   and collecting a command per key costs far more than Redis's ~1 µs per lookup, so this is 5× faster). The script
+ *   and collecting a command per key costs far more than Redis's ~1 µs per lookup: 3.5× faster over 1M keys, see docs/benchmarks.md). The script
  *   blocks Redis for the page only (~3 µs a key: a few ms for COUNT 1000); `no-writes` lets it run under OOM and
  *   on replicas.
  * - a SCAN then one pipeline of 3 commands per key, where scripts are refused (ACL, older servers).

@@ -105,8 +105,9 @@ export function offerTopKey(top: BigKey[], candidate: BigKey, k: number): void {
 
 /**
  * SCANs `dbs` (in ascending order), looking up each page's `TYPE`, `MEMORY USAGE … SAMPLES n` and `PTTL` in one round
- * trip (see {@link pageLookups}) while the previous page is tallied, and reporting a {@link ScanState} after every batch. Starts from `progress.resumeFrom` when there is one. Leaves the
- * connection on the last db scanned. Never sends `KEYS`.
+ * trip (see {@link pageLookups}) while the previous page is tallied, and reporting a {@link ScanState} after every
+ * page. Starts from `progress.resumeFrom` when there is one. Leaves the connection on the last db scanned. Never sends
+ * `KEYS`.
  */
 export async function scanKeyspace(
   redis: Redis,
