@@ -179,7 +179,7 @@ function cleanupResult(
   const paced = pacing
     ? `; ${outcome.batches} batch(es), ${pacing.pauses} pause(s) (${pacing.pausedMs} ms) to keep the probe p99 ≤ ${pacing.p99TargetMs} ms (p99 seen ${pacing.p99Ms} ms)`
     : '';
-  // Worded for people and matched by code: the workflow asks for another approval to go past the cap.
+  // The workflow reads `capReached` and asks for another approval to go past the cap.
   const cap = outcome.capReached
     ? `; capReached: stopped at the cap of ${action.maxKeys} keys and more keys match; going on needs another approval`
     : '';
@@ -189,5 +189,6 @@ function cleanupResult(
     detail: `${verb} ${outcome.touched} keys matching ${action.pattern}${freed}${paced}${cap}`,
     keysTouched: outcome.touched,
     ...(action.kind === 'unlink-keys' ? { bytesFreed: outcome.bytesFreed } : {}),
+    ...(outcome.capReached ? { capReached: true } : {}),
   };
 }
