@@ -1,7 +1,8 @@
 /**
  * The local stack of the demo and the end-to-end tests, all real processes on free loopback ports: a Temporal dev
  * server (Web UI included), a redis-server seeded with the incident, the simulated Kubernetes API with the crashed
- * pod (and a kubelet probing the real Redis), and the runbook's own worker (`runWorker`, as in production).
+ * pod (and a kubelet probing the real Redis) unless a real API server's kubeconfig is given, and the runbook's own
+ * worker (`runWorker`, as in production).
  */
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -32,6 +33,17 @@ export interface LocalStackOptions {
   keepRuntime?: boolean;
   /** Called as each part comes up, with its start-up time in ms. */
   onStep?: (step: string, ms: number) => void;
+  /**
+   * A kubeconfig of a real API server for the worker: no simulated cluster or kubelet is started, and the caller
+   * provides the target pod (and whatever makes it ready).
+   */
+  kubeconfigPath?: string;
+}
+
+/** The stack without the simulated cluster, as started with {@link LocalStackOptions.kubeconfigPath}. */
+export interface ExternalClusterStack extends Omit<LocalStack, 'cluster' | 'kubelet'> {
+  cluster?: undefined;
+  kubelet?: undefined;
 }
 
 export interface LocalStack {
@@ -57,7 +69,9 @@ async function timed<T>(step: string, onStep: LocalStackOptions['onStep'], fn: (
 }
 
 /** Starts the stack; on a failure part-way, stops what already started and rethrows. */
-export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+export function startLocalStack(opts?: LocalStackOptions & { kubeconfigPath?: undefined }): Promise<LocalStack>;
+export function startLocalStack(opts: LocalStackOptions & { kubeconfigPath: string }): Promise<ExternalClusterStack>;
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack | ExternalClusterStack> {
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
@@ -83,15 +97,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     stops.push(() => Promise.resolve(redis.disconnect()));
     const seed = await timed('seed the crash', opts.onStep, () => seedCrashScenario(redis, { scale: opts.scale ?? 1 }));
 
-    const scenario = loadScenario(demoScenarioPath('oomkilled-redis.yaml'));
-    const cluster = await timed('simulated cluster', opts.onStep, () => startSimulatedCluster(scenario));
-    stops.push(() => cluster.stop());
-    const probeClient = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: 1 });
-    const kubelet = startSimulatedKubelet(cluster, DEMO_TARGET, probeClient);
-    stops.push(async () => {
-      await kubelet.stop();
-      probeClient.disconnect();
-    });
+    let simulated: { cluster: SimulatedCluster; kubelet: SimulatedKubelet } | undefined;
+    if (opts.kubeconfigPath === undefined) {
+      const scenario = loadScenario(demoScenarioPath('oomkilled-redis.yaml'));
+      const cluster = await timed('simulated cluster', opts.onStep, () => startSimulatedCluster(scenario));
+      stops.push(() => cluster.stop());
+      const probeClient = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: 1 });
+      const kubelet = startSimulatedKubelet(cluster, DEMO_TARGET, probeClient);
+      stops.push(async () => {
+        await kubelet.stop();
+        probeClient.disconnect();
+      });
+      simulated = { cluster, kubelet };
+    }
 
     const taskQueue = 'redis-runbook';
     const env: NodeJS.ProcessEnv = {
@@ -102,7 +120,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       RUNBOOK_TASK_QUEUE: taskQueue,
       TEMPORAL_UI_URL: opts.uiPort ? `http://localhost:${opts.uiPort}` : 'http://localhost:8233',
       RUNBOOK_CONFIG: DEMO_CONFIG,
-      KUBECONFIG: cluster.kubeconfigPath,
+      KUBECONFIG: opts.kubeconfigPath ?? simulated?.cluster.kubeconfigPath,
       LOG_LEVEL: 'warn',
       ...opts.workerEnv,
     };
@@ -132,13 +150,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       if (!stopWorker) throw new Error(`the worker failed to start: ${String(failure)}`, { cause: failure });
     });
     let stopped = false;
-    return {
+    const stack: ExternalClusterStack = {
       temporal,
       redisServer,
       redis,
       seed,
-      cluster,
-      kubelet,
       taskQueue,
       env,
       async stop() {
@@ -147,6 +163,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         await stopAll();
       },
     };
+    return simulated ? { ...stack, ...simulated } : stack;
   } catch (err) {
     await stopAll();
     throw err;
