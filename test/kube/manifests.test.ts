@@ -39,7 +39,13 @@ import { kubeSuiteSkip } from './suite-gate.js';
 const RUNBOOK_NAMESPACE = 'redis-runbook';
 const SECRET_TEMPLATE = 'secret.example.yaml';
 const EXAMPLE_NAMESPACE = 'example-cache';
-const PAGERDUTY_ENV = ['PAGERDUTY_API_TOKEN', 'PAGERDUTY_FROM_EMAIL', 'PAGERDUTY_WEBHOOK_SECRET'];
+/** What the PagerDuty notifier and receiver read besides worker/config.ts's ENV_VARS. */
+const PAGERDUTY_ENV = [
+  'PAGERDUTY_API_TOKEN',
+  'PAGERDUTY_FROM_EMAIL',
+  'PAGERDUTY_WEBHOOK_SECRET',
+  'PAGERDUTY_ACTION_SECRET',
+];
 
 let server: KubeApiServer;
 let admin: KubeConfig;
