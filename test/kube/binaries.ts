@@ -33,7 +33,7 @@ export class KubeBinariesMissing extends Error {
   ) {
     super(
       `${missing.join(', ')} not found in ${dir}. Build them with \`bash test/kube/build-binaries.sh\` ` +
-        '(Go >= 1.26 and the Go module proxy; the first build takes 20-30 minutes, later runs reuse the cache), ' +
+        '(Go >= 1.26 and the Go module proxy; the first build takes 8-12 minutes on 2 cores, later runs reuse the cache), ' +
         'or point KUBE_BINARIES_DIR at a directory holding them.',
     );
     this.name = 'KubeBinariesMissing';

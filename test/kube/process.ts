@@ -25,13 +25,18 @@ export function startProcess(name: string, binary: string, args: string[], env?:
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let reason: string | undefined;
+  // A test process that ends without stop() (a failed assertion in a hook) must not leave servers behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const exited = new Promise<void>((resolve) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
       reason = `could not start ${binary}: ${err.message}`;
+      process.off('exit', killOnExit);
       resolve();
     });
     child.once('exit', (code, signal) => {
       reason ??= `${name} exited (${signal ?? `code ${code}`})`;
+      process.off('exit', killOnExit);
       resolve();
     });
   });

@@ -142,6 +142,20 @@ function logFileName(namespace: string, pod: string, container: string, kind: 'p
  * @throws {KubeBinariesMissing} when the binaries are not built, naming the build command
  */
 export async function startKubeApiServer(opts: StartKubeApiServerOptions = {}): Promise<KubeApiServer> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await launch(opts);
+    } catch (err) {
+      lastError = err;
+      // Another process may take a port between freePort() and the bind: start again on new ports.
+      if (!(err instanceof Error && /address already in use/i.test(err.message))) throw err;
+    }
+  }
+  throw lastError;
+}
+
+async function launch(opts: StartKubeApiServerOptions): Promise<KubeApiServer> {
   const binaries = findKubeBinaries();
   const timeout = opts.readyTimeoutMs ?? 120_000;
   const dir = await mkdtemp(join(tmpdir(), 'kube-apiserver-'));
