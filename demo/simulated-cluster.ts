@@ -254,7 +254,6 @@ export interface SimulatedCluster {
   stop(): Promise<void>;
 }
 
-const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const MERGE_PATCH = 'application/merge-patch+json';
 const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
 const JSON_PATCH = 'application/json-patch+json';
@@ -465,8 +464,8 @@ function send(res: ServerResponse, code: number, body: unknown): void {
  *
  * It works on a copy of the scenario (exposed as `scenario`), requires the bearer token written into the kubeconfig
  * (401 otherwise), and answers like a real API server: objects as JSON, logs as plain text, failures as `Status`
- * bodies. A patch that changes a workload's pod-template `kubectl.kubernetes.io/restartedAt` simulates the rollout at
- * once: its pods are recreated Running and ready with a fresh container (restart count 0, no previous container), and
+ * bodies. A patch that changes a workload's pod template (`kubectl.kubernetes.io/restartedAt`, a container's
+ * resources…) simulates the rollout at once: its pods are recreated Running and ready with a fresh container (restart count 0, no previous container), and
  * `Killing`/`Started` events are added. Call `stop()` to close the server and remove the kubeconfig.
  */
 export async function startSimulatedCluster(
@@ -669,12 +668,11 @@ export async function startSimulatedCluster(
     const specChanged = JSON.stringify(next.spec) !== JSON.stringify(target.spec);
     next.metadata.resourceVersion = nextVersion();
     if (specChanged) next.metadata.generation = (target.metadata.generation ?? 1) + 1;
-    const before = target.spec.template.metadata?.annotations?.[RESTARTED_AT];
-    const after = next.spec.template.metadata?.annotations?.[RESTARTED_AT];
 
     const list: Workload[] = kind === 'StatefulSet' ? state.statefulSets : state.deployments;
     list[list.indexOf(target)] = next;
-    if (after !== undefined && after !== before) rollOut(kind, next);
+    // As the real controllers: any pod-template change (a restart annotation, a new memory limit) rolls the pods.
+    if (JSON.stringify(next.spec.template) !== JSON.stringify(target.spec.template)) rollOut(kind, next);
     return next;
   }
 

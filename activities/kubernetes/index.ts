@@ -3,10 +3,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { createDescribePod } from './describe-pod.js';
 import { createCheckLimits } from './limits.js';
 import { createFetchPreviousLogs } from './logs.js';
+import { createSetMemoryLimit } from './memory-limit.js';
 import { createPodHealth } from './pod-health.js';
 import { createRollingRestart } from './restart.js';
 
 export type { PreviousLogsInput } from './logs.js';
+export type { SetMemoryLimitInput } from './memory-limit.js';
 export type { RollingRestartInput } from './restart.js';
 export { RESTARTED_AT_ANNOTATION } from './restart.js';
 
@@ -26,6 +28,7 @@ export function createKubernetesActivities(kc: KubeConfig) {
     fetchPreviousLogs: createFetchPreviousLogs(core),
     checkLimits: createCheckLimits(core, apps),
     rollingRestart: createRollingRestart(apps),
+    setMemoryLimit: createSetMemoryLimit(apps),
     podHealth: createPodHealth(core),
   };
 }

@@ -382,6 +382,110 @@ void describe('Kubernetes activities against the simulated cluster', () => {
   });
 });
 
+void describe('setMemoryLimit against the simulated cluster', () => {
+  let cluster: SimulatedCluster;
+  let k8s: ReturnType<typeof createKubernetesActivities>;
+  const workload = { kind: 'StatefulSet' as const, name: 'redis', namespace: 'cache' };
+  const redisContainer = () =>
+    cluster.scenario.statefulSets
+      .find((s) => s.metadata.name === 'redis')
+      ?.spec.template.spec.containers.find((c) => c.name === 'redis');
+
+  before(async () => {
+    const scenario = testScenario();
+    // A sidecar next to Redis: the patch must leave it, and Redis's other fields, as they are.
+    const template = scenario.statefulSets.find((s) => s.metadata.name === 'redis')!.spec.template;
+    template.spec.containers.push({ name: 'exporter', image: 'oliver006/redis_exporter:v1.62.0' });
+    cluster = await startSimulatedCluster(scenario);
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    k8s = createKubernetesActivities(kc);
+  });
+
+  after(async () => {
+    await cluster.stop();
+  });
+
+  void it('patches the template container limit with a strategic merge patch, keeps the rest, and rolls the pods', async () => {
+    const before = structuredClone(redisContainer()!);
+    assert.equal(before.resources?.limits?.['memory'], '2Gi');
+    const oldUid = cluster.scenario.pods.find((p) => p.metadata.name === 'redis-0')?.metadata.uid;
+    const result = await k8s.setMemoryLimit({ workload, container: 'redis', bytes: 3 * 2 ** 30, actionId: 'raise' });
+    assert.equal(result.ok, true);
+    assert.equal(result.id, 'raise');
+    assert.match(result.detail, /memory limit 2Gi → 3072Mi/);
+    const patch = cluster.patches.at(-1)!;
+    assert.equal(patch.contentType, 'application/strategic-merge-patch+json');
+    assert.equal(patch.status, 200);
+    assert.equal(patch.path, '/apis/apps/v1/namespaces/cache/statefulsets/redis');
+    assert.deepEqual(patch.body, {
+      spec: { template: { spec: { containers: [{ name: 'redis', resources: { limits: { memory: '3072Mi' } } }] } } },
+    });
+    const after = redisContainer()!;
+    assert.equal(after.resources?.limits?.['memory'], '3072Mi');
+    assert.deepEqual({ ...after, resources: before.resources }, before, 'only the limit changed');
+    assert.equal(after.resources?.requests?.['memory'], before.resources?.requests?.['memory'], 'request kept');
+    const names = cluster.scenario.statefulSets[0]!.spec.template.spec.containers.map((c) => c.name);
+    assert.deepEqual(names, ['redis', 'exporter'], 'the sidecar is still there');
+    const pod = cluster.scenario.pods.find((p) => p.metadata.name === 'redis-0')!;
+    assert.notEqual(pod.metadata.uid, oldUid, 'the pod was replaced');
+    assert.equal(pod.spec.containers[0]?.resources?.limits?.['memory'], '3072Mi');
+  });
+
+  void it('is idempotent: the same limit again is a no-op, however it is written', async () => {
+    const count = cluster.patches.length;
+    const again = await k8s.setMemoryLimit({ workload, container: 'redis', bytes: 3072 * 2 ** 20 });
+    assert.equal(again.ok, true);
+    assert.equal(again.id, 'set-memory-limit');
+    assert.match(again.detail, /already has memory limit 3072Mi: no change/);
+    assert.equal(cluster.patches.length, count, 'no second patch');
+  });
+
+  void it('lowers the request only when it would exceed the limit', async () => {
+    const result = await k8s.setMemoryLimit({ workload, container: 'redis', bytes: 512 * 2 ** 20 });
+    assert.match(result.detail, /request lowered from 1Gi to 512Mi/);
+    const c = redisContainer()!;
+    assert.deepEqual([c.resources?.limits?.['memory'], c.resources?.requests?.['memory']], ['512Mi', '512Mi']);
+  });
+
+  void it('refuses a container the template does not have, before any patch', async () => {
+    const count = cluster.patches.length;
+    const err = await rejection(k8s.setMemoryLimit({ workload, container: 'nope', bytes: 2 ** 30 }));
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, RunbookErrorType.InvalidAction);
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /StatefulSet cache\/redis has no container "nope" .*containers: redis, exporter/);
+    assert.equal(cluster.patches.length, count);
+  });
+
+  void it('maps a missing workload to PodNotFound and a conflict to a retryable Conflict', async () => {
+    const missing = await rejection(
+      k8s.setMemoryLimit({ workload: { ...workload, name: 'nope' }, container: 'redis', bytes: 2 ** 30 }),
+    );
+    assert.ok(missing instanceof ApplicationFailure);
+    assert.equal(missing.type, RunbookErrorType.PodNotFound);
+    cluster.injectFailure({ method: 'PATCH', path: /statefulsets\/redis$/, code: 409, reason: 'Conflict' });
+    const conflict = await rejection(k8s.setMemoryLimit({ workload, container: 'redis', bytes: 2 ** 30 }));
+    assert.ok(conflict instanceof ApplicationFailure);
+    assert.equal(conflict.type, RunbookErrorType.Conflict);
+    assert.equal(conflict.nonRetryable, false);
+  });
+
+  void it('changes a Deployment the same way', async () => {
+    const result = await k8s.setMemoryLimit({
+      workload: { kind: 'Deployment', name: 'sessions', namespace: 'cache' },
+      container: 'redis',
+      bytes: 768 * 2 ** 20,
+    });
+    assert.match(
+      result.detail,
+      /Deployment cache\/sessions container redis memory limit 512Mi → 768Mi: the controller rolls/,
+    );
+    const dep = cluster.scenario.deployments.find((d) => d.metadata.name === 'sessions')!;
+    assert.deepEqual(dep.spec.template.spec.containers[0]?.resources?.limits, { memory: '768Mi', cpu: '250m' });
+  });
+});
+
 void describe('simulated cluster', () => {
   void it('refuses a JSON-patch body that is not an array, and unknown content types', async () => {
     const cluster = await startSimulatedCluster(testScenario());
