@@ -13,8 +13,11 @@ import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
 import type { Phase, RunbookReport, RunbookStatus } from '../workflows/types.js';
 import { temporalCliPath, TemporalBinaryNotFound } from '../test/servers/temporal-binaries.js';
 import { installQuietRuntime } from '../test/servers/temporal.js';
+import { existsSync } from 'node:fs';
+import { startCommand } from '../cli/commands/start.js';
+import { REST_DOCUMENT_PATH } from '../test/pagerduty/openapi-document.js';
 import { startDemoPagerDuty } from './pagerduty.js';
-import { startLocalStack, type LocalStack } from './stack.js';
+import { DEMO_TARGET, startLocalStack, type LocalStack } from './stack.js';
 
 const INCIDENT = 'PDEMO42';
 const APPROVER = 'oncall@example.com';
@@ -62,41 +65,59 @@ async function demo(opts: DemoOptions): Promise<number> {
     timings.push([`start ${step}`, ms]);
     say(`  ${step}: up in ${ms} ms`);
   };
+  const timedStep = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    const out = await fn();
+    onStep(step, Math.round(performance.now() - t));
+    return out;
+  };
   say('Starting the local stack…');
   installQuietRuntime();
-  const pd = await startDemoPagerDuty();
+  // The stand-in answers and checks from PagerDuty's OpenAPI document, kept beside the repository (../shared/).
+  const pd = existsSync(REST_DOCUMENT_PATH) ? await startDemoPagerDuty() : undefined;
   const stack = await startLocalStack({
     keepRuntime: true,
     port: opts.port,
     uiPort: opts.uiPort,
     scale: opts.scale,
-    workerEnv: pd.workerEnv,
+    workerEnv: pd?.workerEnv ?? {},
     onStep,
   });
   const stop = () =>
     void stack
       .stop()
-      .then(() => pd.stop())
+      .then(() => pd?.stop())
       .then(() => process.exit(130));
   process.once('SIGINT', stop);
   try {
     const ctx = { settings: loadTemporalSettings(stack.env), out: () => undefined };
-    const t = performance.now();
-    const receiverUrl = await pd.startReceiver(stack);
-    onStep('PagerDuty receiver', Math.round(performance.now() - t));
+    const receiverUrl = pd ? await timedStep('PagerDuty receiver', () => pd.startReceiver(stack)) : undefined;
     say(
       `  redis-server ${stack.redisServer.host}:${stack.redisServer.port} seeded: ${stack.seed.keys} keys, ` +
         `maxmemory ${stack.seed.maxmemory} B, noeviction; a write fails: ${stack.seed.oomError ?? stack.seed.writeFailsWithOom}`,
     );
     say(`  simulated Kubernetes API ${stack.cluster.url}: pod cache/redis-0 OOMKilled 14 times, CrashLoopBackOff`);
-    say(`  PagerDuty stand-in ${pd.standIn.url}, webhook receiver ${receiverUrl}`);
+    if (pd) say(`  PagerDuty stand-in ${pd.standIn.url}, webhook receiver ${receiverUrl}`);
+    else say(`  no PagerDuty stand-in (${REST_DOCUMENT_PATH} is absent): the run starts through the CLI`);
     say();
 
     const t0 = performance.now();
-    const answer = await pd.trigger(INCIDENT, '[FIRING] Redis cache/redis-0 OOMKilled, CrashLoopBackOff');
-    const workflowId = answer.workflowId ?? toWorkflowId(INCIDENT);
-    say(`PagerDuty incident ${INCIDENT} triggered → signed webhook → 202 ${answer.status} ${workflowId}`);
-    say(`  target from: ${answer.targetSource ?? '?'}`);
+    const title = '[FIRING] Redis cache/redis-0 OOMKilled, CrashLoopBackOff';
+    let workflowId = toWorkflowId(INCIDENT);
+    if (pd) {
+      const answer = await pd.trigger(INCIDENT, title);
+      workflowId = answer.workflowId ?? workflowId;
+      say(`PagerDuty incident ${INCIDENT} triggered → signed webhook → 202 ${answer.status} ${workflowId}`);
+      say(`  target from: ${answer.targetSource ?? '?'}`);
+    } else {
+      const redis = `${stack.redisServer.host}:${stack.redisServer.port}`;
+      await startCommand(
+        stack.temporal.client,
+        { incident: INCIDENT, title, ...DEMO_TARGET, redis, by: 'pagerduty@example.com' },
+        ctx,
+      );
+      say(`runbook start → ${workflowId}`);
+    }
     say(`  Temporal UI: ${ctx.settings.uiUrl}/namespaces/${ctx.settings.namespace}/workflows/${workflowId}`);
     const seen = new Map<Phase, number>();
     const waiting = await follow(stack, seen, (s) => s.phase === 'awaiting-approval' || s.phase === 'done');
@@ -137,10 +158,12 @@ async function demo(opts: DemoOptions): Promise<number> {
     if (report.plan?.persistAdvice.length)
       say(`  persist in redis.conf / Helm values: ${report.plan.persistAdvice.join(', ')}`);
 
-    const incident = pd.standIn.incident(INCIDENT);
-    say();
-    say(`PagerDuty incident ${INCIDENT}: ${incident?.status ?? '?'}; the runbook's notes:`);
-    for (const n of incident?.notes ?? []) say(`  - ${n.content.split('\n')[0]}`);
+    const incident = pd?.standIn.incident(INCIDENT);
+    if (incident) {
+      say();
+      say(`PagerDuty incident ${INCIDENT}: ${incident.status}; the runbook's notes:`);
+      for (const n of incident.notes) say(`  - ${n.content.split('\n')[0]}`);
+    }
 
     const phases = [...seen.entries()].sort((a, b) => a[1] - b[1]);
     say();
@@ -157,7 +180,7 @@ async function demo(opts: DemoOptions): Promise<number> {
   } finally {
     process.off('SIGINT', stop);
     await stack.stop();
-    await pd.stop();
+    await pd?.stop();
   }
 }
 
