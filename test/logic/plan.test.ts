@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveFindings } from '../../workflows/logic/findings.js';
-import { actionsNeedingApproval, buildPlan, hasJobQueueKeys } from '../../workflows/logic/plan.js';
+import { actionsNeedingApproval, buildPlan, hasJobQueueKeys, raisedMemoryLimit } from '../../workflows/logic/plan.js';
 import type { Evidence, RedisDiagnostics } from '../../workflows/types.js';
 import { seedLimits, seedPod, seedRedis, testSettings } from '../workflows/fixtures.js';
 
@@ -84,6 +84,77 @@ void describe('buildPlan', () => {
       writeError: undefined,
     });
     assert.equal(action(calm, 'set-maxmemory-policy'), undefined);
+  });
+
+  void describe('when the data itself does not fit under the limit', () => {
+    /** 2000 MiB used under the seed's 2 GiB limit: above 75% of it (1536 MiB), so no maxmemory can help. */
+    const tooBig = (memory: Partial<RedisDiagnostics['memory']> = {}) =>
+      seed({ memory: { ...seedRedis().memory, usedMemory: 2000 * MiB, maxmemory: 2000 * MiB, ...memory } });
+
+    void it('raises the limit to the smallest 256 MiB step that holds the data, last, and sizes maxmemory on it', () => {
+      const p = plan(tooBig());
+      assert.deepEqual(
+        p.actions.map((a) => a.id),
+        [
+          'set-maxmemory',
+          'set-maxmemory-policy',
+          'expire-stat-keys',
+          'memory-purge',
+          'config-rewrite',
+          'raise-memory-limit',
+        ],
+      );
+      const raise = p.actions.at(-1)!;
+      // 2000 / 0.75 = 2666.7 MiB: 2560 MiB would hold only 1920 MiB, 2816 MiB holds 2112 MiB.
+      assert.deepEqual(raise.action, {
+        kind: 'set-memory-limit',
+        workload: { kind: 'StatefulSet', name: 'redis', namespace: 'cache' },
+        container: 'redis',
+        bytes: 2816 * MiB,
+      });
+      assert.equal(raise.risk, 'risky');
+      assert.equal(raise.destructive, true);
+      assert.match(raise.summary, /from 2048 MiB to 2816 MiB/);
+      assert.ok(actionsNeedingApproval(p).includes('raise-memory-limit'));
+      // maxmemory from the new limit: 75% of 2816 MiB, even though 2000 MiB was below it and raising it.
+      assert.deepEqual(action(tooBig(), 'set-maxmemory')?.action, { kind: 'set-maxmemory', bytes: 2112 * MiB });
+      assert.match(p.actions[0]!.summary, /of the 2816 MiB new limit/);
+      assert.deepEqual(p.persistAdvice, [
+        'maxmemory 2112mb',
+        'maxmemory-policy volatile-lru',
+        'resources.limits.memory 2816Mi',
+      ]);
+      assert.notEqual(p.id, plan(seed()).id);
+    });
+
+    void it('judges by the dataset when INFO has it, and sizes on all of used_memory', () => {
+      const datasetFits = tooBig({ usedMemory: 1700 * MiB, usedMemoryDataset: 1500 * MiB });
+      assert.equal(raisedMemoryLimit(datasetFits, thresholds), undefined);
+      assert.equal(action(datasetFits, 'raise-memory-limit'), undefined);
+      const datasetTooBig = tooBig({ usedMemory: 1700 * MiB, usedMemoryDataset: 1600 * MiB });
+      // 1700 / 0.75 = 2266.7 MiB → 2304 MiB (holds 1728 MiB).
+      assert.equal(raisedMemoryLimit(datasetTooBig, thresholds), 2304 * MiB);
+    });
+
+    void it('does not fire at exactly the share of the limit, nor for the seed', () => {
+      assert.equal(raisedMemoryLimit(tooBig({ usedMemory: 1536 * MiB }), thresholds), undefined);
+      assert.equal(raisedMemoryLimit(tooBig({ usedMemory: 1536 * MiB + 1 }), thresholds), 2304 * MiB);
+      assert.equal(raisedMemoryLimit(seed(), thresholds), undefined);
+      assert.equal(action(seed(), 'raise-memory-limit'), undefined);
+    });
+
+    void it('does not fire when the workload or the limit is unknown, and maxmemory stays on the old limit', () => {
+      const e = tooBig();
+      const noWorkload: Evidence = { ...e, limits: { ...e.limits!, workload: undefined } };
+      const p = plan(noWorkload);
+      assert.equal(
+        p.actions.find((a) => a.action.kind === 'set-memory-limit'),
+        undefined,
+      );
+      assert.deepEqual(action(noWorkload, 'set-maxmemory')?.action, { kind: 'set-maxmemory', bytes: 1536 * MiB });
+      const noLimit: Evidence = { ...e, limits: { ...e.limits!, limits: {} } };
+      assert.equal(action(noLimit, 'raise-memory-limit'), undefined);
+    });
   });
 
   void it('plans nothing without Redis evidence', () => {

@@ -8,6 +8,25 @@ function wholeMib(bytes: number): number {
   return Math.floor(bytes / MiB) * MiB;
 }
 
+/** Step of a raised memory limit: coarse enough to read well in a manifest, fine enough not to waste a node. */
+const LIMIT_STEP = 256 * MiB;
+
+/**
+ * The memory limit to raise to when the data itself does not fit under `maxmemory` (the dataset, or used memory when
+ * INFO has no dataset figure, is above `limit * share`): lowering or keeping maxmemory cannot help then, and Redis would
+ * evict or refuse writes forever. The smallest multiple of 256 MiB whose share holds all of `used_memory`, or undefined
+ * when the data fits or the limit is unknown.
+ */
+export function raisedMemoryLimit(evidence: Evidence, t: Thresholds): number | undefined {
+  const limit = evidence.limits?.limits.memoryBytes;
+  const m = evidence.redis?.memory;
+  if (!limit || !m || t.maxmemoryShareOfLimit <= 0) return undefined;
+  const data = m.usedMemoryDataset ?? m.usedMemory;
+  if (data <= limit * t.maxmemoryShareOfLimit) return undefined;
+  // Sized on all of used_memory, not just the dataset: maxmemory counts the overhead too.
+  return Math.ceil(m.usedMemory / t.maxmemoryShareOfLimit / LIMIT_STEP) * LIMIT_STEP;
+}
+
 /** Whether job-queue keys (Sidekiq) share the instance: an allkeys-* policy could then evict jobs. */
 export function hasJobQueueKeys(evidence: Evidence): boolean {
   const r = evidence.redis;
@@ -27,18 +46,25 @@ export function buildPlan(evidence: Evidence, findings: Finding[], t: Thresholds
   const persistAdvice: string[] = [];
   if (!r) return { id: contentId('plan', { actions }), actions, persistAdvice };
 
-  const limit = evidence.limits?.limits.memoryBytes;
+  const oldLimit = evidence.limits?.limits.memoryBytes;
+  const workload = evidence.limits?.workload;
+  const container = evidence.limits?.container;
+  const raised = workload && container ? raisedMemoryLimit(evidence, t) : undefined;
+  // maxmemory is sized for the limit the pods will run under, the raised one when the limit goes up.
+  const limit = raised ?? oldLimit;
   const writesBlocked = has('noeviction-near-limit') || has('writes-rejected');
 
   if (limit) {
     const target = wholeMib(limit * t.maxmemoryShareOfLimit);
     const current = r.memory.maxmemory;
-    if (current === 0 || current > target || (writesBlocked && current < target)) {
+    // With a raised limit, a lower maxmemory was sized for the old limit and would keep the data from fitting.
+    if (current === 0 || current > target || ((writesBlocked || raised !== undefined) && current < target)) {
+      const of = raised === undefined ? 'limit' : 'new limit';
       actions.push({
         id: 'set-maxmemory',
         risk: 'risky',
         destructive: false,
-        summary: `CONFIG SET maxmemory ${target} (${target / MiB} MiB, ${Math.round(t.maxmemoryShareOfLimit * 100)}% of the ${(limit / MiB).toFixed(0)} MiB limit; was ${(current / MiB).toFixed(0)} MiB)`,
+        summary: `CONFIG SET maxmemory ${target} (${target / MiB} MiB, ${Math.round(t.maxmemoryShareOfLimit * 100)}% of the ${(limit / MiB).toFixed(0)} MiB ${of}; was ${(current / MiB).toFixed(0)} MiB)`,
         action: { kind: 'set-maxmemory', bytes: target },
       });
       persistAdvice.push(`maxmemory ${target / MiB}mb`);
@@ -101,6 +127,19 @@ export function buildPlan(evidence: Evidence, findings: Finding[], t: Thresholds
       summary: 'CONFIG REWRITE so the new settings survive a restart (where redis.conf is writable)',
       action: { kind: 'config-rewrite' },
     });
+  }
+  // Last: its patch rolls the pods, so the Redis changes above run on the live process and, rewritten to redis.conf,
+  // come back with the new pod; placed first, they would hit a pod being replaced.
+  if (raised !== undefined && workload && container && oldLimit) {
+    const mib = raised / MiB;
+    actions.push({
+      id: 'raise-memory-limit',
+      risk: 'risky',
+      destructive: true,
+      summary: `Raise ${workload.kind} ${workload.namespace}/${workload.name} container ${container} memory limit from ${(oldLimit / MiB).toFixed(0)} MiB to ${mib} MiB: the data (${(r.memory.usedMemory / MiB).toFixed(0)} MiB used) does not fit under ${Math.round(t.maxmemoryShareOfLimit * 100)}% of the current limit; the pods restart to take it`,
+      action: { kind: 'set-memory-limit', workload, container, bytes: raised },
+    });
+    persistAdvice.push(`resources.limits.memory ${mib}Mi`);
   }
   const content = actions.map(({ id, risk, destructive, action }) => ({ id, risk, destructive, action }));
   return { id: contentId('plan', content), actions, persistAdvice };
