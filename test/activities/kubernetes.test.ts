@@ -414,6 +414,8 @@ void describe('setMemoryLimit against the simulated cluster', () => {
     assert.equal(result.ok, true);
     assert.equal(result.id, 'raise');
     assert.match(result.detail, /memory limit 2Gi → 3072Mi/);
+    // The scenario's redis-0 is crash-looping (readyReplicas 0): the detail says what the real controller waits for.
+    assert.match(result.detail, /do not take it yet: 1 of 1 pod\(s\) are not ready.*OrderedReady/);
     const patch = cluster.patches.at(-1)!;
     assert.equal(patch.contentType, 'application/strategic-merge-patch+json');
     assert.equal(patch.status, 200);

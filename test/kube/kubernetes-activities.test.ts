@@ -32,6 +32,7 @@ import {
   sessionsPod,
 } from './redis-workloads.js';
 import { withReadiness } from './redis-readiness.js';
+import { readManifestFile, serverSideApply } from './manifests.js';
 import { kubeSuiteSkip } from './suite-gate.js';
 import { serviceAccountToken } from './service-account-token.js';
 
@@ -237,6 +238,61 @@ describe('Kubernetes activities on a real API server', { skip: kubeSuiteSkip() }
     assert.equal(fresh.metadata?.annotations?.[RESTARTED_AT_ANNOTATION], restartedAt);
     const limits = await activities.checkLimits({ namespace: NAMESPACE, pod: fresh.metadata.name! });
     assert.deepEqual(limits.workload, { kind: 'Deployment', name: 'sessions', namespace: NAMESPACE });
+  });
+
+  it('setMemoryLimit with the worker ServiceAccount (k8s/ Role): the template limit changes and the pod rolls to it', async () => {
+    // The worker's own identity and Role, as `kubectl apply -k k8s/` creates them: patch on statefulsets suffices.
+    for (const file of ['namespace.yaml', 'serviceaccounts.yaml', 'rbac-target-namespace.yaml']) {
+      for (const { object } of readManifestFile(file)) await serverSideApply(admin, object);
+    }
+    const token = await serviceAccountToken(admin, 'redis-runbook', 'redis-runbook-worker');
+    const worker = createKubernetesActivities(server.configForToken(token));
+    // Start from a settled StatefulSet (the restarts above rolled it), so the detail is about this change alone.
+    await eventually('the redis StatefulSet settled and ready', async () => {
+      const s = await apps.readNamespacedStatefulSet({ name: 'redis', namespace: NAMESPACE });
+      const st = s.status;
+      return st?.observedGeneration === s.metadata?.generation &&
+        st?.updateRevision === st?.currentRevision &&
+        st?.readyReplicas === 1
+        ? true
+        : undefined;
+    });
+    const old = await core.readNamespacedPod({ name: REDIS_POD, namespace: NAMESPACE });
+    assert.equal(old.spec?.containers[0]?.resources?.limits?.['memory'], '2Gi');
+
+    const result = await worker.setMemoryLimit({
+      workload: REDIS_STS,
+      container: REDIS_CONTAINER,
+      bytes: 3 * 2 ** 30,
+      actionId: 'raise-memory-limit',
+    });
+    assert.equal(result.id, 'raise-memory-limit');
+    assert.equal(result.ok, true);
+    assert.match(result.detail, /memory limit 2Gi → 3072Mi: the controller rolls the pods/);
+    const sts = await apps.readNamespacedStatefulSet({ name: 'redis', namespace: NAMESPACE });
+    const container = sts.spec?.template.spec?.containers.find((c) => c.name === REDIS_CONTAINER);
+    // The strategic merge kept the request and the rest of the container: only the limit changed.
+    assert.deepEqual(
+      { ...container?.resources },
+      { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '3Gi' } },
+    );
+    assert.equal(sts.spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION], 'run-1b:rolling-restart');
+
+    const fresh = await eventually('redis-0 replaced with the new limit, and ready', async () => {
+      const pod = await core.readNamespacedPod({ name: REDIS_POD, namespace: NAMESPACE }).catch(() => undefined);
+      return pod && pod.metadata?.uid !== old.metadata?.uid && podReady(pod) ? pod : undefined;
+    });
+    assert.equal(fresh.spec?.containers[0]?.resources?.limits?.['memory'], '3Gi');
+    const limits = await worker.checkLimits({ namespace: NAMESPACE, pod: REDIS_POD });
+    assert.equal(limits.limits.memoryBytes, 3 * 2 ** 30);
+
+    // A retry reads 3Gi (the API server's canonical form of 3072Mi) as the same value and patches nothing.
+    const again = await worker.setMemoryLimit({ workload: REDIS_STS, container: REDIS_CONTAINER, bytes: 3 * 2 ** 30 });
+    assert.match(again.detail, /already has memory limit 3Gi: no change/);
+    const after = await apps.readNamespacedStatefulSet({ name: 'redis', namespace: NAMESPACE });
+    assert.equal(after.metadata?.generation, sts.metadata?.generation);
+    const unknown = await failure(worker.setMemoryLimit({ workload: REDIS_STS, container: 'nope', bytes: 2 ** 30 }));
+    assert.equal(unknown.type, RunbookErrorType.InvalidAction);
   });
 
   it('404: a pod that is gone is PodNotFound for describePod and checkLimits, a Missing sample for podHealth', async () => {
