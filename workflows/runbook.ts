@@ -397,14 +397,19 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
   // --- 8: remediate the approved actions (and the safe ones), in plan order, stopping at the first failure
   async function runAction(planned: PlannedAction): Promise<ActionResult> {
     try {
+      const summary = planned.summary.slice(0, 120);
       if (planned.action.kind === 'rolling-restart') {
-        return await kubernetes.rollingRestart.executeWithOptions({ summary: planned.summary.slice(0, 120) }, [
+        return await kubernetes.rollingRestart.executeWithOptions({ summary }, [
           { workload: planned.action.workload, restartedAt: `${info.runId}:${planned.id}` },
         ]);
       }
-      return await redisChange.applyRedisAction.executeWithOptions({ summary: planned.summary.slice(0, 120) }, [
-        { redis, action: planned },
-      ]);
+      if (planned.action.kind === 'set-memory-limit') {
+        const { workload, container, bytes } = planned.action;
+        return await kubernetes.setMemoryLimit.executeWithOptions({ summary }, [
+          { workload, container, bytes, actionId: planned.id },
+        ]);
+      }
+      return await redisChange.applyRedisAction.executeWithOptions({ summary }, [{ redis, action: planned }]);
     } catch (err) {
       return { id: planned.id, ok: false, detail: errorMessage(err) };
     }

@@ -226,7 +226,14 @@ export type RemediationAction =
   | { kind: 'trim-sorted-set'; key: string; keep: number }
   | { kind: 'memory-purge' }
   | { kind: 'config-rewrite' }
-  | { kind: 'rolling-restart'; workload: { kind: 'StatefulSet' | 'Deployment'; name: string; namespace: string } };
+  | { kind: 'rolling-restart'; workload: { kind: 'StatefulSet' | 'Deployment'; name: string; namespace: string } }
+  | {
+      kind: 'set-memory-limit';
+      workload: { kind: 'StatefulSet' | 'Deployment'; name: string; namespace: string };
+      container: string;
+      /** The new `resources.limits.memory`, in bytes; the pods roll to take it. */
+      bytes: number;
+    };
 
 export type Risk = 'safe' | 'risky';
 
