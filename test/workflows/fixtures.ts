@@ -141,6 +141,8 @@ export interface FakeOptions {
   /** Restart counts podHealth returns, one per call (the last repeats). */
   restartCounts?: number[];
   ready?: boolean;
+  /** What the first diagnosis finds (the seed by default). */
+  before?: RedisDiagnostics;
   after?: RedisDiagnostics;
   failAction?: string;
   /** This action stops at its cap (more left to do) the first time it runs. */
@@ -171,7 +173,7 @@ export function fakeActivities(opts: FakeOptions = {}): { activities: object; re
     diagnoseRedis: (...args: unknown[]) => {
       record('diagnoseRedis', args);
       diagnoses++;
-      return Promise.resolve(diagnoses === 1 ? seedRedis() : (opts.after ?? fixedRedis()));
+      return Promise.resolve(diagnoses === 1 ? (opts.before ?? seedRedis()) : (opts.after ?? fixedRedis()));
     },
     backupRedis: (...args: unknown[]) => {
       record('backupRedis', args);
@@ -193,6 +195,10 @@ export function fakeActivities(opts: FakeOptions = {}): { activities: object; re
     rollingRestart: (input: { workload: { name: string } }): Promise<ActionResult> => {
       record('rollingRestart', [input]);
       return Promise.resolve({ id: 'rolling-restart', ok: true, detail: `restarted ${input.workload.name}` });
+    },
+    setMemoryLimit: (input: { actionId?: string; bytes: number }): Promise<ActionResult> => {
+      record('setMemoryLimit', [input]);
+      return Promise.resolve({ id: input.actionId ?? 'set-memory-limit', ok: true, detail: `limit ${input.bytes}` });
     },
     podHealth: (...args: unknown[]): Promise<PodHealthSample> => {
       record('podHealth', args);

@@ -192,6 +192,29 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
     assert.equal(report.plan!.actions.length, 6, 'the report keeps the original plan');
   });
 
+  it('raises the memory limit through Kubernetes when the data itself outgrew the container', async () => {
+    const { seedRedis, GiB } = await import('./fixtures.js');
+    const seed = seedRedis();
+    const full = seedRedis({ memory: { ...seed.memory, usedMemory: 1.9 * GiB, maxmemory: 1.95 * GiB } });
+    const { report, recorder } = await run({ before: full }, async (h) => {
+      const s = await waitForPhase(h, 'awaiting-approval');
+      assert.equal(s.plan!.actions.at(-1)!.id, 'raise-memory-limit');
+      await h.signal(approveSignal, { by: 'alice@example.com', planId: s.plan!.id });
+    });
+    const calls = recorder.named('setMemoryLimit') as Array<[{ bytes: number; actionId: string; container: string }]>;
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]![0].actionId, 'raise-memory-limit');
+    assert.equal(calls[0]![0].container, 'redis');
+    assert.ok(calls[0]![0].bytes * 0.75 >= 1.9 * GiB, 'the new limit holds the data with room to spare');
+    assert.equal(
+      recorder
+        .named('applyRedisAction')
+        .some((a) => (a[0] as { action: { id: string } }).action.id === 'raise-memory-limit'),
+      false,
+    );
+    assert.equal(report.outcome, 'resolved');
+  });
+
   it('runs only the approved subset (and the safe actions)', async () => {
     const { report, recorder } = await run({}, async (h) => {
       const s = await waitForPhase(h, 'awaiting-approval');
