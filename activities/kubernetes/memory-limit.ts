@@ -1,11 +1,10 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { AppsV1Api, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import { PatchStrategy } from '@kubernetes/client-node';
+import type { AppsV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { RunbookErrorType } from '../../workflows/definitions.js';
 import type { ActionResult } from '../../workflows/types.js';
-import { callApi } from './errors.js';
 import { parseMemoryBytes } from './quantity.js';
-import { statefulSetRolloutBlocker } from './restart.js';
+import { workloadAccess } from './workload.js';
 
 const MiB = 1024 * 1024;
 
@@ -40,20 +39,14 @@ export function createSetMemoryLimit(apps: AppsV1Api) {
   return async function setMemoryLimit(input: SetMemoryLimitInput): Promise<ActionResult> {
     const { workload, container } = input;
     const id = input.actionId ?? 'set-memory-limit';
-    const { kind, name, namespace } = workload;
     if (!Number.isFinite(input.bytes) || input.bytes <= 0) {
       throw invalid(`setMemoryLimit needs a positive number of bytes, got ${String(input.bytes)}`);
     }
     const mib = Math.ceil(input.bytes / MiB);
     const quantity = `${mib}Mi`;
-    const label = `${kind} ${namespace}/${name}`;
-    const resource = kind === 'StatefulSet' ? 'statefulsets.apps' : 'deployments.apps';
-
-    const current = await callApi<V1StatefulSet | V1Deployment>({ verb: 'get', resource, name, namespace }, () =>
-      kind === 'StatefulSet'
-        ? apps.readNamespacedStatefulSet({ name, namespace })
-        : apps.readNamespacedDeployment({ name, namespace }),
-    );
+    const target = workloadAccess(apps, workload);
+    const label = target.label;
+    const current = await target.read();
     const containers = current.spec?.template.spec?.containers ?? [];
     const found = containers.find((c) => c.name === container);
     if (!found) {
@@ -77,16 +70,11 @@ export function createSetMemoryLimit(apps: AppsV1Api) {
     };
     const body = { spec: { template: { spec: { containers: [{ name: container, resources }] } } } };
     // A merge patch would replace the whole containers list; the strategic merge patch merges it by name.
-    const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-    await callApi<V1StatefulSet | V1Deployment>({ verb: 'patch', resource, name, namespace }, () =>
-      kind === 'StatefulSet'
-        ? apps.patchNamespacedStatefulSet({ name, namespace, body }, options)
-        : apps.patchNamespacedDeployment({ name, namespace, body }, options),
-    );
+    await target.patch(body, PatchStrategy.StrategicMergePatch);
     const change =
       `${label} container ${container} memory limit ${oldLimit ?? 'unset'} → ${quantity}` +
       (lowerRequest ? ` (request lowered from ${oldRequest} to ${quantity})` : '');
-    const blocker = kind === 'StatefulSet' ? statefulSetRolloutBlocker(current as V1StatefulSet) : undefined;
+    const blocker = target.rolloutBlocker(current);
     return {
       id,
       ok: true,
