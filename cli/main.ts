@@ -3,8 +3,6 @@
  * `runbook`: start a Redis incident runbook, follow it, approve or reject its plan, list runs, or run the worker.
  * Exit codes: 0 ok, 1 unexpected, 2 refused or invalid input, 3 Temporal unreachable, 4 run not found.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { connectClient, errorLine, ExitCode, exitCodeFor, type CliClient, type Out } from './client.js';
 import { approveCommand } from './commands/approve.js';
@@ -14,6 +12,7 @@ import { rejectCommand } from './commands/reject.js';
 import { startCommand, validateStartOptions, type StartOptions } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { workerCommand } from './commands/worker.js';
+import { isEntryPoint } from '../worker/entry-point.js';
 
 /** Where the CLI reads its settings and writes its output; tests replace them. */
 export interface CliIo {
@@ -181,17 +180,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = defaultIo)
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isEntryPoint(import.meta.url)) {
   main().then(
     (code) => {
       process.exitCode = code;

@@ -2,8 +2,6 @@
  * The worker process: reads the configuration once, connects to Temporal, registers the search attributes, and polls
  * the runbook's task queue until SIGINT/SIGTERM, letting running activities finish (up to the grace time) first.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { NativeConnection, Runtime } from '@temporalio/worker';
@@ -20,6 +18,7 @@ import {
 } from './config.js';
 import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
 import { createRedisConnector } from './redis-connector.js';
+import { isEntryPoint } from './entry-point.js';
 
 /** Paths pino blanks out, as a second line of defence: the worker never passes secrets to the logger. */
 const REDACT = ['password', '*.password', '*.*.password', 'auth', '*.auth', 'headers.authorization'];
@@ -147,17 +146,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isEntryPoint(import.meta.url)) {
   runWorker().catch((err) => {
     console.error(err instanceof Error && !process.env.DEBUG ? err.message : err);
     process.exit(1);
