@@ -92,6 +92,10 @@ const thresholdsSchema = z.strictObject({
   statKeyTtlSeconds: positiveInt().default(90 * DAY),
   sidekiqDeadMax: nonNegativeInt().default(10_000),
   maxKeysPerAction: positiveInt().default(100_000),
+  cleanupP99TargetMs: z
+    .number({ error: 'expected a number' })
+    .positive({ error: 'expected a positive number' })
+    .default(5),
 });
 
 const redisAddressSchema = z.strictObject({

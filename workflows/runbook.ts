@@ -409,7 +409,10 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
           { workload, container, bytes, actionId: planned.id },
         ]);
       }
-      return await redisChange.applyRedisAction.executeWithOptions({ summary }, [{ redis, action: planned }]);
+      const p99TargetMs = cfg.thresholds.cleanupP99TargetMs;
+      return await redisChange.applyRedisAction.executeWithOptions({ summary }, [
+        { redis, action: planned, ...(p99TargetMs ? { pacing: { p99TargetMs } } : {}) },
+      ]);
     } catch (err) {
       return { id: planned.id, ok: false, detail: errorMessage(err) };
     }

@@ -301,6 +301,8 @@ export interface Thresholds {
   sidekiqDeadMax: number;
   /** Cap on keys one cleanup action may touch (blast radius). */
   maxKeysPerAction: number;
+  /** p99 of a concurrent probe, in ms, above which key cleanups pause between batches (absent: the activity's 5 ms). */
+  cleanupP99TargetMs?: number;
 }
 
 export interface Decision {

@@ -54,6 +54,7 @@ void describe('loadConfig', () => {
       statKeyTtlSeconds: 90 * 24 * 3600,
       sidekiqDeadMax: 10_000,
       maxKeysPerAction: 100_000,
+      cleanupP99TargetMs: 5,
     });
     assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', tls: false });
     assert.deepEqual(cfg.targets, []);

@@ -122,6 +122,7 @@ export function testSettings(
       statKeyTtlSeconds: 90 * 86400,
       sidekiqDeadMax: 10000,
       maxKeysPerAction: 100000,
+      cleanupP99TargetMs: 5,
     },
     temporalUiUrl: 'http://localhost:8233',
     namespace: 'default',
@@ -182,7 +183,7 @@ export function fakeActivities(opts: FakeOptions = {}): { activities: object; re
         opts.backup ?? { confirmed: true, lastSave: 2, previousLastSave: 1, status: 'ok', durationMs: 5 },
       );
     },
-    applyRedisAction: (input: { action: { id: string } }): Promise<ActionResult> => {
+    applyRedisAction: (input: { action: { id: string }; pacing?: { p99TargetMs?: number } }): Promise<ActionResult> => {
       record('applyRedisAction', [input]);
       if (input.action.id === opts.failAction)
         return Promise.resolve({ id: input.action.id, ok: false, detail: 'boom' });

@@ -231,6 +231,11 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
     });
     const ran = recorder.named('applyRedisAction').map((a) => (a[0] as { action: { id: string } }).action.id);
     assert.deepEqual(ran, ['set-maxmemory', 'set-maxmemory-policy', 'memory-purge']);
+    const paced = recorder.named('applyRedisAction').map((a) => (a[0] as { pacing?: { p99TargetMs: number } }).pacing);
+    assert.ok(
+      paced.every((p) => p?.p99TargetMs === 5),
+      'the cleanup latency target comes from the settings',
+    );
     assert.equal(report.outcome, 'resolved');
   });
 
