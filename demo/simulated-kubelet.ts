@@ -1,4 +1,6 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
+import { probeRedisReadiness, withReadiness } from './readiness.js';
 import type { SimulatedCluster } from './simulated-cluster.js';
 
 /** A running readiness loop; `stop()` ends it. */
@@ -23,44 +25,19 @@ export function startSimulatedKubelet(
   const probes = { total: 0, passed: 0 };
   let stopped = false;
 
-  async function probe(): Promise<boolean> {
-    try {
-      await redis.ping();
-      await redis.set('kubelet:readiness', '1', 'PX', 5000);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   function apply(ready: boolean): void {
     const pod = cluster.scenario.pods.find(
       (p) => p.metadata.namespace === target.namespace && p.metadata.name === target.pod,
     );
-    const status = pod?.status as Record<string, unknown> | undefined;
-    if (!status) return;
-    const containers = (status.containerStatuses ?? []) as Array<Record<string, unknown>>;
-    const c = containers.find((s) => s.name === target.container);
-    if (!c || c.ready === ready) return;
-    c.ready = ready;
-    c.started = ready;
-    if (ready) c.state = { running: { startedAt: new Date().toISOString() } };
-    const conditions = (status.conditions ?? []) as Array<Record<string, unknown>>;
-    for (const cond of conditions) {
-      if (cond.type === 'Ready' || cond.type === 'ContainersReady') {
-        cond.status = ready ? 'True' : 'False';
-        if (ready) {
-          delete cond.reason;
-          delete cond.message;
-        }
-        cond.lastTransitionTime = new Date().toISOString();
-      }
-    }
+    if (!pod) return;
+    const status = withReadiness(pod as V1Pod, target.container, ready);
+    // The scenario holds JSON as the API server would serve it: times as strings.
+    if (status) pod.status = JSON.parse(JSON.stringify(status)) as typeof pod.status;
   }
 
   const loop = (async () => {
     while (!stopped) {
-      const ok = await probe();
+      const ok = await probeRedisReadiness(redis);
       probes.total++;
       if (ok) probes.passed++;
       apply(ok);

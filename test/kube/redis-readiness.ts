@@ -3,8 +3,11 @@
  * write, as the simulated kubelet does) and writes the outcome into the pod's status through the status subresource.
  * The restart count and lastState stay as scripted, so a verify window sees exactly the restarts the scenario has.
  */
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
+import { probeRedisReadiness, withReadiness } from '../../demo/readiness.js';
+
+export { withReadiness };
 
 /** A running probe loop. */
 export interface ReadinessProber {
@@ -15,31 +18,6 @@ export interface ReadinessProber {
 }
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/**
- * The pod's status with `container` (and the pod's Ready conditions) set to `ready`, restarts and lastState kept; or
- * undefined when the container already is so.
- */
-export function withReadiness(pod: V1Pod, container: string, ready: boolean): NonNullable<V1Pod['status']> | undefined {
-  const status = structuredClone(pod.status ?? {});
-  const c = status.containerStatuses?.find((s) => s.name === container);
-  if (!c || c.ready === ready) return undefined;
-  const now = new Date();
-  c.ready = ready;
-  c.started = ready;
-  if (ready) c.state = { running: { startedAt: now } };
-  for (const cond of status.conditions ?? []) {
-    if (cond.type === 'Ready' || cond.type === 'ContainersReady') {
-      cond.status = ready ? 'True' : 'False';
-      cond.lastTransitionTime = now;
-      if (ready) {
-        delete cond.reason;
-        delete cond.message;
-      }
-    }
-  }
-  return status;
-}
 
 /** Probes every `intervalMs` until stopped. */
 export function startReadinessProber(
@@ -52,19 +30,9 @@ export function startReadinessProber(
   let stopped = false;
   let lastError: unknown;
 
-  async function probe(): Promise<boolean> {
-    try {
-      await redis.ping();
-      await redis.set('kubelet:readiness', '1', 'PX', 5000);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   const loop = (async () => {
     while (!stopped) {
-      const ok = await probe();
+      const ok = await probeRedisReadiness(redis);
       probes.total++;
       if (ok) probes.passed++;
       try {
