@@ -10,6 +10,8 @@ RUN npm run build
 
 FROM node:20-slim
 ENV NODE_ENV=production
+# The receiver listens on every interface in a container (the CLI's default is loopback).
+ENV HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force

@@ -2,6 +2,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const PRODUCT_BOUNDARIES = [
+  { group: ['**/test/**'], message: 'Product code never imports from test/: move what it needs into the product.' },
+  { group: ['**/cli/**'], message: 'Only cli/ imports cli/: call client/ (or the module the CLI calls) instead.' },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'eslint.config.js'] },
   js.configs.recommended,
@@ -18,6 +23,16 @@ export default tseslint.config(
     },
   },
   {
+    // The product never reaches into the tests, and only the CLI imports the CLI (it maps errors to exit codes).
+    files: ['**/*.ts'],
+    ignores: ['test/**', 'cli/**', 'workflows/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: PRODUCT_BOUNDARIES }] },
+  },
+  {
+    files: ['cli/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [PRODUCT_BOUNDARIES[0]] }] },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -28,6 +43,7 @@ export default tseslint.config(
               group: ['node:*', 'fs', 'path', 'os', 'crypto', 'http', 'https', 'child_process', 'net'],
               message: 'Workflow code runs in a deterministic sandbox: no Node built-ins.',
             },
+            ...PRODUCT_BOUNDARIES,
           ],
         },
       ],

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { unlinkByPattern, type CleanupState } from '../activities/redis/cleanup.js';
 import { LatencyPacer, threadLatency, type PacingReport } from '../activities/redis/pacing.js';
 import { detachedProgress } from '../activities/redis/progress.js';
-import { startRedisServer, type RedisServer } from '../test/servers/redis-server.js';
+import { startRedisServer, type RedisServer } from '../local-servers/redis-server.js';
 
 const run = promisify(execFile);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));

@@ -1,10 +1,14 @@
-import { Client, Connection, ServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import {
-  ConfigError,
-  loadTemporalSettings,
+  connectTemporal,
+  ConnectionSettingsError,
+  DecisionRefusedError,
+  NoWorkerError,
   TemporalUnreachableError,
+  type TemporalClient,
   type TemporalSettings,
-} from '../worker/config.js';
+} from '../client/index.js';
+import { ConfigError } from '../worker/config.js';
 
 /** Exit codes of `runbook`. */
 export const ExitCode = {
@@ -38,44 +42,22 @@ export interface CommandContext {
   out: Out;
 }
 
-/** A connected client and how to let go of it. */
-export interface CliClient {
-  client: Client;
-  settings: TemporalSettings;
-  close(): Promise<void>;
-}
-
 const GRPC_UNAVAILABLE = 14;
 
+/** A connected client and how to let go of it. */
+export type CliClient = TemporalClient;
+
 /**
- * Connects a client with the worker's environment settings (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`…).
+ * Connects a client as `client/` does (the environment, the profiles file, TLS, API key).
  * @throws {CliError} exit code 3 when the server does not answer within `connectTimeoutMs` (default 5 s), 2 when the
- * environment is malformed.
+ * settings are malformed.
  */
 export async function connectClient(env: NodeJS.ProcessEnv = process.env, connectTimeoutMs = 5000): Promise<CliClient> {
-  let settings: TemporalSettings;
   try {
-    settings = loadTemporalSettings(env);
+    return await connectTemporal(env, { connectTimeoutMs });
   } catch (err) {
-    throw new CliError(err instanceof Error ? err.message : String(err), ExitCode.refused, { cause: err });
+    throw new CliError(err instanceof Error ? err.message : String(err), exitCodeFor(err), { cause: err });
   }
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: settings.address, connectTimeout: connectTimeoutMs });
-  } catch (err) {
-    const unreachable = TemporalUnreachableError.from(settings.address, err);
-    throw new CliError(unreachable.message, ExitCode.unreachable, { cause: err });
-  }
-  return {
-    client: new Client({ connection, namespace: settings.namespace }),
-    settings,
-    close: () => connection.close(),
-  };
-}
-
-/** Link to a run in the Temporal Web UI. */
-export function uiLink(settings: Pick<TemporalSettings, 'uiUrl' | 'namespace'>, workflowId: string): string {
-  return `${settings.uiUrl}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /** Exit code for an error thrown by a command. */
@@ -84,6 +66,8 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof WorkflowNotFoundError) return ExitCode.notFound;
   if (err instanceof ConfigError) return ExitCode.refused;
   if (err instanceof TemporalUnreachableError) return ExitCode.unreachable;
+  if (err instanceof DecisionRefusedError || err instanceof ConnectionSettingsError) return ExitCode.refused;
+  if (err instanceof NoWorkerError) return ExitCode.unexpected;
   if (err instanceof ServiceError && (err.cause as { code?: number } | undefined)?.code === GRPC_UNAVAILABLE) {
     return ExitCode.unreachable;
   }

@@ -138,10 +138,15 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .command('webhook')
     .description('serve the PagerDuty receiver: POST /pagerduty/webhook, POST /pagerduty/action, GET /healthz')
     .addOption(new Option('--port <n>', 'port (default: PORT, else 8080)').argParser(portNumber))
-    .action(async (opts: { port?: number }) => {
+    .option('--host <address>', 'interface to listen on (default: HOST, else 127.0.0.1; 0.0.0.0 for all)')
+    .action(async (opts: { port?: number; host?: string }) => {
       // Loaded on demand, like the worker: the other commands never load the receiver.
       const { webhookCommand } = await import('./commands/webhook.js');
-      await webhookCommand({ env: io.env, ...(opts.port !== undefined ? { port: opts.port } : {}) });
+      await webhookCommand({
+        env: io.env,
+        ...(opts.port !== undefined ? { port: opts.port } : {}),
+        ...(opts.host ? { host: opts.host } : {}),
+      });
     });
 
   program

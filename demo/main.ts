@@ -6,18 +6,16 @@
  * approves itself with --auto-approve); prints the verified outcome, the incident's notes, and each phase's time.
  */
 import { Command, Option } from 'commander';
-import { approveCommand } from '../cli/commands/approve.js';
-import { renderStatus, statusCommand } from '../cli/commands/status.js';
-import { loadTemporalSettings } from '../worker/config.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { temporalSettingsFrom, uiLink } from '../client/index.js';
+import { repoFile } from '../local-servers/repo-path.js';
 import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
 import type { Phase, RunbookReport, RunbookStatus } from '../workflows/types.js';
-import { temporalCliPath, TemporalBinaryNotFound } from '../test/servers/temporal-binaries.js';
-import { installQuietRuntime } from '../test/servers/temporal.js';
-import { existsSync } from 'node:fs';
-import { startCommand } from '../cli/commands/start.js';
-import { REST_DOCUMENT_PATH } from '../test/pagerduty/openapi-document.js';
+import { temporalCliPath, TemporalBinaryNotFound } from '../local-servers/temporal-binaries.js';
+import { installQuietRuntime } from '../local-servers/temporal.js';
 import { startDemoPagerDuty } from './pagerduty.js';
-import { DEMO_TARGET, startLocalStack, type LocalStack } from './stack.js';
+import { startLocalStack, type LocalStack } from './stack.js';
 
 const INCIDENT = 'PDEMO42';
 const APPROVER = 'oncall@example.com';
@@ -73,67 +71,60 @@ async function demo(opts: DemoOptions): Promise<number> {
   };
   say('Starting the local stack…');
   installQuietRuntime();
-  // The stand-in answers and checks from PagerDuty's OpenAPI document, kept beside the repository (../shared/).
-  const pd = existsSync(REST_DOCUMENT_PATH) ? await startDemoPagerDuty() : undefined;
+  const pd = await startDemoPagerDuty();
   const stack = await startLocalStack({
     keepRuntime: true,
     port: opts.port,
     uiPort: opts.uiPort,
     scale: opts.scale,
-    workerEnv: pd?.workerEnv ?? {},
+    workerEnv: pd.workerEnv,
     onStep,
   });
   const stop = () =>
     void stack
       .stop()
-      .then(() => pd?.stop())
+      .then(() => pd.stop())
       .then(() => process.exit(130));
   process.once('SIGINT', stop);
   try {
-    const ctx = { settings: loadTemporalSettings(stack.env), out: () => undefined };
-    const receiverUrl = pd ? await timedStep('PagerDuty receiver', () => pd.startReceiver(stack)) : undefined;
+    const settings = temporalSettingsFrom(stack.env);
+    // The demo types what an operator types: the real `runbook` CLI, against the demo's Temporal.
+    const runbook = async (...args: string[]) => {
+      const cli = repoFile('dist/cli/main.js');
+      const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args], {
+        env: { ...process.env, ...stack.env },
+      });
+      return stdout.trimEnd().split('\n');
+    };
+    const receiverUrl = await timedStep('PagerDuty receiver', () => pd.startReceiver(stack));
     say(
       `  redis-server ${stack.redisServer.host}:${stack.redisServer.port} seeded: ${stack.seed.keys} keys, ` +
         `maxmemory ${stack.seed.maxmemory} B, noeviction; a write fails: ${stack.seed.oomError ?? stack.seed.writeFailsWithOom}`,
     );
     say(`  simulated Kubernetes API ${stack.cluster.url}: pod cache/redis-0 OOMKilled 14 times, CrashLoopBackOff`);
-    if (pd) say(`  PagerDuty stand-in ${pd.standIn.url}, webhook receiver ${receiverUrl}`);
-    else say(`  no PagerDuty stand-in (${REST_DOCUMENT_PATH} is absent): the run starts through the CLI`);
+    say(`  PagerDuty stand-in ${pd.standIn.url}, webhook receiver ${receiverUrl}`);
     say();
 
     const t0 = performance.now();
     const title = '[FIRING] Redis cache/redis-0 OOMKilled, CrashLoopBackOff';
-    let workflowId = toWorkflowId(INCIDENT);
-    if (pd) {
-      const answer = await pd.trigger(INCIDENT, title);
-      workflowId = answer.workflowId ?? workflowId;
-      say(`PagerDuty incident ${INCIDENT} triggered → signed webhook → 202 ${answer.status} ${workflowId}`);
-      say(`  target from: ${answer.targetSource ?? '?'}`);
-    } else {
-      const redis = `${stack.redisServer.host}:${stack.redisServer.port}`;
-      await startCommand(
-        stack.temporal.client,
-        { incident: INCIDENT, title, ...DEMO_TARGET, redis, by: 'pagerduty@example.com' },
-        ctx,
-      );
-      say(`runbook start → ${workflowId}`);
-    }
-    say(`  Temporal UI: ${ctx.settings.uiUrl}/namespaces/${ctx.settings.namespace}/workflows/${workflowId}`);
+    const answer = await pd.trigger(INCIDENT, title);
+    const workflowId = answer.workflowId ?? toWorkflowId(INCIDENT);
+    say(`PagerDuty incident ${INCIDENT} triggered → signed webhook → 202 ${answer.status} ${workflowId}`);
+    say(`  target from: ${answer.targetSource ?? '?'}`);
+    say(`  Temporal UI: ${uiLink(settings, workflowId)}`);
     const seen = new Map<Phase, number>();
     const waiting = await follow(stack, seen, (s) => s.phase === 'awaiting-approval' || s.phase === 'done');
-    const view = await statusCommand(stack.temporal.client, { id: INCIDENT }, ctx);
     say();
-    for (const line of renderStatus(view)) say(line);
+    say(`$ runbook status ${INCIDENT}`);
+    for (const line of await runbook('status', INCIDENT)) say(line);
     say();
 
     if (waiting.phase === 'awaiting-approval') {
       if (opts.autoApprove) {
         say(`--auto-approve: approving plan ${waiting.plan?.id} as ${APPROVER}`);
-        await approveCommand(
-          stack.temporal.client,
-          { id: INCIDENT, by: APPROVER, plan: waiting.plan?.id, reason: 'demo auto-approval' },
-          ctx,
-        );
+        const args = ['approve', INCIDENT, '--by', APPROVER, '--plan', waiting.plan?.id ?? '', '--reason', 'demo'];
+        say(`$ runbook ${args.join(' ')}`);
+        for (const line of await runbook(...args)) say(line);
       } else {
         say('Waiting for approval. From another terminal in this directory:');
         say(
@@ -158,7 +149,7 @@ async function demo(opts: DemoOptions): Promise<number> {
     if (report.plan?.persistAdvice.length)
       say(`  persist in redis.conf / Helm values: ${report.plan.persistAdvice.join(', ')}`);
 
-    const incident = pd?.standIn.incident(INCIDENT);
+    const incident = pd.standIn.incident(INCIDENT);
     if (incident) {
       say();
       say(`PagerDuty incident ${INCIDENT}: ${incident.status}; the runbook's notes:`);
@@ -180,7 +171,7 @@ async function demo(opts: DemoOptions): Promise<number> {
   } finally {
     process.off('SIGINT', stop);
     await stack.stop();
-    await pd?.stop();
+    await pd.stop();
   }
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
-import { startPagerDutyStandIn, type PagerDutyStandIn } from '../test/servers/pagerduty-standin.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../local-servers/pagerduty/standin.js';
 import { createWebhookFromEnv, type WebhookFromEnv } from '../webhook/from-env.js';
 import { serveWebhook, type WebhookServer } from '../webhook/node-server.js';
 import { signatureHeader } from '../webhook/signature.js';

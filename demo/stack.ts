@@ -8,12 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DestinationStream } from 'pino';
-import { startRedisServer, type RedisServer } from '../test/servers/redis-server.js';
-import { startDevServer } from '../test/servers/temporal.js';
+import { startRedisServer, type RedisServer } from '../local-servers/redis-server.js';
+import { startDevServer } from '../local-servers/temporal.js';
 import { runWorker } from '../worker/main.js';
 import { seedCrashScenario, type SeedSummary } from './seed-redis.js';
-import { demoScenarioPath, loadScenario, startSimulatedCluster, type SimulatedCluster } from './simulated-cluster.js';
-import { startSimulatedKubelet, type SimulatedKubelet } from './simulated-kubelet.js';
+import {
+  demoScenarioPath,
+  loadScenario,
+  startSimulatedCluster,
+  type SimulatedCluster,
+} from '../local-servers/simulated-cluster/index.js';
+import { startSimulatedKubelet, type SimulatedKubelet } from '../local-servers/simulated-kubelet.js';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
 export const DEMO_TARGET = { namespace: 'cache', pod: 'redis-0', container: 'redis' } as const;

@@ -1,7 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
 import { pino, type Logger } from 'pino';
 import { PagerDutyClient } from '../activities/pagerduty/index.js';
-import { ConfigError, loadConfig, readPagerDutySecrets, TemporalUnreachableError } from '../worker/config.js';
+import { connectTemporal } from '../client/index.js';
+import { ConfigError, loadConfig, readPagerDutySecrets } from '../worker/config.js';
 import { createWebhookHandler, type WebhookHandler } from './handler.js';
 
 /** Environment variables the receiver reads (`docker-compose.yml` and the Kubernetes manifests set these names). */
@@ -17,6 +17,7 @@ export const WEBHOOK_ENV_VARS = [
   'PAGERDUTY_ACTION_SECRET',
   'PAGERDUTY_API_URL',
   'PORT',
+  'HOST',
 ] as const;
 
 /** A receiver built from the environment, and how to let go of its Temporal connection. */
@@ -30,7 +31,8 @@ export interface WebhookFromEnv {
  * Reads the configuration (the same `RUNBOOK_CONFIG` as the worker: routes under `pagerduty.services`, the approval
  * policy, `targets`), connects to Temporal and builds the receiver. Secrets go from the environment straight into
  * the HMAC check and the PagerDuty client, nowhere else.
- * @throws {ConfigError} when `PAGERDUTY_WEBHOOK_SECRET`, `PAGERDUTY_API_TOKEN` or `PAGERDUTY_FROM_EMAIL` is missing.
+ * Without `PAGERDUTY_API_TOKEN` and `PAGERDUTY_FROM_EMAIL` it still verifies and starts runs, and warns once.
+ * @throws {ConfigError} when `PAGERDUTY_WEBHOOK_SECRET` is missing; `TemporalUnreachableError` from `client/`.
  */
 export async function createWebhookFromEnv(
   env: NodeJS.ProcessEnv,
@@ -38,41 +40,52 @@ export async function createWebhookFromEnv(
 ): Promise<WebhookFromEnv> {
   const cfg = await loadConfig(env);
   const secrets = readPagerDutySecrets(env);
-  const missing = [
-    ...(secrets.webhookSecrets.length === 0
-      ? ['PAGERDUTY_WEBHOOK_SECRET: required (the subscription’s signing secret)']
-      : []),
-    ...(!secrets.apiToken ? ['PAGERDUTY_API_TOKEN: required (alerts, users and notes)'] : []),
-    ...(!cfg.pagerduty.fromEmail ? ['PAGERDUTY_FROM_EMAIL: required (PagerDuty writes need From)'] : []),
-  ];
-  if (missing.length > 0) throw new ConfigError(missing);
+  if (secrets.webhookSecrets.length === 0) {
+    throw new ConfigError([
+      'PAGERDUTY_WEBHOOK_SECRET: required (the subscription’s signing secret verifies every request)',
+    ]);
+  }
   const logger = opts.logger ?? pino({ level: cfg.logLevel, base: { service: 'redis-runbook-webhook' } });
   if (cfg.pagerduty.services.length === 0) logger.warn('pagerduty.services is empty: no incident will start a run');
-
-  const { address, namespace, taskQueue } = cfg.temporal;
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: 5000 });
-  } catch (err) {
-    throw TemporalUnreachableError.from(address, err);
+  const lacking = [
+    ...(!secrets.apiToken ? ['PAGERDUTY_API_TOKEN'] : []),
+    ...(!cfg.pagerduty.fromEmail ? ['PAGERDUTY_FROM_EMAIL'] : []),
+  ];
+  if (lacking.length > 0) {
+    logger.warn(
+      { missing: lacking },
+      `${lacking.join(' and ')} not set: runs still start from signed webhooks, routed by the service and the title; ` +
+        'set both to route by alert details (PAGERDUTY_API_TOKEN), write notes on the incident and take approvals ' +
+        'from /pagerduty/action (both: PagerDuty writes need From)',
+    );
   }
-  const pagerduty = new PagerDutyClient({
-    token: secrets.apiToken!,
-    fromEmail: cfg.pagerduty.fromEmail!,
-    apiUrl: cfg.pagerduty.apiUrl,
-    // A webhook delivery must be answered within seconds: retry little, PagerDuty redelivers on failure.
-    retry: { maxAttempts: 2, budgetMs: 4000, maxRetryAfterMs: 2000, pdjsRetryTimeoutMs: 500, requestTimeoutMs: 4000 },
-  });
+  const temporal = await connectTemporal(env);
+  const pagerduty =
+    secrets.apiToken && cfg.pagerduty.fromEmail
+      ? new PagerDutyClient({
+          token: secrets.apiToken,
+          fromEmail: cfg.pagerduty.fromEmail,
+          apiUrl: cfg.pagerduty.apiUrl,
+          // A webhook delivery must be answered within seconds: retry little, PagerDuty redelivers on failure.
+          retry: {
+            maxAttempts: 2,
+            budgetMs: 4000,
+            maxRetryAfterMs: 2000,
+            pdjsRetryTimeoutMs: 500,
+            requestTimeoutMs: 4000,
+          },
+        })
+      : undefined;
   const handle = createWebhookHandler({
     secrets: secrets.webhookSecrets,
     actionSecrets: secrets.actionSecrets,
-    client: new Client({ connection, namespace }),
-    taskQueue,
-    pagerduty,
+    client: temporal.client,
+    taskQueue: temporal.settings.taskQueue,
+    ...(pagerduty ? { pagerduty } : {}),
     services: cfg.pagerduty.services,
     targets: cfg.targets,
     approval: cfg.approval,
     logger,
   });
-  return { handle, logger, close: () => connection.close() };
+  return { handle, logger, close: () => temporal.close() };
 }

@@ -7,11 +7,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { PagerDutyError } from '../activities/pagerduty/index.js';
-import { sendDecision } from '../cli/commands/approve.js';
-import { CliError, ExitCode } from '../cli/client.js';
-import { startRunbook } from '../cli/commands/start.js';
+import { DecisionRefusedError, NoWorkerError, readStatus, sendDecision, startRunbook } from '../client/index.js';
 import type { ServiceRoute, TargetConfig } from '../worker/config.js';
-import { incidentResolvedSignal, statusQuery, workflowIdFor } from '../workflows/definitions.js';
+import { incidentResolvedSignal, workflowIdFor } from '../workflows/definitions.js';
 import { isAllowedApprover } from '../workflows/logic/approval-policy.js';
 import type { ApprovalPolicy, Decision, RunbookInput } from '../workflows/types.js';
 import { DEFAULT_MAX_BODY_BYTES, readBodyCapped } from './body.js';
@@ -43,8 +41,11 @@ export interface WebhookDeps {
   actionSecrets?: readonly string[];
   client: Client;
   taskQueue: string;
-  /** PagerDuty REST client for alerts, users and notes (with a short retry budget: requests must answer fast). */
-  pagerduty: Pick<PagerDutyClient, 'getIncidentAlerts' | 'getUserEmail' | 'addNoteOnce'>;
+  /**
+   * PagerDuty REST client for alerts, users and notes (with a short retry budget: requests must answer fast). Absent
+   * (no API token): routing uses the service and the title, no note is written, and `/pagerduty/action` answers 503.
+   */
+  pagerduty?: Pick<PagerDutyClient, 'getIncidentAlerts' | 'getUserEmail' | 'addNoteOnce'>;
   services: ServiceRoute[];
   targets: TargetConfig[];
   /** The approval policy, for a first check; the run's update validator decides. */
@@ -54,6 +55,23 @@ export interface WebhookDeps {
   maxBodyBytes?: number;
   /** How long an approval waits for the run to take it, in ms. Default 20 s. */
   decisionTimeoutMs?: number;
+}
+
+/** Methods of HTTP that a route may not allow (405); any other is not implemented here (501). */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+/** The answer for a method and path refused before anything is read: 404, 405 (with `Allow`), 501. */
+export function preflight(
+  method: string,
+  pathname: string,
+): { status: number; error: string; headers?: Record<string, string> } | undefined {
+  const allow =
+    pathname === ROUTES.health ? 'GET, HEAD' : pathname === ROUTES.webhook || pathname === ROUTES.action ? 'POST' : '';
+  if (!allow) return { status: 404, error: 'not found' };
+  const m = method.toUpperCase();
+  if (allow.split(', ').includes(m)) return undefined;
+  if (!KNOWN_METHODS.has(m)) return { status: 501, error: 'method not implemented', headers: { allow } };
+  return { status: 405, error: 'method not allowed', headers: { allow } };
 }
 
 /** The receiver: `handle(request)` → `response`. */
@@ -107,6 +125,7 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   }
 
   async function note(incidentId: string, content: string, marker: string): Promise<void> {
+    if (!deps.pagerduty) return;
     try {
       await deps.pagerduty.addNoteOnce(incidentId, content, marker);
     } catch (err) {
@@ -123,7 +142,7 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     }
     let alerts;
     try {
-      alerts = await deps.pagerduty.getIncidentAlerts(incident.id);
+      alerts = await deps.pagerduty?.getIncidentAlerts(incident.id);
     } catch (err) {
       log.warn({ incidentId: incident.id, err: err instanceof Error ? err.message : String(err) }, 'alerts unreadable');
     }
@@ -206,6 +225,10 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       return json(status, { accepted: false, refusal });
     };
 
+    if (!deps.pagerduty) {
+      log.warn({ incidentId, reason: 'no PagerDuty API token' }, 'decision refused');
+      return json(503, { error: 'PAGERDUTY_API_TOKEN and PAGERDUTY_FROM_EMAIL are not set: cannot look the user up' });
+    }
     let email: string;
     try {
       email = await deps.pagerduty.getUserEmail(a.user.id);
@@ -221,7 +244,7 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     try {
       let planId = a.plan_id;
       if (!planId && a.action === 'approve') {
-        const status = await deps.client.withDeadline(Date.now() + timeoutMs, () => handle.query(statusQuery));
+        const status = await readStatus(deps.client, handle, timeoutMs);
         planId = status.plan?.id;
         if (!planId) return refuse(409, `the run has no plan yet (phase ${status.phase})`, email);
       }
@@ -238,30 +261,21 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       return json(200, { accepted: true, record });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return refuse(404, 'no run for this incident', email);
-      if (err instanceof CliError && err.exitCode === ExitCode.refused) {
-        return refuse(409, err.message.replace(/^refused: /, ''), email);
-      }
-      if (err instanceof CliError) return json(504, { accepted: false, refusal: err.message });
+      if (err instanceof DecisionRefusedError) return refuse(409, err.refusal, email);
+      if (err instanceof NoWorkerError) return json(504, { accepted: false, refusal: err.message });
       throw err;
     }
   }
 
   return async function handle(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
-    const method = request.method.toUpperCase();
     try {
-      if (pathname === ROUTES.health) {
-        return method === 'GET' || method === 'HEAD'
-          ? json(200, { ok: true })
-          : json(405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
-      }
-      if (pathname === ROUTES.webhook || pathname === ROUTES.action) {
-        if (method !== 'POST') return json(405, { error: 'method not allowed' }, { allow: 'POST' });
-        return pathname === ROUTES.webhook ? await onWebhook(request) : await onAction(request);
-      }
-      return json(404, { error: 'not found' });
+      const early = preflight(request.method, pathname);
+      if (early) return json(early.status, { error: early.error }, early.headers);
+      if (pathname === ROUTES.health) return json(200, { ok: true });
+      return pathname === ROUTES.webhook ? await onWebhook(request) : await onAction(request);
     } catch (err) {
-      log.error({ path: pathname, err: err instanceof Error ? err.message : String(err) }, 'request failed');
+      log.error({ path: pathname, err }, 'request failed');
       // 5xx: PagerDuty redelivers, and the workflow id keeps the retry from starting a second run.
       return json(503, { error: 'temporarily unavailable' });
     }

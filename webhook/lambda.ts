@@ -3,7 +3,8 @@
  * `Request`, the handler's `Response` becomes the result. `handler` builds the receiver from the environment once
  * per container and reuses its Temporal connection.
  */
-import type { WebhookHandler } from './handler.js';
+import type { Logger } from 'pino';
+import { preflight, type WebhookHandler } from './handler.js';
 
 /** The parts of an API Gateway v2 / function URL event the adapter reads. */
 export interface HttpApiEvent {
@@ -46,18 +47,55 @@ export async function responseToResult(response: Response): Promise<HttpApiResul
   };
 }
 
-/** Wraps a receiver as a Lambda handler. */
-export function lambdaAdapter(handle: WebhookHandler): (event: HttpApiEvent) => Promise<HttpApiResult> {
-  return async (event) => responseToResult(await handle(eventToRequest(event)));
+function refusal(statusCode: number, error: string, headers: Record<string, string> = {}): HttpApiResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ error }),
+    isBase64Encoded: false,
+  };
+}
+
+/**
+ * Wraps a receiver as a Lambda handler held to the Node server's promise: every event gets an answer (a malformed
+ * event 400, a method Fetch cannot carry 405/501, a failure 500 without detail, logged), never a thrown error.
+ */
+export function lambdaAdapter(
+  handle: WebhookHandler,
+  log?: Pick<Logger, 'warn' | 'error'>,
+): (event: HttpApiEvent) => Promise<HttpApiResult> {
+  return async (event) => {
+    try {
+      const method = event?.requestContext?.http?.method;
+      const path = event?.rawPath;
+      if (typeof method !== 'string' || typeof path !== 'string' || !path.startsWith('/')) {
+        log?.warn({ reason: 'malformed event' }, 'request refused');
+        return refusal(400, 'malformed event');
+      }
+      let url: URL;
+      try {
+        url = new URL(`https://lambda.local${path}`);
+      } catch {
+        return refusal(400, 'request target is not a URL path');
+      }
+      const early = preflight(method, url.pathname);
+      if (early) return refusal(early.status, early.error, early.headers);
+      return await responseToResult(await handle(eventToRequest(event)));
+    } catch (err) {
+      log?.error({ err }, 'request failed');
+      return refusal(500, 'internal error');
+    }
+  };
 }
 
 let fromEnv: Promise<(event: HttpApiEvent) => Promise<HttpApiResult>> | undefined;
 
 /** The Lambda entry point (`webhook/lambda.handler`), configured by the same environment as `runbook webhook`. */
 export async function handler(event: HttpApiEvent): Promise<HttpApiResult> {
-  fromEnv ??= import('./from-env.js').then(async ({ createWebhookFromEnv }) =>
-    lambdaAdapter((await createWebhookFromEnv(process.env)).handle),
-  );
+  fromEnv ??= import('./from-env.js').then(async ({ createWebhookFromEnv }) => {
+    const receiver = await createWebhookFromEnv(process.env);
+    return lambdaAdapter(receiver.handle, receiver.logger);
+  });
   try {
     return await (
       await fromEnv

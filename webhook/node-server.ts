@@ -1,41 +1,171 @@
+/**
+ * The receiver behind Node's HTTP server, hardened for whatever the network sends: every request gets an HTTP answer
+ * and a short log reason, and nothing a client sends can stop the process. Malformed requests Node's parser refuses
+ * are answered 400/431 by the `clientError` handler; targets that are no URL 400, too long 414; methods a Fetch
+ * `Request` cannot carry (TRACE, CONNECT) 405/501 before one is built; an oversize body 413 with a lingering close,
+ * so the client reads the answer instead of a reset; any other failure 500 without detail, logged with its stack.
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import type { WebhookHandler } from './handler.js';
+import type { Logger } from 'pino';
+import { preflight, type WebhookHandler } from './handler.js';
+
+/** Longest request target served; longer ones are answered 414. */
+export const MAX_TARGET_BYTES = 4096;
+/** Longest request head (request line and headers) Node's parser accepts; beyond it 431. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** How long an oversize body is read and thrown away after its 413, so the client sees the answer, not a reset. */
+const LINGER_MS = 2000;
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The path and query of a request target, or undefined when it is no URL (`//[`, a port of 99999…). */
+export function parseTarget(target: string): URL | undefined {
+  try {
+    if (target.startsWith('/')) return new URL(`http://webhook.local${target}`);
+    if (/^https?:\/\//i.test(target)) return new URL(target);
+  } catch {
+    // not a URL
+  }
+  return undefined;
+}
 
 /** The request as a Fetch `Request`; its body streams, so the handler's size cap stops reading early. */
-export function toFetchRequest(req: IncomingMessage): Request {
+export function toFetchRequest(req: IncomingMessage, url: URL): Request {
   const headers = new Headers();
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    try {
+      headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    } catch {
+      // A header Fetch refuses (Node's parser let it through) carries nothing the receiver reads.
+    }
+  }
   const method = req.method ?? 'GET';
   const hasBody = method !== 'GET' && method !== 'HEAD';
-  return new Request(new URL(req.url ?? '/', 'http://webhook.local'), {
+  return new Request(new URL(url.pathname + url.search, 'http://webhook.local'), {
     method,
     headers,
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
   });
 }
 
-async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
-  const body = Buffer.from(await response.arrayBuffer());
-  res.writeHead(response.status, Object.fromEntries(response.headers));
+function answer(res: ServerResponse, status: number, error: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = JSON.stringify({ error });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }
 
-/** A Node HTTP server that hands every request to `handle`. */
-export function createWebhookServer(handle: WebhookHandler): Server {
-  return createServer((req, res) => {
-    handle(toFetchRequest(req))
-      .then((response) => writeResponse(res, response))
-      .catch(() => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end('{"error":"internal error"}');
-      })
-      // A refused body (413, 401…) may be partly unread: drop the connection rather than drain it.
-      .finally(() => {
-        if (!req.complete) req.destroy();
-      });
+async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+  const body = Buffer.from(await response.arrayBuffer());
+  res.writeHead(response.status, { ...Object.fromEntries(response.headers), 'content-length': body.byteLength });
+  res.end(body);
+}
+
+/**
+ * After answering a request whose body was not read to the end: half-close once the answer is out, read and drop the
+ * rest for a while, then close. Closing at once would reset the connection, and a reset makes the client's kernel
+ * discard the answer it already received.
+ */
+function lingeringClose(req: IncomingMessage, res: ServerResponse): void {
+  // Null once Node has let go of the socket (the answer is out and the connection closed or reused).
+  const socket = req.socket as Socket | null;
+  if (!socket || socket.destroyed) return;
+  let dropped = 0;
+  const done = () => socket.destroy();
+  const timer = setTimeout(done, LINGER_MS);
+  timer.unref();
+  if (res.writableFinished) socket.end();
+  else res.once('finish', () => socket.end());
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.byteLength;
+    if (dropped > LINGER_MAX_BYTES) done();
   });
+  req.once('end', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_URI_TOO_LONG: [414, 'URI Too Long'],
+};
+
+/** Answers what Node's parser refused before a request existed (bad request line, header, chunking), then closes. */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, log?: Logger): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, text] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
+  log?.warn({ reason: err.code ?? 'malformed request', status }, 'request refused');
+  const body = JSON.stringify({ error: text.toLowerCase() });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Options of {@link createWebhookServer}. */
+export interface WebhookServerOptions {
+  logger?: Logger;
+}
+
+/** A Node HTTP server that hands every request to `handle`, and answers every request whatever happens. */
+export function createWebhookServer(handle: WebhookHandler, opts: WebhookServerOptions = {}): Server {
+  const log = opts.logger;
+  const server = createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+    (req, res) => {
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
+        log?.warn({ reason, status }, 'request refused');
+        if (!req.complete) lingeringClose(req, res);
+        answer(res, status, reason, headers);
+      };
+      try {
+        const target = req.url ?? '/';
+        if (Buffer.byteLength(target) > MAX_TARGET_BYTES) return refuse(414, 'request target too long');
+        const url = parseTarget(target);
+        if (!url) return refuse(400, 'request target is not a URL path');
+        const early = preflight(req.method ?? '', url.pathname);
+        if (early) return refuse(early.status, early.error, early.headers);
+        handle(toFetchRequest(req, url))
+          .then((response) => writeResponse(res, response))
+          .catch((err: unknown) => {
+            log?.error({ err }, 'request failed');
+            answer(res, 500, 'internal error');
+          })
+          .finally(() => {
+            try {
+              if (!req.complete) lingeringClose(req, res);
+            } catch (err) {
+              log?.error({ err }, 'closing the connection failed');
+              req.destroy();
+            }
+          });
+      } catch (err) {
+        log?.error({ err }, 'request failed');
+        answer(res, 500, 'internal error');
+      }
+    },
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, log));
+  // CONNECT never reaches the request handler: Node hands over the socket, which must be answered here.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => undefined);
+    log?.warn({ reason: 'CONNECT', status: 405 }, 'request refused');
+    const body = '{"error":"method not allowed"}';
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  });
+  return server;
 }
 
 /** A listening receiver. */
@@ -46,22 +176,23 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-/** Serves `handle` on `port` (0: a free one) of `host` (default all interfaces). */
+/** Serves `handle` on `port` (0: a free one) of `host` (default loopback). */
 export async function serveWebhook(
   handle: WebhookHandler,
-  opts: { port: number; host?: string },
+  opts: { port: number; host?: string; logger?: Logger },
 ): Promise<WebhookServer> {
-  const server = createWebhookServer(handle);
+  const server = createWebhookServer(handle, opts.logger ? { logger: opts.logger } : {});
+  const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen(opts.port, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const host = opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1';
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
     server,
     port,
-    url: `http://${host}:${port}`,
+    url: `http://${reachable}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

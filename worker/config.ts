@@ -448,32 +448,3 @@ export function settingsFromConfig(cfg: RunbookConfig): RunbookSettings {
     namespace: cfg.temporal.namespace,
   };
 }
-
-/**
- * The Temporal frontend did not answer. The message says where and what to try; `reason` is the transport's own
- * words, shortened (`Connection refused`, a DNS failure…).
- */
-export class TemporalUnreachableError extends Error {
-  constructor(
-    public readonly address: string,
-    public readonly reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(
-      `cannot reach Temporal at ${address}: is the server running? \`temporal server start-dev\` (${reason})`,
-      options,
-    );
-    this.name = 'TemporalUnreachableError';
-  }
-
-  /** Wraps a connection failure, extracting the readable part of the SDK's transport error. */
-  static from(address: string, err: unknown): TemporalUnreachableError {
-    const text = err instanceof Error ? err.message : String(err);
-    const reason =
-      /message: \\?"([^"\\]+)\\?"/.exec(text)?.[1] ??
-      /error: \\?"([^"\\]+)\\?"/.exec(text)?.[1] ??
-      text.split('\n')[0] ??
-      text;
-    return new TemporalUnreachableError(address, reason, { cause: err });
-  }
-}

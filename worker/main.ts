@@ -9,15 +9,10 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { LoggingNotifier, type Notifier } from '../activities/notify/index.js';
 import { PagerDutyNotifier } from '../activities/pagerduty/index.js';
-import {
-  loadConfig,
-  readPagerDutySecrets,
-  settingsFromConfig,
-  TemporalUnreachableError,
-  type RunbookConfig,
-} from './config.js';
+import { loadConfig, readPagerDutySecrets, settingsFromConfig, type RunbookConfig } from './config.js';
+import { connectionOptionsFrom, TemporalUnreachableError } from '../client/index.js';
 import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
-import { createRedisConnector } from './redis-connector.js';
+import { redisConnectorFromConfig } from './redis-connector.js';
 import { isEntryPoint } from './entry-point.js';
 
 /** Paths pino blanks out, as a second line of defence: the worker never passes secrets to the logger. */
@@ -89,6 +84,19 @@ export interface RunWorkerOptions {
 }
 
 /**
+ * The clients the activities are built from, each reading secrets from `env` (never from `process.env` behind the
+ * caller's back): the Kubernetes config, the Redis connector, the notifier and the settings.
+ */
+export function workerDependencies(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger) {
+  return {
+    kubeConfig: loadKubeConfig(cfg),
+    redis: redisConnectorFromConfig(cfg, env),
+    notifier: createNotifier(cfg, env, logger),
+    settings: settingsFromConfig(cfg),
+  };
+}
+
+/**
  * Runs the worker until it is shut down (SIGINT/SIGTERM, or `stop` given to `onReady`).
  * @throws {ConfigError} on invalid configuration; {@link TemporalUnreachableError} when the server does not answer.
  */
@@ -108,7 +116,8 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   const { address, namespace, taskQueue, uiUrl } = cfg.temporal;
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect({ address });
+    // TLS, API key and metadata the way Temporal's tools read them (envconfig); the address is the checked one.
+    connection = await NativeConnection.connect({ ...connectionOptionsFrom(env).connectionOptions, address });
   } catch (err) {
     throw TemporalUnreachableError.from(address, err);
   }
@@ -116,13 +125,9 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     const added = await ensureSearchAttributes(connection, namespace);
     if (added.length > 0) logger.info({ namespace, added }, 'registered search attributes');
 
-    const kubeConfig = loadKubeConfig(cfg);
-    const activities = createActivities({
-      kubeConfig,
-      redis: createRedisConnector(cfg),
-      notifier: createNotifier(cfg, env, logger),
-      settings: settingsFromConfig(cfg),
-    });
+    const deps = workerDependencies(cfg, env, logger);
+    const { kubeConfig } = deps;
+    const activities = createActivities(deps);
     const worker = await createRunbookWorker({ connection, namespace, taskQueue, activities });
     logger.info(
       {

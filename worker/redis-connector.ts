@@ -20,9 +20,9 @@ export function passwordEnvFor(cfg: Pick<RunbookConfig, 'targets' | 'redis'>, ad
  * without a restart and the password never passes through configuration, logs or workflow history. An unset or
  * empty variable means no AUTH.
  */
-export function createRedisConnector(
+export function redisConnectorFromConfig(
   cfg: Pick<RunbookConfig, 'targets' | 'redis'>,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): RedisConnector {
   return (addr) => {
     const password = env[passwordEnvFor(cfg, addr)];

@@ -1,11 +1,7 @@
-import {
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import { decideUpdate, statusQuery, toWorkflowId } from '../../workflows/definitions.js';
-import type { Decision, DecisionRecord, RunbookStatus } from '../../workflows/types.js';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { NoWorkerError, readStatus, sendDecision } from '../../client/index.js';
+import { toWorkflowId } from '../../workflows/definitions.js';
+import type { DecisionRecord, RunbookStatus } from '../../workflows/types.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
 
 /** Options of `runbook approve`. */
@@ -33,49 +29,10 @@ export function checkBy(by: string): void {
 
 async function currentStatus(client: Client, handle: WorkflowHandle, timeoutMs: number): Promise<RunbookStatus> {
   try {
-    return await client.withDeadline(Date.now() + timeoutMs, () => handle.query(statusQuery));
+    return await readStatus(client, handle, timeoutMs);
   } catch (err) {
-    if (err instanceof Error && err.name === 'WorkflowNotFoundError') throw err;
-    throw new CliError(
-      `cannot read the run's current plan (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): ` +
-        'is `runbook worker` running? Pass --plan to skip this',
-      ExitCode.unexpected,
-      { cause: err },
-    );
-  }
-}
-
-/**
- * Sends a decision through the `decide` Update and waits (up to `timeoutMs`) for a worker to take it, so a refusal by the run's validator (wrong approver, stale plan id,
- * unknown action, nothing waiting) comes back at once as a {@link CliError} with exit code 2 and the validator's words.
- */
-export async function sendDecision(
-  client: Client,
-  handle: WorkflowHandle,
-  decision: Decision,
-  timeoutMs: number,
-): Promise<DecisionRecord> {
-  try {
-    const record = await client.withDeadline(Date.now() + timeoutMs, () =>
-      handle.executeUpdate(decideUpdate, { args: [decision] }),
-    );
-    if (!record.accepted) throw new CliError(`refused: ${record.refusal ?? 'no reason given'}`, ExitCode.refused);
-    return record;
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new CliError(`refused: ${err.cause?.message ?? err.message}`, ExitCode.refused, { cause: err });
-    }
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-      throw new CliError(
-        `no worker took the decision within ${Math.round(timeoutMs / 1000)} s: is \`runbook worker\` running? ` +
-          'Nothing was decided',
-        ExitCode.unexpected,
-        { cause: err },
-      );
-    }
-    if (err instanceof Error && /already completed|workflow execution.*(completed|closed)/i.test(err.message)) {
-      throw new CliError(`refused: the run has already finished`, ExitCode.refused, { cause: err });
-    }
+    if (err instanceof NoWorkerError)
+      throw new NoWorkerError(`${err.message} Pass --plan to skip this`, { cause: err });
     throw err;
   }
 }

@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import { toWorkflowId } from '../../workflows/definitions.js';
 import type { DecisionRecord } from '../../workflows/types.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
-import { checkBy, sendDecision } from './approve.js';
+import { sendDecision } from '../../client/index.js';
+import { checkBy } from './approve.js';
 
 /** Options of `runbook reject`. */
 export interface RejectOptions {

@@ -1,13 +1,9 @@
 import { userInfo } from 'node:os';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-  type Client,
-} from '@temporalio/client';
-import { searchAttributes, targetLabel, WORKFLOW_TYPE, workflowIdFor } from '../../workflows/definitions.js';
+import type { Client } from '@temporalio/client';
+import { startRunbook, uiLink, type RunbookWorkflow } from '../../client/index.js';
+import { workflowIdFor } from '../../workflows/definitions.js';
 import type { RedisAddress, RunbookInput, RunbookReport, RunbookTarget } from '../../workflows/types.js';
-import { CliError, ExitCode, uiLink, type CommandContext } from '../client.js';
+import { CliError, ExitCode, type CommandContext } from '../client.js';
 
 /** Options of `runbook start`. */
 export interface StartOptions {
@@ -37,8 +33,6 @@ export interface StartResult {
   uiUrl: string;
   report?: RunbookReport;
 }
-
-type RunbookWorkflow = (input: RunbookInput) => Promise<RunbookReport>;
 
 const INCIDENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -108,72 +102,6 @@ export function validateStartOptions(opts: StartOptions): RedisAddress {
   }
   if (opts.by !== undefined && !opts.by.trim()) throw new CliError('--by: empty', ExitCode.refused);
   return parseRedisAddress(opts.redis);
-}
-
-/** Markdown shown on the run's page in the Web UI. */
-function staticDetails(input: RunbookInput): string {
-  const t = input.target;
-  return [
-    `**Incident** ${input.incidentUrl ? `[${input.incidentId}](${input.incidentUrl})` : input.incidentId}` +
-      (input.title ? `: ${input.title}` : ''),
-    `**Target** pod \`${t.namespace}/${t.pod}\`${t.container ? ` (container \`${t.container}\`)` : ''}, ` +
-      `Redis \`${t.redis.host}:${t.redis.port}\`${t.redis.db !== undefined ? ` db ${t.redis.db}` : ''}`,
-    `**Started by** ${input.startedBy} (${input.targetSource ?? 'manual'})`,
-    `**Dry run** ${input.dryRun ? 'yes: diagnose and plan only, no backup, no change' : 'no'}`,
-  ].join('\n\n');
-}
-
-/** What {@link startRunbook} found: a run it started, one already running, or one that already finished. */
-export type StartOutcome =
-  | { kind: 'started' | 'running'; workflowId: string; runId: string }
-  | { kind: 'closed'; workflowId: string; runId: string; status: string; outcome?: string };
-
-/**
- * Starts `redisIncidentRunbook` for `input.incidentId` with workflow id `workflowIdFor(incident)`, its search
- * attributes and UI summary, under the id-conflict policy FAIL (so we know whether this call started it) and the
- * reuse policy REJECT_DUPLICATE unless `rerun`: a retried or concurrent start never makes a second run. Shared by
- * `runbook start` and the PagerDuty webhook.
- */
-export async function startRunbook(
-  client: Client,
-  input: RunbookInput,
-  opts: { taskQueue: string; rerun?: boolean },
-): Promise<StartOutcome> {
-  const workflowId = workflowIdFor(input.incidentId);
-  const t = input.target;
-  try {
-    const started = await client.workflow.start<RunbookWorkflow>(WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue: opts.taskQueue,
-      args: [input],
-      // FAIL (not USE_EXISTING) so that we know whether this call started the run or found one.
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      workflowIdReusePolicy: opts.rerun
-        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
-        : WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [
-        { key: searchAttributes.incidentId, value: input.incidentId },
-        { key: searchAttributes.target, value: targetLabel(t) },
-        { key: searchAttributes.phase, value: 'starting' },
-        { key: searchAttributes.outcome, value: 'running' },
-      ],
-      staticSummary: `Redis incident ${input.incidentId}: ${t.namespace}/${t.pod}${input.dryRun ? ' (dry run)' : ''}`,
-      staticDetails: staticDetails(input),
-    });
-    return { kind: 'started', workflowId, runId: started.firstExecutionRunId };
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const description = await client.workflow.getHandle(workflowId).describe();
-    if (description.status.name === 'RUNNING') return { kind: 'running', workflowId, runId: description.runId };
-    const outcome = description.typedSearchAttributes.get(searchAttributes.outcome);
-    return {
-      kind: 'closed',
-      workflowId,
-      runId: description.runId,
-      status: description.status.name,
-      ...(outcome ? { outcome } : {}),
-    };
-  }
 }
 
 /**

@@ -2,7 +2,8 @@ import { decodePendingActivityState, defaultPayloadConverter, type Client } from
 import { optionalTsToDate } from '@temporalio/common';
 import { searchAttributes, statusQuery, toWorkflowId } from '../../workflows/definitions.js';
 import type { RunbookStatus } from '../../workflows/types.js';
-import { uiLink, type CommandContext } from '../client.js';
+import { uiLink } from '../../client/index.js';
+import type { CommandContext } from '../client.js';
 
 /** Options of `runbook status`. */
 export interface StatusOptions {

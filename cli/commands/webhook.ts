@@ -7,6 +7,7 @@ export interface WebhookOptions {
   env: NodeJS.ProcessEnv;
   /** `--port`; else `PORT`; else 8080. 0 picks a free port. */
   port?: number;
+  /** `--host`; else `HOST`; else 127.0.0.1 (the container image sets `HOST=0.0.0.0`). */
   host?: string;
   logger?: Logger;
   /** Called once it listens, with the server (tests stop it through `close`). */
@@ -28,11 +29,13 @@ export function webhookPort(port: number | undefined, env: NodeJS.ProcessEnv): n
 export async function webhookCommand(opts: WebhookOptions): Promise<void> {
   const receiver = await createWebhookFromEnv(opts.env, opts.logger ? { logger: opts.logger } : {});
   try {
+    const host = opts.host ?? (opts.env.HOST?.trim() || '127.0.0.1');
     const server = await serveWebhook(receiver.handle, {
       port: webhookPort(opts.port, opts.env),
-      ...(opts.host ? { host: opts.host } : {}),
+      host,
+      logger: receiver.logger,
     });
-    receiver.logger.info({ port: server.port }, 'PagerDuty receiver listening');
+    receiver.logger.info({ host, port: server.port }, 'PagerDuty receiver listening');
     const closed = new Promise<void>((resolve) => server.server.once('close', () => resolve()));
     const stop = () => void server.close();
     process.once('SIGINT', stop);

@@ -12,7 +12,7 @@ import {
   startSimulatedCluster,
   type Scenario,
   type SimulatedCluster,
-} from '../../demo/simulated-cluster.js';
+} from '../../local-servers/simulated-cluster/index.js';
 import { RunbookErrorType } from '../../workflows/definitions.js';
 
 /** The demo scenario plus what these tests need: another pod's event, and a Deployment's pod with no crash. */

@@ -5,8 +5,8 @@ import { main } from '../../cli/main.js';
 import { defaultThresholds, diagnoseCommand } from '../../cli/commands/diagnose.js';
 import { seedCrashScenario } from '../../demo/seed-redis.js';
 import type { Finding, RedisDiagnostics } from '../../workflows/types.js';
-import { freePort } from '../servers/free-port.js';
-import { startRedisServer, type RedisServer } from '../servers/redis-server.js';
+import { freePort } from '../../local-servers/free-port.js';
+import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
 import { testSettings } from '../workflows/fixtures.js';
 
 let server: RedisServer;

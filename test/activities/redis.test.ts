@@ -14,8 +14,8 @@ import { detachedProgress } from '../../activities/redis/progress.js';
 import { scanKeyspace, OTHER_PREFIX, type ScanState } from '../../activities/redis/scan.js';
 import { seedCrashScenario } from '../../demo/seed-redis.js';
 import type { PlannedAction, RedisAddress, RemediationAction } from '../../workflows/types.js';
-import { startRedisServer, type RedisServer } from '../servers/redis-server.js';
-import { freePort } from '../servers/free-port.js';
+import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
+import { freePort } from '../../local-servers/free-port.js';
 
 let server: RedisServer;
 let admin: Redis;

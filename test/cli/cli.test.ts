@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { allSearchAttributeKeys } from '../../workflows/definitions.js';
 import type { RunbookStatus } from '../../workflows/types.js';
-import { uiLink, type CommandContext } from '../../cli/client.js';
+import { uiLink } from '../../client/index.js';
+import type { CommandContext } from '../../cli/client.js';
 import { listCommand, listQuery, renderRuns } from '../../cli/commands/list.js';
 import { parseRedisAddress, startCommand } from '../../cli/commands/start.js';
 import { renderStatus, type StatusView } from '../../cli/commands/status.js';
-import { temporalCliPath } from '../servers/temporal-binaries.js';
+import { temporalCliPath } from '../../local-servers/temporal-binaries.js';
 
 const cliPath = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { demoScenarioPath, loadScenario } from '../../demo/simulated-cluster.js';
+import { demoScenarioPath, loadScenario } from '../../local-servers/simulated-cluster/index.js';
 import { classifyLogs } from '../../workflows/logic/classify-logs.js';
 
 void describe('demo scenario oomkilled-redis', () => {

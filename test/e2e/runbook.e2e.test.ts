@@ -15,12 +15,13 @@ import { approveCommand } from '../../cli/commands/approve.js';
 import { rejectCommand } from '../../cli/commands/reject.js';
 import { startCommand } from '../../cli/commands/start.js';
 import { statusCommand } from '../../cli/commands/status.js';
-import { CliError, ExitCode, type CommandContext } from '../../cli/client.js';
+import { exitCodeFor, ExitCode, type CommandContext } from '../../cli/client.js';
+import { DecisionRefusedError } from '../../client/index.js';
 import { loadTemporalSettings } from '../../worker/config.js';
 import { DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
 import { statusQuery, toWorkflowId } from '../../workflows/definitions.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/types.js';
-import { installQuietRuntime } from '../servers/temporal.js';
+import { installQuietRuntime } from '../../local-servers/temporal.js';
 
 installQuietRuntime();
 
@@ -134,8 +135,8 @@ describe('redisIncidentRunbook end to end on the dev server', () => {
     await assert.rejects(
       approveCommand(client, { id: 'E2E-APPROVE', by: 'mallory@example.com', plan: planId }, ctx),
       (err) => {
-        assert.ok(err instanceof CliError);
-        assert.equal(err.exitCode, ExitCode.refused);
+        assert.ok(err instanceof DecisionRefusedError);
+        assert.equal(exitCodeFor(err), ExitCode.refused);
         assert.match(err.message, /not on the approvers list/);
         return true;
       },

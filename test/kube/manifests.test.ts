@@ -23,6 +23,7 @@ import {
 } from '@kubernetes/client-node';
 import { createKubernetesActivities, RESTARTED_AT_ANNOTATION } from '../../activities/kubernetes/index.js';
 import { ENV_VARS, loadConfig } from '../../worker/config.js';
+import { WEBHOOK_ENV_VARS } from '../../webhook/from-env.js';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';
 import {
   allManifestFiles,
@@ -123,7 +124,7 @@ describe('k8s/ manifests', () => {
       (readManifestFile(SECRET_TEMPLATE)[0]?.object as { stringData?: object }).stringData ?? {},
     ).sort();
     assert.deepEqual(secretKeys, [...PAGERDUTY_ENV, 'REDIS_PASSWORD'].sort());
-    const known = new Set<string>([...ENV_VARS, ...PAGERDUTY_ENV]);
+    const known = new Set<string>([...ENV_VARS, ...PAGERDUTY_ENV, ...WEBHOOK_ENV_VARS]);
     for (const { name, template } of podTemplates().filter((t) => t.name.startsWith('redis-runbook'))) {
       for (const env of template.spec?.containers.flatMap((c) => c.env ?? []) ?? []) {
         assert.ok(known.has(env.name), `${name}: ${env.name} is not a variable the runbook reads`);

@@ -5,7 +5,7 @@
  */
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
-import { probeRedisReadiness, withReadiness } from '../../demo/readiness.js';
+import { probeRedisReadiness, withReadiness } from '../../local-servers/readiness.js';
 
 export { withReadiness };
 

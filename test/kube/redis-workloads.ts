@@ -12,7 +12,7 @@ import {
   type KubeConfig,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { demoScenarioPath, loadScenario, type Scenario } from '../../demo/simulated-cluster.js';
+import { demoScenarioPath, loadScenario, type Scenario } from '../../local-servers/simulated-cluster/index.js';
 import { FAKE_NODE, type ContainerLogs } from '../servers/kube-apiserver.js';
 import { SCRIPTED_STATUS_ANNOTATION } from './kwok-config.js';
 

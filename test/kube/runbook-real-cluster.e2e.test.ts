@@ -17,7 +17,7 @@ import { loadTemporalSettings } from '../../worker/config.js';
 import { statusQuery, toWorkflowId } from '../../workflows/definitions.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/types.js';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';
-import { installQuietRuntime } from '../servers/temporal.js';
+import { installQuietRuntime } from '../../local-servers/temporal.js';
 import { readManifestFile, serverSideApply } from './manifests.js';
 import { startReadinessProber, type ReadinessProber } from './redis-readiness.js';
 import { createRedisScenario, NAMESPACE, REDIS_CONTAINER, REDIS_POD, scenarioLogs } from './redis-workloads.js';

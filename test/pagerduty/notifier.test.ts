@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { PagerDutyClient, PagerDutyError, PagerDutyNotifier, retryAfterMs } from '../../activities/pagerduty/index.js';
 import type { RunbookEvent, RunbookReport } from '../../workflows/types.js';
-import { startPagerDutyStandIn, type PagerDutyStandIn } from '../servers/pagerduty-standin.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 
 const FAST = { baseDelayMs: 20, maxDelayMs: 100, pdjsRetryTimeoutMs: 10, budgetMs: 5000, maxRetryAfterMs: 3000 };
 const UI = 'http://localhost:8233/namespaces/default/workflows/redis-runbook-Q1/run-1/history';

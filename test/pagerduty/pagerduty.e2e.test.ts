@@ -20,8 +20,8 @@ import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
 import { statusQuery, workflowIdFor } from '../../workflows/definitions.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/types.js';
-import { startPagerDutyStandIn, type PagerDutyStandIn } from '../servers/pagerduty-standin.js';
-import { installQuietRuntime } from '../servers/temporal.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
+import { installQuietRuntime } from '../../local-servers/temporal.js';
 
 installQuietRuntime();
 

@@ -17,8 +17,9 @@ import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
 import { searchAttributes, workflowIdFor } from '../../workflows/definitions.js';
 import type { RunbookInput } from '../../workflows/types.js';
-import { startPagerDutyStandIn, type PagerDutyStandIn } from '../servers/pagerduty-standin.js';
-import { installQuietRuntime, startDevServer } from '../servers/temporal.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
+import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
+import { OpenApiDescription, RECEIVER_API } from '../../local-servers/openapi.js';
 
 installQuietRuntime();
 
@@ -31,6 +32,7 @@ let handle: WebhookHandler;
 let server: WebhookServer;
 const logs: string[] = [];
 let seq = 0;
+const AT = '2026-11-20T03:12:45.118Z';
 
 function triggered(incidentId: string, extra: { service?: string; title?: string; eventId?: string } = {}) {
   return JSON.stringify({
@@ -38,7 +40,7 @@ function triggered(incidentId: string, extra: { service?: string; title?: string
       id: extra.eventId ?? `01EVT${++seq}`,
       event_type: 'incident.triggered',
       resource_type: 'incident',
-      occurred_at: '2026-11-20T03:12:45.118Z',
+      occurred_at: AT,
       agent: { id: 'PSVC001', type: 'service_reference', summary: 'redis-cache (prod)' },
       client: { name: 'Prometheus Alertmanager' },
       data: {
@@ -56,14 +58,24 @@ function triggered(incidentId: string, extra: { service?: string; title?: string
   });
 }
 
-function post(path: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
-  return handle(
-    new Request(`http://receiver${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body,
-    }),
-  );
+let receiverApi: OpenApiDescription;
+/** Traffic that does not match `api/receiver.yaml`: accepted requests outside it, and any answer outside it. */
+const contractViolations: string[] = [];
+
+async function post(path: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
+  const all = { 'content-type': 'application/json', ...headers };
+  const response = await handle(new Request(`http://receiver${path}`, { method: 'POST', headers: all, body }));
+  const check = receiverApi.checkRequest({ method: 'POST', path, query: '', headers: all, body });
+  const answer: unknown = await response.clone().json();
+  if (response.status < 300 && check.errors.length > 0) {
+    contractViolations.push(`${path} accepted a request outside the description: ${check.errors.join('; ')}`);
+  }
+  if (check.operation) {
+    for (const e of receiverApi.checkResponse(check.operation, response.status, answer)) {
+      contractViolations.push(`${path} answered outside the description: ${e}`);
+    }
+  }
+  return response;
 }
 
 const signed = (body: string, ...secrets: string[]) => ({ 'x-pagerduty-signature': signatureHeader(body, ...secrets) });
@@ -86,6 +98,7 @@ async function runExists(incidentId: string): Promise<boolean> {
 
 describe('PagerDuty receiver', () => {
   before(async () => {
+    receiverApi = await OpenApiDescription.load(RECEIVER_API);
     temporal = await startDevServer();
     pd = await startPagerDutyStandIn();
     const capture = new Writable({
@@ -308,14 +321,28 @@ describe('PagerDuty receiver', () => {
     assert.equal(await runExists('QOTHER'), false);
     for (const type of ['incident.annotated', 'incident.acknowledged', 'service.created', 'pagey.future_event']) {
       const body = JSON.stringify({
-        event: { id: `E-${type}`, event_type: type, resource_type: 'x', agent: null, data: { anything: 1 } },
+        event: {
+          id: `E-${type}`,
+          event_type: type,
+          resource_type: 'x',
+          occurred_at: AT,
+          agent: null,
+          data: { anything: 1 },
+        },
       });
       const res = await post('/pagerduty/webhook', body, signed(body, NEW));
       assert.equal(res.status, 202, type);
       assert.equal(((await res.json()) as { status: string }).status, 'ignored');
     }
     const resolved = JSON.stringify({
-      event: { id: 'E-res', event_type: 'incident.resolved', agent: null, data: { id: 'QNORUN', type: 'incident' } },
+      event: {
+        id: 'E-res',
+        event_type: 'incident.resolved',
+        resource_type: 'incident',
+        occurred_at: AT,
+        agent: null,
+        data: { id: 'QNORUN', type: 'incident' },
+      },
     });
     const res = await post('/pagerduty/webhook', resolved, signed(resolved, NEW));
     assert.deepEqual(await res.json(), { status: 'ignored', reason: 'no open run' });
@@ -420,5 +447,10 @@ describe('PagerDuty receiver', () => {
     assert.equal((await post('/pagerduty/action', body, { 'x-runbook-action-secret': '' })).status, 401);
     const trigger = JSON.stringify({ event: { id: 'E1', event_type: 'incident.triggered', data: {} } });
     assert.equal((await post('/pagerduty/webhook', trigger, shared)).status, 401, 'webhooks must be signed');
+  });
+
+  it('every delivery it accepted and every answer it gave match api/receiver.yaml', () => {
+    assert.ok(receiverApi, 'the description loaded');
+    assert.deepEqual(contractViolations, []);
   });
 });

@@ -3,9 +3,12 @@
  * schema, a wrong auth scheme, an unknown path or parameter) are answered 400 and listed as violations.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadRestDocument, validateSchema } from './openapi-document.js';
-import { startPagerDutyStandIn, type PagerDutyStandIn } from '../servers/pagerduty-standin.js';
+import { OpenApiDescription, PAGERDUTY_REST_API } from '../../local-servers/openapi.js';
+import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 
 let pd: PagerDutyStandIn;
 
@@ -18,7 +21,7 @@ async function call(method: string, path: string, headers: Record<string, string
   return { status: res.status, body: (await res.json()) as { error?: { errors?: string[] } } };
 }
 
-describe('PagerDuty stand-in validation against the OpenAPI document', () => {
+describe('PagerDuty stand-in validation against api/pagerduty-rest.yaml', () => {
   const ok = () => ({
     Authorization: `Token token=${pd.token}`,
     Accept: 'application/vnd.pagerduty+json;version=2',
@@ -40,7 +43,7 @@ describe('PagerDuty stand-in validation against the OpenAPI document', () => {
       '/incidents/QVALID/notes',
       (h) => delete h.From,
       { note: { content: 'x' } },
-      /header parameter From: required/,
+      /header: must have required property 'from'/,
     ],
     [
       'a From that is no email',
@@ -48,7 +51,7 @@ describe('PagerDuty stand-in validation against the OpenAPI document', () => {
       '/incidents/QVALID/notes',
       (h) => (h.From = 'bot'),
       { note: { content: 'x' } },
-      /is not a valid "email"/,
+      /header\.from: must match format "email"/,
     ],
     [
       'a note without content',
@@ -56,7 +59,7 @@ describe('PagerDuty stand-in validation against the OpenAPI document', () => {
       '/incidents/QVALID/notes',
       () => undefined,
       { note: {} },
-      /missing required property "content"/,
+      /requestBody\.note: must have required property 'content'/,
     ],
     [
       'a status PagerDuty does not have',
@@ -64,7 +67,7 @@ describe('PagerDuty stand-in validation against the OpenAPI document', () => {
       '/incidents/QVALID',
       () => undefined,
       { incident: { type: 'incident_reference', status: 'fixed' } },
-      /"fixed" is not one of/,
+      /requestBody\.incident\.status: must be equal to one of the allowed values/,
     ],
     [
       'a Bearer token on an API-key endpoint',
@@ -81,7 +84,7 @@ describe('PagerDuty stand-in validation against the OpenAPI document', () => {
       '/incidents/QVALID',
       (h) => (h['Content-Type'] = 'application/json; charset=utf-8'),
       undefined,
-      /is not one of \["application\/json"\]/,
+      /header\.content-type: must be equal to one of the allowed values \["application\/json"\]/,
     ],
     ['an unknown path', 'GET', '/incidentz/QVALID', () => undefined, undefined, /no such operation/],
     [
@@ -90,7 +93,7 @@ describe('PagerDuty stand-in validation against the OpenAPI document', () => {
       '/incidents/QVALID/alerts?colour=red',
       () => undefined,
       undefined,
-      /query parameter colour: not defined/,
+      /query: must NOT have additional properties "colour"/,
     ],
   ];
   for (const [name, method, path, mutate, body, expected] of cases) {
@@ -112,22 +115,29 @@ describe('PagerDuty stand-in validation against the OpenAPI document', () => {
     assert.equal(pd.violations.length, before);
   });
 
-  it('validates JSON Schema keywords the document uses, and flags ones it does not know', () => {
-    const doc = loadRestDocument();
-    assert.deepEqual(
-      validateSchema(doc, { $ref: '#/components/schemas/UserReference' }, { id: 'P1', type: 'user_reference' }),
-      [],
-    );
+  it('refuses to load a description that is not valid OpenAPI', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pd-api-'));
+    const path = join(dir, 'broken.yaml');
+    await writeFile(path, 'openapi: 3.0.3\ninfo: {title: x, version: "1"}\npaths: {/x: {get: {responses: 7}}}\n');
+    await assert.rejects(OpenApiDescription.load(path));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('checks its own answers against the documented response schema', async () => {
+    const api = await OpenApiDescription.load(PAGERDUTY_REST_API);
+    const op = api.checkRequest({
+      method: 'GET',
+      path: '/users/PX1',
+      query: '',
+      headers: { authorization: 'Token token=t' },
+      body: '',
+    }).operation!;
+    assert.deepEqual(api.checkResponse(op, 200, { user: { id: 'PX1', type: 'user', name: 'A', email: 'a@b.co' } }), []);
+    assert.match(api.checkResponse(op, 200, { user: { id: 'PX1', type: 'user', name: 'A' } }).join(), /email/);
     assert.match(
-      validateSchema(doc, { $ref: '#/components/schemas/UserReference' }, { type: 'user_reference' })[0]!,
-      /"id"/,
+      api.checkResponse(op, 200, { user: { id: 'PX1', type: 'user', name: 'A', email: 'nope' } }).join(),
+      /format/,
     );
-    assert.match(
-      validateSchema(doc, { oneOf: [{ type: 'string' }, { type: 'string' }] }, 'x')[0]!,
-      /matches 2 of oneOf/,
-    );
-    assert.deepEqual(validateSchema(doc, { type: 'string', nullable: true }, null), []);
-    assert.match(validateSchema(doc, { type: 'string' }, null)[0]!, /expected string, got null/);
-    assert.match(validateSchema(doc, { if: { type: 'string' } }, 'x')[0]!, /keyword "if" is not supported/);
+    assert.match(api.checkResponse(op, 503, {}).join(), /not documented/);
   });
 });

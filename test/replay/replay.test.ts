@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { installQuietRuntime } from '../servers/temporal.js';
+import { installQuietRuntime } from '../../local-servers/temporal.js';
 
 installQuietRuntime();
 

@@ -14,7 +14,7 @@ import { findKubeBinaries, type KubeBinaries } from '../kube/binaries.js';
 import { generateCertificates, type TestCertificates } from '../kube/certificates.js';
 import { KWOK_NODE_ANNOTATION, kwokConfigYaml, type ContainerLogFiles } from '../kube/kwok-config.js';
 import { startProcess, waitUntilReady, type ServerProcess } from '../kube/process.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../local-servers/free-port.js';
 
 /** Name of the fake node kwok manages; pods that should run (and serve logs) set `spec.nodeName` to it. */
 export const FAKE_NODE = 'kwok-node-0';

@@ -8,7 +8,7 @@ import {
   ensureSearchAttributes,
   searchAttributeCreateCommand,
 } from '../../worker/create-worker.js';
-import { temporalCliPath } from '../servers/temporal-binaries.js';
+import { temporalCliPath } from '../../local-servers/temporal-binaries.js';
 
 void describe('worker set-up against a dev server without registered search attributes', () => {
   let env: TestWorkflowEnvironment;

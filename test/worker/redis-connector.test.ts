@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRedisConnector, passwordEnvFor } from '../../worker/redis-connector.js';
+import { redisConnectorFromConfig, passwordEnvFor } from '../../worker/redis-connector.js';
 
 const cfg = {
   redis: { passwordEnv: 'REDIS_PASSWORD', tls: false },
@@ -31,7 +31,7 @@ void describe('passwordEnvFor', () => {
   });
 });
 
-void describe('createRedisConnector against redis-server with requirepass', () => {
+void describe('redisConnectorFromConfig against redis-server with requirepass', () => {
   let server: ChildProcess;
   let port: number;
 
@@ -45,7 +45,7 @@ void describe('createRedisConnector against redis-server with requirepass', () =
       },
     );
     for (let i = 0; i < 50; i++) {
-      const probe = createRedisConnector(cfg, { REDIS_PASSWORD: 's3cret' })({ host: '127.0.0.1', port });
+      const probe = redisConnectorFromConfig(cfg, { REDIS_PASSWORD: 's3cret' })({ host: '127.0.0.1', port });
       probe.on('error', () => undefined);
       try {
         await probe.connect();
@@ -63,7 +63,7 @@ void describe('createRedisConnector against redis-server with requirepass', () =
   });
 
   void it('connects lazily and authenticates with the password from the environment', async () => {
-    const redis = createRedisConnector(cfg, { REDIS_PASSWORD: 's3cret' })({ host: '127.0.0.1', port, db: 3 });
+    const redis = redisConnectorFromConfig(cfg, { REDIS_PASSWORD: 's3cret' })({ host: '127.0.0.1', port, db: 3 });
     assert.equal(redis.status, 'wait');
     await redis.connect();
     assert.equal(await redis.ping(), 'PONG');
@@ -73,7 +73,7 @@ void describe('createRedisConnector against redis-server with requirepass', () =
 
   void it('reads the variable when the client is built, so a rotated secret is used', async () => {
     const env: NodeJS.ProcessEnv = { REDIS_PASSWORD: 'old' };
-    const connect = createRedisConnector(cfg, env);
+    const connect = redisConnectorFromConfig(cfg, env);
     env.REDIS_PASSWORD = 's3cret';
     const redis = connect({ host: '127.0.0.1', port });
     await redis.connect();
@@ -82,7 +82,7 @@ void describe('createRedisConnector against redis-server with requirepass', () =
   });
 
   void it('sends no AUTH when the variable is unset, and the server refuses commands', async () => {
-    const redis = createRedisConnector(cfg, {})({ host: '127.0.0.1', port });
+    const redis = redisConnectorFromConfig(cfg, {})({ host: '127.0.0.1', port });
     const errors: Error[] = [];
     redis.on('error', (err: Error) => errors.push(err));
     await redis.connect().catch((err: Error) => errors.push(err));
@@ -95,7 +95,7 @@ void describe('createRedisConnector against redis-server with requirepass', () =
   });
 
   void it('enables TLS when configured', () => {
-    const redis = createRedisConnector({ ...cfg, redis: { ...cfg.redis, tls: true } }, {})({ host: 'h', port: 1 });
+    const redis = redisConnectorFromConfig({ ...cfg, redis: { ...cfg.redis, tls: true } }, {})({ host: 'h', port: 1 });
     assert.deepEqual(redis.options.tls, { servername: 'h' });
     assert.equal(redis.options.lazyConnect, true);
     redis.disconnect();

@@ -18,7 +18,7 @@ import {
 } from '../../workflows/definitions.js';
 import type { redisIncidentRunbook } from '../../workflows/runbook.js';
 import type { RunbookInput, RunbookReport, RunbookStatus } from '../../workflows/types.js';
-import { installQuietRuntime, startTimeSkippingServer } from '../servers/temporal.js';
+import { installQuietRuntime, startTimeSkippingServer } from '../../local-servers/temporal.js';
 import { fakeActivities, testSettings, type FakeOptions, type Recorder } from './fixtures.js';
 
 installQuietRuntime();

@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import { probeRedisReadiness, withReadiness } from './readiness.js';
-import type { SimulatedCluster } from './simulated-cluster.js';
+import type { SimulatedCluster } from './simulated-cluster/index.js';
 
 /** A running readiness loop; `stop()` ends it. */
 export interface SimulatedKubelet {

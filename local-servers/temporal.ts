@@ -1,7 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
-import { ensureSearchAttributes } from '../../worker/create-worker.js';
-import { allSearchAttributeKeys } from '../../workflows/definitions.js';
+import { ensureSearchAttributes } from '../worker/create-worker.js';
+import { allSearchAttributeKeys } from '../workflows/definitions.js';
 import { temporalCliPath, temporalTestServerPath } from './temporal-binaries.js';
 
 /**

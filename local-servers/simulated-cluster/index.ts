@@ -10,9 +10,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { repoFile } from '../repo-path.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Scenario: Kubernetes objects as `kubectl get -o yaml` shows them, validated on the fields the simulation reads.
@@ -194,19 +195,12 @@ export function loadScenario(path: string | URL): Scenario {
   return parseScenario(readFileSync(file, 'utf8'), file);
 }
 
-/**
- * Path of a scenario shipped in `demo/scenarios/` (`oomkilled-redis` or `oomkilled-redis.yaml`), from the sources
- * (`demo/`) as well as from the compiled output (`dist/demo/`), which tsc does not copy YAML into.
- */
+/** Path of a scenario shipped in `demo/scenarios/` (`oomkilled-redis` or `oomkilled-redis.yaml`). */
 export function demoScenarioPath(name: string): string {
   const file = name.endsWith('.yaml') ? name : `${name}.yaml`;
-  const candidates = [
-    new URL(`./scenarios/${file}`, import.meta.url),
-    new URL(`../../demo/scenarios/${file}`, import.meta.url),
-  ];
-  const found = candidates.map((url) => fileURLToPath(url)).find((p) => existsSync(p));
-  if (found === undefined) throw new Error(`no demo scenario "${file}" in demo/scenarios/`);
-  return found;
+  const path = repoFile(`demo/scenarios/${file}`);
+  if (!existsSync(path)) throw new Error(`no demo scenario "${file}" in demo/scenarios/`);
+  return path;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,21 +1,14 @@
 /**
  * A local stand-in for PagerDuty's REST API over plain HTTP on a free loopback port. It records every request and
- * validates each one against PagerDuty's own OpenAPI document (operation, `Authorization`, required headers such as
- * `From`, parameters, body schema); a request that does not validate is answered 400 and kept in `violations`, which
- * tests assert empty. Answers are the document's own examples with the stand-in's state written into them, checked
+ * validates each one against the project's description of PagerDuty's API (`api/pagerduty-rest.yaml`: operation,
+ * `Authorization`, required headers such as `From`, parameters, body schema); a request that does not validate is
+ * answered 400 and kept in `violations`, which tests assert empty. Its answers are built from its state and checked
  * against the documented response schema too. It can be told to answer 429 (with `Retry-After`) or 500 for a while.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  loadRestDocument,
-  responseExample,
-  validateRequest,
-  validateResponse,
-  type MatchedOperation,
-  type RestDocument,
-} from '../pagerduty/openapi-document.js';
-
+import type { Operation } from 'openapi-backend';
+import { OpenApiDescription, PAGERDUTY_REST_API } from '../openapi.js';
 /** One request as received. */
 export interface RecordedRequest {
   method: string;
@@ -65,8 +58,8 @@ export interface PagerDutyStandIn {
 
 export interface StandInOptions {
   token?: string;
-  /** Defaults to the document beside the repository. */
-  document?: RestDocument;
+  /** Defaults to `api/pagerduty-rest.yaml`. */
+  api?: OpenApiDescription;
 }
 
 const ERRORS = {
@@ -86,17 +79,6 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** The document's examples hold a few `null`s its schemas do not allow (`resolved_at`…): leave them out. */
-function dropNulls<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(dropNulls) as T;
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).flatMap(([k, v]) => (v === null ? [] : [[k, dropNulls(v as unknown)]])),
-    ) as T;
-  }
-  return value;
-}
-
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
@@ -104,7 +86,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 /** Starts the stand-in on a free port of 127.0.0.1. */
 export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<PagerDutyStandIn> {
-  const doc = opts.document ?? loadRestDocument();
+  const api = opts.api ?? (await OpenApiDescription.load(PAGERDUTY_REST_API));
   const token = opts.token ?? 'standin-token-0123456789';
   const incidents = new Map<string, StandInIncident>();
   const users = new Map<string, StandInUser>();
@@ -121,9 +103,8 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
     html_url: `https://example.pagerduty.com/${path}/${id}`,
   });
 
-  function incidentBody(op: MatchedOperation, i: StandInIncident): unknown {
-    const body = (responseExample(op) ?? { incident: {} }) as { incident: Record<string, unknown> };
-    Object.assign(body.incident, {
+  const incidentBody = (i: StandInIncident) => ({
+    incident: {
       id: i.id,
       type: 'incident',
       summary: i.title,
@@ -132,30 +113,30 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
       self: `https://api.pagerduty.com/incidents/${i.id}`,
       html_url: `https://example.pagerduty.com/incidents/${i.id}`,
       service: reference('service_reference', i.serviceId, 'redis', 'services'),
-    });
-    return dropNulls(body);
-  }
+    },
+  });
+  const bot = () => reference('user_reference', 'PBOT001', 'redis-runbook', 'users');
 
-  function serve(op: MatchedOperation, json: unknown): { status: number; body: unknown } {
-    const id = op.pathParams.id ?? '';
+  function serve(op: Operation, pathParams: Record<string, string>, json: unknown): { status: number; body: unknown } {
+    const id = pathParams.id ?? '';
     const notFound = { status: 404, body: { error: ERRORS[404] } };
-    const operationId = op.operation.operationId;
-    if (operationId === 'getUser') {
+    if (op.operationId === 'getUser') {
       const u = users.get(id);
       if (!u) return notFound;
-      const body = responseExample(op) as { user: Record<string, unknown> };
-      Object.assign(body.user, { id: u.id, name: u.name, summary: u.name, email: u.email });
-      return { status: 200, body };
+      return {
+        status: 200,
+        body: { user: { id: u.id, type: 'user', name: u.name, summary: u.name, email: u.email } },
+      };
     }
     const incident = incidents.get(id);
     if (!incident) return notFound;
-    switch (operationId) {
+    switch (op.operationId) {
       case 'getIncident':
-        return { status: 200, body: incidentBody(op, incident) };
+        return { status: 200, body: incidentBody(incident) };
       case 'updateIncident': {
         const status = (json as { incident: { status?: StandInIncident['status'] } }).incident.status;
         if (status) incident.status = status;
-        return { status: 200, body: incidentBody(op, incident) };
+        return { status: 200, body: incidentBody(incident) };
       }
       case 'listIncidentNotes':
         return {
@@ -163,7 +144,7 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
           body: {
             notes: incident.notes.map((n) => ({
               ...n,
-              user: reference('user_reference', 'PBOT001', 'redis-runbook', 'users'),
+              user: bot(),
               channel: { summary: 'The PagerDuty website or APIs' },
             })),
           },
@@ -175,26 +156,22 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
           created_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         };
         incident.notes.push(note);
-        const body = responseExample(op) as { note: Record<string, unknown> };
-        Object.assign(body.note, note);
-        return { status: 200, body };
+        return { status: 200, body: { note: { ...note, user: bot() } } };
       }
       case 'listIncidentAlerts': {
-        const example = responseExample(op) as { alerts: Array<Record<string, unknown>> };
-        const template = example.alerts[0]!;
         const alerts = incident.alerts.map((details, n) => ({
-          ...structuredClone(template),
           id: `PALRT${n + 1}`,
+          type: 'alert',
           summary: incident.title,
           status: 'triggered',
           service: reference('service_reference', incident.serviceId, 'redis', 'services'),
-          incident: { id: incident.id, type: 'incident_reference' },
+          incident: reference('incident_reference', incident.id, incident.title, 'incidents'),
           body: { type: 'alert_body', contexts: [], details },
         }));
         return { status: 200, body: { alerts, limit: 100, offset: 0, more: false, total: alerts.length } };
       }
       default:
-        return { status: 404, body: { error: ERRORS[404] } };
+        return notFound;
     }
   }
 
@@ -206,12 +183,16 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
         Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
       );
       const method = req.method ?? 'GET';
-      const check = validateRequest(doc, { method, path: url.pathname, query: url.searchParams, headers, body: raw });
+      const check = api.checkRequest({ method, path: url.pathname, query: url.search, headers, body: raw });
+      // The description's only security scheme: an API key as `Authorization: Token token=<key>`.
+      if (check.operation && !/^Token token=\S+$/.test(headers.authorization ?? '')) {
+        check.errors.push('header Authorization: expected "Token token=<API key>"');
+      }
       const record: RecordedRequest = {
         method,
         path: url.pathname,
         query: url.search,
-        ...(check.operation?.operation.operationId ? { operationId: check.operation.operation.operationId } : {}),
+        ...(check.operation?.operationId ? { operationId: check.operation.operationId } : {}),
         headers,
         ...(check.json !== undefined ? { body: check.json } : {}),
         status: 0,
@@ -241,9 +222,8 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
         answer(fault.status, { error: ERRORS[fault.status] }, extra);
         return;
       }
-      const { status, body } = serve(check.operation, check.json);
-      // Error answers mirror PagerDuty's (a 404 for an unknown incident), documented for the operation or not.
-      const responseErrors = status < 300 ? validateResponse(doc, check.operation, status, body) : [];
+      const { status, body } = serve(check.operation, check.pathParams, check.json);
+      const responseErrors = api.checkResponse(check.operation, status, body);
       if (responseErrors.length > 0)
         violations.push(`answer to ${method} ${url.pathname}: ${responseErrors.join('; ')}`);
       answer(status, body);

@@ -1,0 +1,144 @@
+/**
+ * The runbook's runs as every caller sees them: start one (one per incident), send a decision, read its status.
+ * Typed results and the domain errors of `errors.ts`; the CLI and the receiver only map them.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import {
+  decideUpdate,
+  searchAttributes,
+  statusQuery,
+  targetLabel,
+  WORKFLOW_TYPE,
+  workflowIdFor,
+} from '../workflows/definitions.js';
+import type { Decision, DecisionRecord, RunbookInput, RunbookReport, RunbookStatus } from '../workflows/types.js';
+import { DecisionRefusedError, NoWorkerError } from './errors.js';
+
+/** The workflow's signature, for typed handles. */
+export type RunbookWorkflow = (input: RunbookInput) => Promise<RunbookReport>;
+
+/** Markdown shown on the run's page in the Web UI. */
+function staticDetails(input: RunbookInput): string {
+  const t = input.target;
+  return [
+    `**Incident** ${input.incidentUrl ? `[${input.incidentId}](${input.incidentUrl})` : input.incidentId}` +
+      (input.title ? `: ${input.title}` : ''),
+    `**Target** pod \`${t.namespace}/${t.pod}\`${t.container ? ` (container \`${t.container}\`)` : ''}, ` +
+      `Redis \`${t.redis.host}:${t.redis.port}\`${t.redis.db !== undefined ? ` db ${t.redis.db}` : ''}`,
+    `**Started by** ${input.startedBy} (${input.targetSource ?? 'manual'})`,
+    `**Dry run** ${input.dryRun ? 'yes: diagnose and plan only, no backup, no change' : 'no'}`,
+  ].join('\n\n');
+}
+
+/** What {@link startRunbook} found: a run it started, one already running, or one that already finished. */
+export type StartOutcome =
+  | { kind: 'started' | 'running'; workflowId: string; runId: string }
+  | { kind: 'closed'; workflowId: string; runId: string; status: string; outcome?: string };
+
+/**
+ * Starts `redisIncidentRunbook` for `input.incidentId` with workflow id `workflowIdFor(incident)`, its search
+ * attributes and UI summary, under the id-conflict policy FAIL (so we know whether this call started it) and the
+ * reuse policy REJECT_DUPLICATE unless `rerun`: a retried or concurrent start never makes a second run. Shared by
+ * `runbook start` and the PagerDuty webhook.
+ */
+export async function startRunbook(
+  client: Client,
+  input: RunbookInput,
+  opts: { taskQueue: string; rerun?: boolean },
+): Promise<StartOutcome> {
+  const workflowId = workflowIdFor(input.incidentId);
+  const t = input.target;
+  try {
+    const started = await client.workflow.start<RunbookWorkflow>(WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: opts.taskQueue,
+      args: [input],
+      // FAIL (not USE_EXISTING) so that we know whether this call started the run or found one.
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      workflowIdReusePolicy: opts.rerun
+        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+        : WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: searchAttributes.incidentId, value: input.incidentId },
+        { key: searchAttributes.target, value: targetLabel(t) },
+        { key: searchAttributes.phase, value: 'starting' },
+        { key: searchAttributes.outcome, value: 'running' },
+      ],
+      staticSummary: `Redis incident ${input.incidentId}: ${t.namespace}/${t.pod}${input.dryRun ? ' (dry run)' : ''}`,
+      staticDetails: staticDetails(input),
+    });
+    return { kind: 'started', workflowId, runId: started.firstExecutionRunId };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const description = await client.workflow.getHandle(workflowId).describe();
+    if (description.status.name === 'RUNNING') return { kind: 'running', workflowId, runId: description.runId };
+    const outcome = description.typedSearchAttributes.get(searchAttributes.outcome);
+    return {
+      kind: 'closed',
+      workflowId,
+      runId: description.runId,
+      status: description.status.name,
+      ...(outcome ? { outcome } : {}),
+    };
+  }
+}
+
+/**
+ * Sends a decision through the `decide` Update and waits (up to `timeoutMs`) for a worker to take it, so a refusal by
+ * the run's validator (wrong approver, stale plan id, unknown action, nothing waiting) comes back at once as a
+ * {@link DecisionRefusedError} with the validator's words; {@link NoWorkerError} when no worker took it in time.
+ */
+export async function sendDecision(
+  client: Client,
+  handle: WorkflowHandle,
+  decision: Decision,
+  timeoutMs: number,
+): Promise<DecisionRecord> {
+  try {
+    const record = await client.withDeadline(Date.now() + timeoutMs, () =>
+      handle.executeUpdate(decideUpdate, { args: [decision] }),
+    );
+    if (!record.accepted) throw new DecisionRefusedError(record.refusal ?? 'no reason given');
+    return record;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new DecisionRefusedError(err.cause?.message ?? err.message, { cause: err });
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new NoWorkerError(
+        `no worker took the decision within ${Math.round(timeoutMs / 1000)} s: is \`runbook worker\` running? ` +
+          'Nothing was decided',
+        { cause: err },
+      );
+    }
+    if (err instanceof Error && /already completed|workflow execution.*(completed|closed)/i.test(err.message)) {
+      throw new DecisionRefusedError('the run has already finished', { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The run's current status (the `status` query), answered by a worker within `timeoutMs`.
+ * @throws {NoWorkerError} when no worker answers in time; `WorkflowNotFoundError` when there is no such run.
+ */
+export async function readStatus(client: Client, handle: WorkflowHandle, timeoutMs: number): Promise<RunbookStatus> {
+  try {
+    return await client.withDeadline(Date.now() + timeoutMs, () => handle.query(statusQuery));
+  } catch (err) {
+    if (err instanceof Error && err.name === 'WorkflowNotFoundError') throw err;
+    throw new NoWorkerError(
+      `cannot read the run's status (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): ` +
+        'is `runbook worker` running?',
+      { cause: err },
+    );
+  }
+}
