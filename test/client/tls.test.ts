@@ -129,7 +129,9 @@ describe('Temporal over mutual TLS', () => {
   });
 
   it('without the client certificate the endpoint refuses, and the error says where', async () => {
-    const { TEMPORAL_TLS_CLIENT_CERT_PATH: _c, TEMPORAL_TLS_CLIENT_KEY_PATH: _k, ...noCert } = env;
+    const noCert = { ...env };
+    delete noCert.TEMPORAL_TLS_CLIENT_CERT_PATH;
+    delete noCert.TEMPORAL_TLS_CLIENT_KEY_PATH;
     await assert.rejects(connectTemporal(noCert, { connectTimeoutMs: 3000 }), TemporalUnreachableError);
   });
 
