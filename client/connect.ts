@@ -70,6 +70,7 @@ export async function connectTemporal(
   opts: { connectTimeoutMs?: number } = {},
 ): Promise<TemporalClient> {
   const settings = temporalSettingsFrom(env);
+  // Read once more only for TLS and the API key, which settings never hold (they are secrets).
   const { connectionOptions } = connectionOptionsFrom(env);
   let connection: Connection;
   try {
