@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { RunbookSettings } from '../workflows/types.js';
+import type { RunbookSettings } from './settings/types.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createNotifyActivities, type Notifier } from './notify/index.js';
 import { createRedisActivities, type RedisConnector } from './redis/index.js';

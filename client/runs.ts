@@ -19,7 +19,7 @@ import {
   WORKFLOW_TYPE,
   workflowIdFor,
 } from '../workflows/definitions.js';
-import type { Decision, DecisionRecord, RunbookInput, RunbookReport, RunbookStatus } from '../workflows/types.js';
+import type { Decision, DecisionRecord, RunbookInput, RunbookReport, RunbookStatus } from '../workflows/definitions.js';
 import { DecisionRefusedError, NoWorkerError } from './errors.js';
 
 /** The workflow's signature, for typed handles. */

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { temporalSettingsFrom, uiLink } from '../client/index.js';
 import { repoFile } from '../local-servers/repo-path.js';
 import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
-import type { Phase, RunbookReport, RunbookStatus } from '../workflows/types.js';
+import type { Phase, RunbookReport, RunbookStatus } from '../workflows/definitions.js';
 import { temporalCliPath, TemporalBinaryNotFound } from '../local-servers/temporal-binaries.js';
 import { installQuietRuntime } from '../local-servers/temporal.js';
 import { startDemoPagerDuty } from './pagerduty.js';

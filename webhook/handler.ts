@@ -11,7 +11,8 @@ import { DecisionRefusedError, NoWorkerError, readStatus, sendDecision, startRun
 import type { ServiceRoute, TargetConfig } from '../worker/config.js';
 import { incidentResolvedSignal, workflowIdFor } from '../workflows/definitions.js';
 import { isAllowedApprover } from '../workflows/logic/approval-policy.js';
-import type { ApprovalPolicy, Decision, RunbookInput } from '../workflows/types.js';
+import type { ApprovalPolicy } from '../activities/settings/types.js';
+import type { Decision, RunbookInput } from '../workflows/definitions.js';
 import { DEFAULT_MAX_BODY_BYTES, readBodyCapped } from './body.js';
 import {
   actionSchema,

@@ -5,7 +5,7 @@
  */
 import type { IncidentAlert } from '../activities/pagerduty/index.js';
 import type { ServiceRoute, TargetConfig } from '../worker/config.js';
-import type { RedisAddress, RunbookTarget } from '../workflows/types.js';
+import type { RedisAddress, RunbookTarget } from '../workflows/definitions.js';
 
 /** Where the target came from, recorded in the run as `targetSource`. */
 export type TargetSource = 'alert' | 'service' | 'title';

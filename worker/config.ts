@@ -8,7 +8,7 @@ import { access, readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../workflows/definitions.js';
-import type { ApprovalPolicy, RunbookSettings, Thresholds, VerifyPolicy } from '../workflows/types.js';
+import type { ApprovalPolicy, RunbookSettings, Thresholds, VerifyPolicy } from '../activities/settings/types.js';
 
 /** Environment variables the worker reads; `docker-compose.yml` and the Kubernetes manifests set these names. */
 export const ENV_VARS = [

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { redisClientOptions, type RedisConnector } from '../activities/redis/connection.js';
-import type { RedisAddress } from '../workflows/types.js';
+import type { RedisAddress } from '../workflows/definitions.js';
 import type { RunbookConfig } from './config.js';
 
 /**

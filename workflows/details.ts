@@ -1,4 +1,4 @@
-import type { RunbookStatus } from './types.js';
+import type { RunbookStatus } from './definitions.js';
 
 /**
  * The run's current details as Markdown for the Temporal UI: phase, findings, plan, what waits for whom. Kept short

@@ -32,23 +32,21 @@ import { actionsNeedingApproval, buildPlan } from './logic/plan.js';
 import { contentId } from './logic/plan-id.js';
 import { evaluateVerification, keyFigures } from './logic/verify.js';
 import { renderDetails } from './details.js';
+import type { PodHealthSample } from '../activities/kubernetes/types.js';
+import type { RunbookEvent } from '../activities/notify/events.js';
+import type { BackupResult } from '../activities/redis/types.js';
+import type { RunbookSettings } from '../activities/settings/types.js';
 import type {
-  ActionResult,
-  BackupResult,
   Decision,
   DecisionRecord,
-  Evidence,
   Outcome,
   Phase,
-  PlannedAction,
-  PodHealthSample,
-  RemediationPlan,
-  RunbookEvent,
   RunbookInput,
   RunbookReport,
-  RunbookSettings,
   RunbookStatus,
-} from './types.js';
+} from './definitions.js';
+import type { ActionResult, PlannedAction, RemediationPlan } from './logic/actions.js';
+import type { Evidence } from './logic/findings.js';
 
 const retry = (maximumAttempts: number): ActivityOptions['retry'] => ({
   initialInterval: '1s',

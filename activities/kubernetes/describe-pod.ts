@@ -1,10 +1,5 @@
 import type { CoreV1Api, CoreV1Event, V1ContainerState, V1Pod } from '@kubernetes/client-node';
-import type {
-  ContainerStateSummary,
-  ContainerStatusSummary,
-  PodDescription,
-  PodEventSummary,
-} from '../../workflows/types.js';
+import type { ContainerStateSummary, ContainerStatusSummary, PodDescription, PodEventSummary } from './types.js';
 import { callApi } from './errors.js';
 
 /** Events kept in a description, the newest ones. */

@@ -1,7 +1,7 @@
 import type { AppsV1Api, CoreV1Api, V1OwnerReference } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { RunbookErrorType } from '../../workflows/definitions.js';
-import type { ResourceLimits } from '../../workflows/types.js';
+import type { ResourceLimits } from './types.js';
 import { apiStatusCode, callApi, toActivityError } from './errors.js';
 import { parseMemoryBytes } from './quantity.js';
 

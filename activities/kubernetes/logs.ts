@@ -2,7 +2,7 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { RunbookErrorType } from '../../workflows/definitions.js';
 import { classifyLogs } from '../../workflows/logic/classify-logs.js';
-import type { LogClassification } from '../../workflows/types.js';
+import type { LogClassification } from './types.js';
 import { apiStatusCode, apiStatusMessage, callApi, toActivityError } from './errors.js';
 
 /** Bytes read at most from the API server when the caller does not say: 64 KiB. */

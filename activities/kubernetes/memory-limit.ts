@@ -2,15 +2,16 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import type { AppsV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { RunbookErrorType } from '../../workflows/definitions.js';
-import type { ActionResult } from '../../workflows/types.js';
+import type { ActionResult } from '../../workflows/logic/actions.js';
 import { parseMemoryBytes } from './quantity.js';
+import type { WorkloadRef } from './types.js';
 import { workloadAccess } from './workload.js';
 
 const MiB = 1024 * 1024;
 
 /** Input of `setMemoryLimit`. */
 export interface SetMemoryLimitInput {
-  workload: { kind: 'StatefulSet' | 'Deployment'; name: string; namespace: string };
+  workload: WorkloadRef;
   /** Container of the pod template whose limit changes. */
   container: string;
   /** The new `resources.limits.memory` in bytes; rounded up to whole MiB, the unit it is written in. */

@@ -1,5 +1,5 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
-import type { PodHealthSample } from '../../workflows/types.js';
+import type { PodHealthSample } from './types.js';
 import { isPodReady } from './describe-pod.js';
 import { apiStatusCode, toActivityError } from './errors.js';
 

@@ -2,7 +2,8 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import type { AppsV1Api } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { RunbookErrorType } from '../../workflows/definitions.js';
-import type { ActionResult } from '../../workflows/types.js';
+import type { ActionResult } from '../../workflows/logic/actions.js';
+import type { WorkloadRef } from './types.js';
 import { workloadAccess } from './workload.js';
 
 /** The pod-template annotation `kubectl rollout restart` sets; changing it makes the controller replace the pods. */
@@ -10,7 +11,7 @@ export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
 /** Input of `rollingRestart`. */
 export interface RollingRestartInput {
-  workload: { kind: 'StatefulSet' | 'Deployment'; name: string; namespace: string };
+  workload: WorkloadRef;
   /**
    * Value of the annotation: any string (`kubectl` writes an RFC 3339 time). The workflow fixes it per run and action,
    * so that a retried activity does not restart twice.

@@ -2,12 +2,9 @@ import { setHeaderOptions, type PatchStrategy } from '@kubernetes/client-node';
 import type { AppsV1Api, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { callApi } from './errors.js';
 
-/** The workload a runbook action patches. */
-export interface WorkloadRef {
-  kind: 'StatefulSet' | 'Deployment';
-  name: string;
-  namespace: string;
-}
+import type { WorkloadRef } from './types.js';
+
+export type { WorkloadRef };
 
 /** Reading and patching one StatefulSet or Deployment, with the activities' error mapping. */
 export interface WorkloadAccess {

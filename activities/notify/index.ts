@@ -1,4 +1,4 @@
-import type { RunbookEvent } from '../../workflows/types.js';
+import type { RunbookEvent } from './events.js';
 import type { Notifier } from './notifier.js';
 
 export type { Notifier } from './notifier.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RunbookEvent } from '../../workflows/types.js';
+import type { RunbookEvent } from './events.js';
 import { describeEvent, type Notifier } from './notifier.js';
 
 /** Logs each event as one structured line. The default notifier when PagerDuty is not configured. */

@@ -1,4 +1,4 @@
-import type { RunbookEvent } from '../../workflows/types.js';
+import type { RunbookEvent } from './events.js';
 
 /**
  * Where the runbook reports what it does: PagerDuty notes in production, a log line locally. Implementations must be

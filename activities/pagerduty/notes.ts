@@ -2,7 +2,7 @@
  * The notes the runbook writes on a PagerDuty incident: short and plain text (PagerDuty shows notes as they are),
  * each pointing at the run for the long detail.
  */
-import type { RunbookEvent } from '../../workflows/types.js';
+import type { RunbookEvent } from '../notify/events.js';
 
 /** Longest note written; PagerDuty's own limit is far higher, but a note is read on a phone at 3 a.m. */
 export const MAX_NOTE_CHARS = 1500;

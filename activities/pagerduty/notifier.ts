@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { RunbookEvent } from '../../workflows/types.js';
+import type { RunbookEvent } from '../notify/events.js';
 import type { Notifier } from '../notify/notifier.js';
 import { PagerDutyClient, type RetryPolicy } from './client.js';
 import { PagerDutyError, PagerDutyFailureType } from './errors.js';

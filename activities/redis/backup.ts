@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { RunbookErrorType } from '../../workflows/definitions.js';
-import type { BackupResult } from '../../workflows/types.js';
+import type { BackupResult } from './types.js';
 import { configGet, infoText } from './config.js';
 import { parseInfo, rdbStateOf, type RdbState } from './info.js';
 import type { Progress } from './progress.js';

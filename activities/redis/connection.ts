@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { RunbookErrorType } from '../../workflows/definitions.js';
-import type { RedisAddress } from '../../workflows/types.js';
+import type { RedisAddress } from '../../workflows/definitions.js';
 
 /**
  * Builds the client for one address. The worker supplies it (and resolves credentials from its environment); the

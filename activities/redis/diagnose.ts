@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { PrefixUsage, RedisDiagnostics } from '../../workflows/types.js';
+import type { PrefixUsage, RedisDiagnostics } from './types.js';
 import { configGet, infoText } from './config.js';
 import { parseInfo, riskyCommandsOf, summarizeInfo } from './info.js';
 import type { Progress } from './progress.js';

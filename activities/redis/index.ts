@@ -2,13 +2,9 @@
  * Redis side of the runbook: diagnose, back up, remediate. Built from an injected {@link RedisConnector}; each call
  * opens its own short-lived connection. Long loops heartbeat and resume from the previous attempt's details.
  */
-import type {
-  ActionResult,
-  BackupResult,
-  PlannedAction,
-  RedisAddress,
-  RedisDiagnostics,
-} from '../../workflows/types.js';
+import type { BackupResult, RedisDiagnostics } from './types.js';
+import type { RedisAddress } from '../../workflows/definitions.js';
+import type { ActionResult, PlannedAction } from '../../workflows/logic/actions.js';
 import { backupProgressSchema, takeBackup } from './backup.js';
 import { cleanupStateSchema } from './cleanup.js';
 import { withRedis, type RedisConnector } from './connection.js';

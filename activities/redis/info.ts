@@ -1,7 +1,7 @@
 /**
  * INFO text → typed figures. Pure: no I/O, unit-tested on captured replies.
  */
-import type { RedisDiagnostics } from '../../workflows/types.js';
+import type { RedisDiagnostics } from './types.js';
 
 /** INFO as sections (lower-case names, e.g. `memory`) of `field → raw value`. */
 export type InfoSections = Record<string, Record<string, string>>;

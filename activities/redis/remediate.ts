@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ActionResult, PlannedAction, RemediationAction } from '../../workflows/types.js';
+import type { ActionResult, PlannedAction, RemediationAction } from '../../workflows/logic/actions.js';
 import {
   assertNarrowPattern,
   expireByPattern,

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { BigKey, PrefixUsage } from '../../workflows/types.js';
+import type { BigKey, PrefixUsage } from './types.js';
 import { pageLookups } from './key-page.js';
 import type { Progress } from './progress.js';
 

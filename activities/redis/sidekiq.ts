@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisDiagnostics } from '../../workflows/types.js';
+import type { RedisDiagnostics } from './types.js';
 
 /** Queues listed beyond this many are left out (a Sidekiq install has a handful). */
 const MAX_QUEUES = 50;

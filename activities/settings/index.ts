@@ -1,4 +1,4 @@
-import type { RunbookSettings } from '../../workflows/types.js';
+import type { RunbookSettings } from './types.js';
 
 /**
  * The worker's settings (approval policy, thresholds, verify window) as an activity, so each run records the settings

@@ -1,7 +1,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NoWorkerError, readStatus, sendDecision } from '../../client/index.js';
 import { toWorkflowId } from '../../workflows/definitions.js';
-import type { DecisionRecord, RunbookStatus } from '../../workflows/types.js';
+import type { DecisionRecord, RunbookStatus } from '../../workflows/definitions.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
 
 /** Options of `runbook approve`. */

@@ -11,7 +11,10 @@ import type { ScanState } from '../../activities/redis/scan.js';
 import { DEFAULT_PASSWORD_ENV, runbookFileSchema } from '../../worker/config.js';
 import { RunbookErrorType } from '../../workflows/definitions.js';
 import { deriveFindings } from '../../workflows/logic/findings.js';
-import type { Finding, RedisAddress, RedisDiagnostics, Thresholds } from '../../workflows/types.js';
+import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { Thresholds } from '../../activities/settings/types.js';
+import type { RedisAddress } from '../../workflows/definitions.js';
+import type { Finding } from '../../workflows/logic/findings.js';
 import { CliError, ExitCode, type Out } from '../client.js';
 import { parseRedisAddress } from './start.js';
 

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { toWorkflowId } from '../../workflows/definitions.js';
-import type { DecisionRecord } from '../../workflows/types.js';
+import type { DecisionRecord } from '../../workflows/definitions.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
 import { sendDecision } from '../../client/index.js';
 import { checkBy } from './approve.js';

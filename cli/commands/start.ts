@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import type { Client } from '@temporalio/client';
 import { startRunbook, uiLink, type RunbookWorkflow } from '../../client/index.js';
 import { workflowIdFor } from '../../workflows/definitions.js';
-import type { RedisAddress, RunbookInput, RunbookReport, RunbookTarget } from '../../workflows/types.js';
+import type { RedisAddress, RunbookInput, RunbookReport, RunbookTarget } from '../../workflows/definitions.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
 
 /** Options of `runbook start`. */

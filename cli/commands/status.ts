@@ -1,7 +1,7 @@
 import { decodePendingActivityState, defaultPayloadConverter, type Client } from '@temporalio/client';
 import { optionalTsToDate } from '@temporalio/common';
 import { searchAttributes, statusQuery, toWorkflowId } from '../../workflows/definitions.js';
-import type { RunbookStatus } from '../../workflows/types.js';
+import type { RunbookStatus } from '../../workflows/definitions.js';
 import { uiLink } from '../../client/index.js';
 import type { CommandContext } from '../client.js';
 

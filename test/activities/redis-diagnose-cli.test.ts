@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import { main } from '../../cli/main.js';
 import { defaultThresholds, diagnoseCommand } from '../../cli/commands/diagnose.js';
 import { seedCrashScenario } from '../../demo/seed-redis.js';
-import type { Finding, RedisDiagnostics } from '../../workflows/types.js';
+import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { Finding } from '../../workflows/logic/findings.js';
 import { freePort } from '../../local-servers/free-port.js';
 import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
 import { testSettings } from '../workflows/fixtures.js';
@@ -54,7 +55,7 @@ void describe('runbook diagnose', () => {
     assert.match(text, /writes: refused \(OOM command not allowed/);
     assert.match(text, /\[critical\] noeviction-near-limit: /);
     assert.equal(result.diagnostics.bigKeys.length, 5);
-    const ids = result.findings.map((f) => f.id);
+    const ids: string[] = result.findings.map((f) => f.id);
     for (const id of ['noeviction-near-limit', 'writes-rejected', 'sidekiq-stat-no-ttl'])
       assert.ok(ids.includes(id), id);
     assert.match(err.at(-1) ?? '', /^scanned \d+ keys in [\d.]+ s$/, 'progress on stderr, not stdout');

@@ -14,7 +14,7 @@ import { foldPrefixes } from '../../activities/redis/diagnose.js';
 import { p99 } from '../../activities/redis/pacing.js';
 import { displayKey, keyPrefix, offerTopKey, OTHER_PREFIX } from '../../activities/redis/scan.js';
 import { assertNarrowPattern } from '../../activities/redis/cleanup.js';
-import type { BigKey } from '../../workflows/types.js';
+import type { BigKey } from '../../activities/redis/types.js';
 
 // Trimmed from a real Redis 7.0.15 reply to `INFO server memory keyspace stats clients persistence`.
 const INFO = [

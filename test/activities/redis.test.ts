@@ -13,7 +13,8 @@ import { LatencyPacer, type LatencySource } from '../../activities/redis/pacing.
 import { detachedProgress } from '../../activities/redis/progress.js';
 import { scanKeyspace, OTHER_PREFIX, type ScanState } from '../../activities/redis/scan.js';
 import { seedCrashScenario } from '../../demo/seed-redis.js';
-import type { PlannedAction, RedisAddress, RemediationAction } from '../../workflows/types.js';
+import type { RedisAddress } from '../../workflows/definitions.js';
+import type { PlannedAction, RemediationAction } from '../../workflows/logic/actions.js';
 import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
 import { freePort } from '../../local-servers/free-port.js';
 

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { allSearchAttributeKeys } from '../../workflows/definitions.js';
-import type { RunbookStatus } from '../../workflows/types.js';
+import type { RunbookStatus } from '../../workflows/definitions.js';
 import { uiLink } from '../../client/index.js';
 import type { CommandContext } from '../../cli/client.js';
 import { listCommand, listQuery, renderRuns } from '../../cli/commands/list.js';

@@ -20,7 +20,7 @@ import { DecisionRefusedError } from '../../client/index.js';
 import { loadTemporalSettings } from '../../worker/config.js';
 import { DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
 import { statusQuery, toWorkflowId } from '../../workflows/definitions.js';
-import type { RunbookReport, RunbookStatus } from '../../workflows/types.js';
+import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { installQuietRuntime } from '../../local-servers/temporal.js';
 
 installQuietRuntime();
@@ -95,7 +95,7 @@ describe('redisIncidentRunbook end to end on the dev server', () => {
     await start('E2E-DRY', { dryRun: true });
     const { report } = await finish('E2E-DRY', 'dry-run');
     assert.equal(report.outcome, 'dry-run');
-    const ids = report.findings.map((f) => f.id);
+    const ids: string[] = report.findings.map((f) => f.id);
     for (const expected of ['pod-oomkilled', 'noeviction-near-limit', 'writes-rejected', 'sidekiq-stat-no-ttl']) {
       assert.ok(ids.includes(expected), `finding ${expected} in ${ids.join(', ')}`);
     }

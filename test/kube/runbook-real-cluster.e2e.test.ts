@@ -15,7 +15,7 @@ import type { CommandContext } from '../../cli/client.js';
 import { DEMO_TARGET, startLocalStack, type ExternalClusterStack } from '../../demo/stack.js';
 import { loadTemporalSettings } from '../../worker/config.js';
 import { statusQuery, toWorkflowId } from '../../workflows/definitions.js';
-import type { RunbookReport, RunbookStatus } from '../../workflows/types.js';
+import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';
 import { installQuietRuntime } from '../../local-servers/temporal.js';
 import { readManifestFile, serverSideApply } from './manifests.js';
@@ -91,7 +91,7 @@ describe('redisIncidentRunbook end to end against a real Kubernetes API server',
       { namespace: NAMESPACE, pod: REDIS_POD, container: REDIS_CONTAINER },
       probeClient!,
     );
-    const ids = waiting.findings.map((f) => f.id);
+    const ids: string[] = waiting.findings.map((f) => f.id);
     // From the API server (pod status, events) and from kwok (the previous log), through the worker's Role.
     for (const expected of ['pod-oomkilled', 'pod-crashloop', 'probes-failing', 'log-fork-cannot-allocate-memory']) {
       assert.ok(ids.includes(expected), `finding ${expected} in ${ids.join(', ')}`);

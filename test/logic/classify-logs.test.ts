@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyLogs, MAX_LINE_CHARS } from '../../workflows/logic/classify-logs.js';
-import type { LogSignal } from '../../workflows/types.js';
+import type { LogSignal } from '../../activities/kubernetes/types.js';
 
 const cases: Array<{ name: string; line: string; signals: LogSignal[] }> = [
   {

@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveFindings } from '../../workflows/logic/findings.js';
-import type { Evidence, PodDescription, RedisDiagnostics } from '../../workflows/types.js';
+import type { PodDescription } from '../../activities/kubernetes/types.js';
+import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { Evidence, FindingId } from '../../workflows/logic/findings.js';
 import { GiB, seedLimits, seedPod, seedRedis, testSettings } from '../workflows/fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -53,7 +55,7 @@ void describe('deriveFindings', () => {
     assert.deepEqual(ids(evidence()), []);
   });
 
-  const cases: Array<{ rule: string; positive: Evidence; negatives: Array<[string, Evidence]> }> = [
+  const cases: Array<{ rule: FindingId; positive: Evidence; negatives: Array<[string, Evidence]> }> = [
     {
       rule: 'noeviction-near-limit',
       positive: evidence(memory({ usedMemory: 95 * MiB, maxmemory: 100 * MiB, maxmemoryPolicy: 'noeviction' })),
@@ -202,7 +204,7 @@ void describe('deriveFindings', () => {
       ],
     },
     ...(['keys', 'monitor', 'flushall', 'flushdb'] as const).map((command) => ({
-      rule: `command-${command}`,
+      rule: `command-${command}` as const,
       positive: evidence({ commands: { ...healthyRedis().commands!, [command]: 2 } }),
       negatives: [['never called', evidence()] as [string, Evidence]],
     })),

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveFindings } from '../../workflows/logic/findings.js';
 import { actionsNeedingApproval, buildPlan, hasJobQueueKeys, raisedMemoryLimit } from '../../workflows/logic/plan.js';
-import type { Evidence, RedisDiagnostics } from '../../workflows/types.js';
+import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { Evidence } from '../../workflows/logic/findings.js';
 import { seedLimits, seedPod, seedRedis, testSettings } from '../workflows/fixtures.js';
 
 const MiB = 1024 * 1024;

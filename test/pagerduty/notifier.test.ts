@@ -8,7 +8,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { PagerDutyClient, PagerDutyError, PagerDutyNotifier, retryAfterMs } from '../../activities/pagerduty/index.js';
-import type { RunbookEvent, RunbookReport } from '../../workflows/types.js';
+import type { RunbookEvent } from '../../activities/notify/events.js';
+import type { RunbookReport } from '../../workflows/definitions.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 
 const FAST = { baseDelayMs: 20, maxDelayMs: 100, pdjsRetryTimeoutMs: 10, budgetMs: 5000, maxRetryAfterMs: 3000 };

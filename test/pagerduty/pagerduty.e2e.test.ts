@@ -19,7 +19,7 @@ import { createWebhookFromEnv, type WebhookFromEnv } from '../../webhook/from-en
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
 import { statusQuery, workflowIdFor } from '../../workflows/definitions.js';
-import type { RunbookReport, RunbookStatus } from '../../workflows/types.js';
+import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 import { installQuietRuntime } from '../../local-servers/temporal.js';
 

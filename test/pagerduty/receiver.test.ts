@@ -16,7 +16,7 @@ import { lambdaAdapter, type HttpApiEvent } from '../../webhook/lambda.js';
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
 import { searchAttributes, workflowIdFor } from '../../workflows/definitions.js';
-import type { RunbookInput } from '../../workflows/types.js';
+import type { RunbookInput } from '../../workflows/definitions.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
 import { OpenApiDescription, RECEIVER_API } from '../../local-servers/openapi.js';

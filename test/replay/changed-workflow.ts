@@ -4,7 +4,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities/index.js';
-import type { RunbookInput } from '../../workflows/types.js';
+import type { RunbookInput } from '../../workflows/definitions.js';
 
 const { describePod } = proxyActivities<RunbookActivities>({ startToCloseTimeout: '30s' });
 

@@ -3,16 +3,11 @@
  * and test doubles of the activities built from it. The doubles are for workflow-logic tests on the time-skipping
  * server only; every real activity is tested against a real server elsewhere.
  */
-import type {
-  ActionResult,
-  BackupResult,
-  PodDescription,
-  PodHealthSample,
-  RedisDiagnostics,
-  ResourceLimits,
-  RunbookEvent,
-  RunbookSettings,
-} from '../../workflows/types.js';
+import type { PodDescription, PodHealthSample, ResourceLimits } from '../../activities/kubernetes/types.js';
+import type { RunbookEvent } from '../../activities/notify/events.js';
+import type { BackupResult, RedisDiagnostics } from '../../activities/redis/types.js';
+import type { RunbookSettings } from '../../activities/settings/types.js';
+import type { ActionResult } from '../../workflows/logic/actions.js';
 
 const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;

@@ -17,7 +17,7 @@ import {
   workflowIdFor,
 } from '../../workflows/definitions.js';
 import type { redisIncidentRunbook } from '../../workflows/runbook.js';
-import type { RunbookInput, RunbookReport, RunbookStatus } from '../../workflows/types.js';
+import type { RunbookInput, RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { installQuietRuntime, startTimeSkippingServer } from '../../local-servers/temporal.js';
 import { fakeActivities, testSettings, type FakeOptions, type Recorder } from './fixtures.js';
 

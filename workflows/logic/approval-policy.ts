@@ -1,4 +1,6 @@
-import type { ApprovalPolicy, Decision, RemediationPlan } from '../types.js';
+import type { ApprovalPolicy } from '../../activities/settings/types.js';
+import type { Decision } from '../definitions.js';
+import type { RemediationPlan } from './actions.js';
 
 /** What a decision is checked against. */
 export interface DecisionContext {

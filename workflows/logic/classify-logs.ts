@@ -2,7 +2,7 @@
  * Classification of a Redis container's log tail into the signals the runbook reasons about. Pure: no I/O, no Node
  * built-ins, so workflow code can import it as well as activities.
  */
-import type { LogClassification, LogSignal } from '../types.js';
+import type { LogClassification, LogSignal } from '../../activities/kubernetes/types.js';
 
 /** Lines kept in `lastLines` when the caller does not say. */
 export const DEFAULT_LAST_LINES = 20;

@@ -1,4 +1,61 @@
-import type { Evidence, Finding, Thresholds } from '../types.js';
+import type {
+  LogClassification,
+  LogSignal,
+  PodDescription,
+  ResourceLimits,
+} from '../../activities/kubernetes/types.js';
+import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { Thresholds } from '../../activities/settings/types.js';
+
+/** Everything the diagnose steps gathered. A step that failed leaves its error instead of its evidence. */
+export interface Evidence {
+  pod?: PodDescription;
+  podError?: string;
+  logs?: LogClassification;
+  limits?: ResourceLimits;
+  limitsError?: string;
+  redis?: RedisDiagnostics;
+  redisError?: string;
+}
+
+export type Severity = 'critical' | 'warning' | 'info';
+
+/** Every rule id a finding can carry: the plan and verification match on these, so a misspelt id fails to compile. */
+export type FindingId =
+  | 'pod-unavailable'
+  | 'pod-oomkilled'
+  | 'pod-crashloop'
+  | 'probes-failing'
+  | 'redis-unreachable'
+  | 'noeviction-near-limit'
+  | 'maxmemory-unbounded'
+  | 'maxmemory-above-limit-share'
+  | 'fragmentation-high'
+  | 'writes-rejected'
+  | 'connections-rejected'
+  | 'evictions'
+  | 'bgsave-failing'
+  | 'aof-write-failing'
+  | 'sidekiq-stat-no-ttl'
+  | 'sidekiq-dead-large'
+  | 'sidekiq-retry-large'
+  | 'command-del-slow'
+  | 'command-keys'
+  | 'command-monitor'
+  | 'command-flushall'
+  | 'command-flushdb'
+  | `log-${LogSignal}`
+  | `big-key:${number}:${string}`
+  | `no-ttl-prefix:${string}`;
+
+export interface Finding {
+  /** Stable rule id, e.g. `noeviction-near-limit`. */
+  id: FindingId;
+  severity: Severity;
+  message: string;
+  /** The figures the finding rests on. */
+  evidence: Record<string, string | number | boolean>;
+}
 
 const MiB = 1024 * 1024;
 
@@ -257,7 +314,7 @@ const commandRules: Rule = (e) => {
   const c = e.redis?.commands;
   if (!c) return [];
   const out: Finding[] = [];
-  const seen = (command: string, calls: number, why: string) => {
+  const seen = (command: 'keys' | 'monitor' | 'flushall' | 'flushdb', calls: number, why: string) => {
     if (calls > 0) {
       out.push({
         id: `command-${command}`,

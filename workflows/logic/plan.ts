@@ -1,4 +1,6 @@
-import type { Evidence, Finding, PlannedAction, RemediationPlan, Thresholds } from '../types.js';
+import type { Thresholds } from '../../activities/settings/types.js';
+import type { PlannedAction, RemediationPlan } from './actions.js';
+import type { Evidence, Finding, FindingId } from './findings.js';
 import { contentId } from './plan-id.js';
 
 const MiB = 1024 * 1024;
@@ -40,7 +42,7 @@ export function hasJobQueueKeys(evidence: Evidence): boolean {
  * the same evidence gives the same plan id and a changed one needs a new approval.
  */
 export function buildPlan(evidence: Evidence, findings: Finding[], t: Thresholds): RemediationPlan {
-  const has = (id: string) => findings.some((f) => f.id === id);
+  const has = (id: FindingId) => findings.some((f) => f.id === id);
   const r = evidence.redis;
   const actions: PlannedAction[] = [];
   const persistAdvice: string[] = [];

@@ -1,7 +1,17 @@
-import type { Finding, PodHealthSample, RedisDiagnostics, Verification } from '../types.js';
+import type { PodHealthSample } from '../../activities/kubernetes/types.js';
+import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { Finding, FindingId } from './findings.js';
+
+export interface Verification {
+  passed: boolean;
+  reasons: string[];
+  before?: RedisDiagnostics;
+  after?: RedisDiagnostics;
+  podSamples: PodHealthSample[];
+}
 
 /** Findings a successful remediation must make disappear. */
-export const MUST_CLEAR = ['noeviction-near-limit', 'writes-rejected', 'bgsave-failing'];
+export const MUST_CLEAR: FindingId[] = ['noeviction-near-limit', 'writes-rejected', 'bgsave-failing'];
 
 export interface VerificationInput {
   before?: RedisDiagnostics;

@@ -1,0 +1,96 @@
+/** What the Redis activities return: diagnostics (INFO, CONFIG GET, a SCAN's big keys and prefixes) and the backup. */
+
+export interface BigKey {
+  /** Key name, truncated to 200 characters. */
+  key: string;
+  db: number;
+  type: string;
+  bytes: number;
+  /** Seconds to live; -1 when the key has none. */
+  ttlSeconds: number;
+}
+
+export interface PrefixUsage {
+  prefix: string;
+  keys: number;
+  bytes: number;
+  keysWithoutTtl: number;
+}
+
+/** Step 4: Redis's own view. Built from INFO, CONFIG GET and a SCAN (never KEYS). */
+export interface RedisDiagnostics {
+  collectedAt: string;
+  version: string;
+  memory: {
+    usedMemory: number;
+    usedMemoryRss: number;
+    usedMemoryPeak: number;
+    usedMemoryDataset?: number;
+    /** Memory Redis spends on its own structures (buffers, dict overhead, replication backlog…). */
+    usedMemoryOverhead?: number;
+    fragmentationRatio: number;
+    allocatorFragRatio?: number;
+    maxmemory: number;
+    maxmemoryPolicy: string;
+  };
+  keyspace: Array<{ db: number; keys: number; expires: number }>;
+  stats: {
+    evictedKeys: number;
+    expiredKeys: number;
+    keyspaceHits: number;
+    keyspaceMisses: number;
+    rejectedConnections: number;
+    totalErrorReplies?: number;
+  };
+  clients: { connectedClients: number; blockedClients: number };
+  persistence: {
+    rdbLastBgsaveStatus: string;
+    rdbLastSaveTime: number;
+    rdbBgsaveInProgress: boolean;
+    rdbChangesSinceLastSave: number;
+    aofEnabled: boolean;
+    aofLastWriteStatus?: string;
+  };
+  /** Values of CONFIG GET that the runbook reasons about. */
+  config: { maxmemory: number; maxmemoryPolicy: string; dir?: string; dbfilename?: string; appendonly?: string };
+  bigKeys: BigKey[];
+  prefixes: PrefixUsage[];
+  sidekiq?: {
+    retry: number;
+    dead: number;
+    schedule: number;
+    queues: Array<{ name: string; length: number }>;
+    statKeys: number;
+    statKeysWithoutTtl: number;
+    /** Age of the oldest job in the dead set, in seconds (from its score, the time it died); absent when empty. */
+    oldestDeadAgeSeconds?: number;
+  };
+  /** `MEMORY DOCTOR`'s advice, cut short. */
+  memoryDoctor?: string;
+  /** Calls since the last stats reset (`INFO commandstats`) of the commands that hurt a busy server. */
+  commands?: {
+    keys: number;
+    del: number;
+    /** Mean µs per DEL: high when big keys are deleted synchronously (UNLINK frees them in the background). */
+    delUsecPerCall: number;
+    monitor: number;
+    flushall: number;
+    flushdb: number;
+  };
+  scannedKeys: number;
+  /** Whether a write succeeded (a probe key with a short TTL, removed afterwards). */
+  writable: boolean;
+  writeError?: string;
+}
+
+export interface BackupResult {
+  confirmed: boolean;
+  lastSave: number;
+  previousLastSave: number;
+  status: string;
+  dir?: string;
+  dbfilename?: string;
+  rdbBytes?: number;
+  durationMs: number;
+  error?: string;
+}

@@ -1,0 +1,48 @@
+/** The settings a run loads once (from the worker's RUNBOOK_CONFIG) and records in its history. */
+
+export interface ApprovalPolicy {
+  /** Emails allowed to approve or reject; `*` allows anyone. */
+  approvers: string[];
+  /** Refuse an approval from whoever started the run. */
+  requireDifferentApprover: boolean;
+  /** How long to wait for a decision, in seconds. */
+  timeoutSeconds: number;
+  /** Remind the notifier every this many seconds while waiting; 0 turns reminders off. */
+  reminderIntervalSeconds: number;
+  /** At the deadline: reject (default), or escalate once and wait another `timeoutSeconds` before rejecting. */
+  onTimeout: 'reject' | 'escalate';
+}
+
+export interface VerifyPolicy {
+  /** How long the pod is watched after remediation, in seconds. */
+  windowSeconds: number;
+  /** How often it is sampled during the window, in seconds. */
+  intervalSeconds: number;
+}
+
+/** Settings the worker owns (from RUNBOOK_CONFIG), fetched once per run and recorded in its history. */
+export interface RunbookSettings {
+  approval: ApprovalPolicy;
+  verify: VerifyPolicy;
+  thresholds: Thresholds;
+  /** Base URL of the Temporal Web UI, for links in reports. */
+  temporalUiUrl: string;
+  namespace: string;
+}
+
+export interface Thresholds {
+  /** used_memory / maxmemory at or above which memory is "near the limit". */
+  memoryNearLimitRatio: number;
+  /** maxmemory as a share of the container memory limit (room for fork copy-on-write and fragmentation). */
+  maxmemoryShareOfLimit: number;
+  fragmentationRatio: number;
+  bigKeyBytes: number;
+  /** Retention given to `stat:*` keys that have no TTL, in seconds. */
+  statKeyTtlSeconds: number;
+  /** Sidekiq dead-set size above which it is trimmed. */
+  sidekiqDeadMax: number;
+  /** Cap on keys one cleanup action may touch (blast radius). */
+  maxKeysPerAction: number;
+  /** p99 of a concurrent probe, in ms, above which key cleanups pause between batches (absent: the activity's 5 ms). */
+  cleanupP99TargetMs?: number;
+}
