@@ -1,0 +1,53 @@
+/**
+ * The activity proxies of the runbook, one per group of options, each typed with just the activities it may call: a
+ * step cannot reach, say, a change with the short timeout of a read.
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
+import type { RunbookActivities } from '../activities/index.js';
+import { NON_RETRYABLE_ERRORS } from './definitions.js';
+
+type Only<K extends keyof RunbookActivities> = Pick<RunbookActivities, K>;
+
+const retry = (maximumAttempts: number): ActivityOptions['retry'] => ({
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+});
+
+/** The worker's settings: instant, retried a few times. */
+export const settingsActivities = proxyActivities<Only<'loadSettings'>>({
+  startToCloseTimeout: '10s',
+  retry: retry(5),
+});
+
+/** Kubernetes API calls: reads, the health samples, and the two patches (each one request). */
+export const kubernetes = proxyActivities<
+  Only<'describePod' | 'fetchPreviousLogs' | 'checkLimits' | 'podHealth' | 'rollingRestart' | 'setMemoryLimit'>
+>({ startToCloseTimeout: '30s', retry: retry(5) });
+
+/** Redis diagnostics: a paced SCAN can take minutes on a big keyspace, so it heartbeats. */
+export const redisScan = proxyActivities<Only<'diagnoseRedis'>>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '30s',
+  retry: retry(5),
+});
+
+/** BGSAVE and its confirmation: a fork on a full Redis, so fewer attempts. */
+export const redisBackup = proxyActivities<Only<'backupRedis'>>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '30s',
+  retry: retry(3),
+});
+
+/** Changes to Redis, including paced cleanups of many keys. */
+export const redisChange = proxyActivities<Only<'applyRedisAction'>>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '30s',
+  retry: retry(5),
+});
+
+/** Notes to PagerDuty (or the log). */
+export const notifier = proxyActivities<Only<'notify'>>({ startToCloseTimeout: '30s', retry: retry(5) });

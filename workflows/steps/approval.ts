@@ -1,0 +1,69 @@
+import { condition } from '@temporalio/workflow';
+import type { RemediationPlan } from '../logic/actions.js';
+import { now, type Ending, type RunbookRun } from '../run-state.js';
+
+/**
+ * Waits for a decision on `plan` until the policy's deadline, reminding the incident on the way, and escalating once
+ * at the deadline if the policy says so. Returns when decided, resolved elsewhere, or out of time.
+ */
+export async function waitForDecision(run: RunbookRun, plan: RemediationPlan, approvable: string[]): Promise<void> {
+  const { status } = run;
+  const policy = run.settings.approval;
+  status.plan = plan;
+  status.awaitingApproval = approvable;
+  let deadlineMs = now().getTime() + policy.timeoutSeconds * 1000;
+  let escalated = false;
+  status.approvalDeadline = new Date(deadlineMs).toISOString();
+  run.enter('awaiting-approval');
+  for (;;) {
+    const left = deadlineMs - now().getTime();
+    if (left <= 0) {
+      if (policy.onTimeout !== 'escalate' || escalated) break;
+      escalated = true;
+      deadlineMs = now().getTime() + policy.timeoutSeconds * 1000;
+      status.approvalDeadline = new Date(deadlineMs).toISOString();
+      run.showDetails();
+      await run.tell({ type: 'approval-escalated', planId: plan.id, deadline: status.approvalDeadline });
+      continue;
+    }
+    const slice = policy.reminderIntervalSeconds > 0 ? Math.min(left, policy.reminderIntervalSeconds * 1000) : left;
+    if (await condition(() => run.decided(), slice, { summary: `waiting for approval of ${plan.id}` })) break;
+    if (now().getTime() < deadlineMs)
+      await run.tell({ type: 'approval-reminder', planId: plan.id, deadline: status.approvalDeadline });
+  }
+  status.awaitingApproval = [];
+}
+
+/**
+ * Runbook step 7: a human approves the risky actions (or a subset), or rejects them. Ends the run on a rejection, at
+ * the deadline, when the incident was resolved meanwhile, or when the backup failed and nobody overrode it.
+ */
+export async function awaitApproval(run: RunbookRun): Promise<Ending | undefined> {
+  if (run.needsApproval.length === 0) return undefined;
+  const { status } = run;
+  await waitForDecision(run, status.plan!, run.needsApproval);
+  if (run.incidentResolved && run.approvedActions === undefined && !run.rejected)
+    return {
+      outcome: 'incident-resolved',
+      summary: `The incident was resolved while the plan waited for approval${run.resolvedBy()}; nothing was changed.`,
+    };
+  if (run.rejected) {
+    const r = status.decisions.filter((d) => d.accepted && d.decision === 'reject').pop();
+    return {
+      outcome: 'rejected',
+      summary: `Rejected by ${r?.by ?? 'unknown'}: ${r?.reason ?? ''}. Nothing was changed.`,
+    };
+  }
+  if (run.approvedActions === undefined && status.backup && !status.backup.confirmed)
+    return {
+      outcome: 'backup-failed',
+      summary: `No confirmed backup (${status.backup.error ?? status.backup.status}) and no backup override by two approvers by ${status.approvalDeadline}: nothing was changed. A human must take over.`,
+    };
+  if (run.approvedActions === undefined)
+    return {
+      outcome: 'timed-out',
+      summary: `No decision by ${status.approvalDeadline}: rejected by policy. Nothing was changed.`,
+    };
+  run.approved = run.approvedActions;
+  return undefined;
+}

@@ -1,0 +1,49 @@
+import { kubernetes, redisScan } from '../activities.js';
+import { errorMessage, type RunbookRun } from '../run-state.js';
+
+/**
+ * Runbook steps 1-4: the pod and its events, the previous container's log, requests and limits, Redis's own view. A
+ * failed step leaves its error as evidence instead of stopping the runbook: a half-broken cluster is the usual case.
+ */
+export async function gatherEvidence(run: RunbookRun): Promise<void> {
+  run.enter('diagnosing');
+  const { namespace, pod, container, redis } = run.input.target;
+  const evidence = run.evidence;
+  try {
+    evidence.pod = await kubernetes.describePod.executeWithOptions({ summary: `describe pod ${namespace}/${pod}` }, [
+      { namespace, pod },
+    ]);
+  } catch (err) {
+    evidence.podError = errorMessage(err);
+  }
+  try {
+    evidence.logs = await kubernetes.fetchPreviousLogs.executeWithOptions(
+      { summary: 'previous container logs, classified' },
+      [{ namespace, pod, container }],
+    );
+  } catch (err) {
+    evidence.logs = {
+      available: false,
+      unavailableReason: errorMessage(err),
+      bytesRead: 0,
+      signals: [],
+      lastLines: [],
+    };
+  }
+  try {
+    evidence.limits = await kubernetes.checkLimits.executeWithOptions(
+      { summary: 'requests, limits and owner workload' },
+      [{ namespace, pod, container }],
+    );
+  } catch (err) {
+    evidence.limitsError = errorMessage(err);
+  }
+  try {
+    evidence.redis = await redisScan.diagnoseRedis.executeWithOptions(
+      { summary: `Redis diagnostics ${redis.host}:${redis.port}` },
+      [{ redis }],
+    );
+  } catch (err) {
+    evidence.redisError = errorMessage(err);
+  }
+}

@@ -1,0 +1,32 @@
+import { deriveFindings } from '../logic/findings.js';
+import { actionsNeedingApproval, buildPlan } from '../logic/plan.js';
+import type { Ending, RunbookRun } from '../run-state.js';
+
+/**
+ * Runbook step 5: findings and a plan, a pure function of the evidence, told to the incident. Ends the run here on a
+ * dry run, when there is nothing to do, or when the incident was resolved meanwhile.
+ */
+export async function planRemediation(run: RunbookRun): Promise<Ending | undefined> {
+  run.enter('planning');
+  const { thresholds } = run.settings;
+  const findings = deriveFindings(run.evidence, thresholds);
+  const plan = buildPlan(run.evidence, findings, thresholds);
+  run.status.findings = findings;
+  run.status.plan = plan;
+  run.needsApproval = actionsNeedingApproval(plan);
+  await run.tell({ type: 'plan-ready', findings, plan, needsApproval: run.needsApproval });
+
+  if (run.input.dryRun)
+    return {
+      outcome: 'dry-run',
+      summary: `Dry run: ${findings.length} finding(s), plan ${plan.id} with ${plan.actions.length} action(s); nothing was changed.`,
+    };
+  if (plan.actions.length === 0)
+    return { outcome: 'nothing-to-do', summary: `${findings.length} finding(s) and no remediation to run.` };
+  if (run.incidentResolved)
+    return {
+      outcome: 'incident-resolved',
+      summary: `The incident was resolved before any action ran${run.resolvedBy()}.`,
+    };
+  return undefined;
+}

@@ -1,0 +1,91 @@
+import { workflowInfo } from '@temporalio/workflow';
+import { kubernetes, redisChange } from '../activities.js';
+import type { ActionResult, PlannedAction, RemediationPlan } from '../logic/actions.js';
+import { contentId } from '../logic/plan-id.js';
+import { errorMessage, type Ending, type RunbookRun } from '../run-state.js';
+import { waitForDecision } from './approval.js';
+
+/** How many times one action may go past its cap, each with its own approval. */
+const MAX_CONTINUATIONS = 5;
+
+/** One planned action through the activity for its system; a failure becomes a failed result. */
+async function runAction(run: RunbookRun, planned: PlannedAction): Promise<ActionResult> {
+  const summary = planned.summary.slice(0, 120);
+  const { action } = planned;
+  try {
+    if (action.kind === 'rolling-restart')
+      return await kubernetes.rollingRestart.executeWithOptions({ summary }, [
+        { workload: action.workload, restartedAt: `${workflowInfo().runId}:${planned.id}` },
+      ]);
+    if (action.kind === 'set-memory-limit')
+      return await kubernetes.setMemoryLimit.executeWithOptions({ summary }, [
+        { workload: action.workload, container: action.container, bytes: action.bytes, actionId: planned.id },
+      ]);
+    const p99TargetMs = run.settings.thresholds.cleanupP99TargetMs;
+    return await redisChange.applyRedisAction.executeWithOptions({ summary }, [
+      { redis: run.input.target.redis, action: planned, ...(p99TargetMs ? { pacing: { p99TargetMs } } : {}) },
+    ]);
+  } catch (err) {
+    return { id: planned.id, ok: false, detail: errorMessage(err) };
+  }
+}
+
+/** An action stopped at its cap: going further is a plan of its own, approved on its own. */
+async function continuePastCap(
+  run: RunbookRun,
+  planned: PlannedAction,
+  round: number,
+): Promise<ActionResult | undefined> {
+  const plan = run.status.plan!;
+  const more: PlannedAction = {
+    ...planned,
+    id: `${planned.id}+${round}`,
+    summary: `Continue past the cap: ${planned.summary}`,
+  };
+  const continuation: RemediationPlan = {
+    id: contentId('plan', { after: plan.id, action: more.id }),
+    actions: [more],
+    persistAdvice: [],
+  };
+  run.approvedActions = undefined;
+  run.pendingOverride = undefined;
+  await run.tell({ type: 'plan-ready', findings: run.status.findings, plan: continuation, needsApproval: [more.id] });
+  await waitForDecision(run, continuation, [more.id]);
+  run.status.plan = plan;
+  run.enter('remediating');
+  if (run.approvedActions === undefined) return undefined;
+  return runAction(run, more);
+}
+
+/**
+ * Runbook step 8: the safe actions and the approved ones, in plan order, stopping at the first failure (a failed
+ * CONFIG REWRITE only means the settings do not survive a restart). An action at its cap asks before going further.
+ */
+export async function remediate(run: RunbookRun): Promise<Ending | undefined> {
+  const { status } = run;
+  run.enter('remediating');
+  const toRun = status.plan!.actions.filter((a) => a.risk === 'safe' || run.approved.includes(a.id));
+  const record = (result: ActionResult) => {
+    status.results.push(result);
+    run.showDetails();
+  };
+  for (const planned of toRun) {
+    let result = await runAction(run, planned);
+    record(result);
+    for (let round = 1; result.ok && result.capReached && round <= MAX_CONTINUATIONS && !run.rejected; round++) {
+      const next = await continuePastCap(run, planned, round);
+      if (!next) {
+        status.results.push({ id: `${planned.id}+${round}`, ok: true, detail: 'not approved: stopped at the cap' });
+        break;
+      }
+      result = next;
+      record(result);
+    }
+    if (!result.ok && planned.action.kind !== 'config-rewrite')
+      return {
+        outcome: 'remediation-failed',
+        summary: `Action ${planned.id} failed: ${result.detail}. The remaining actions were not run; a human must take over.`,
+      };
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+import { sleep } from '@temporalio/workflow';
+import type { PodHealthSample } from '../../activities/kubernetes/types.js';
+import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import { kubernetes, redisScan } from '../activities.js';
+import { deriveFindings } from '../logic/findings.js';
+import { evaluateVerification } from '../logic/verify.js';
+import { errorMessage, type Ending, type RunbookRun } from '../run-state.js';
+
+/**
+ * Runbook step 9: Redis again, and the pod over a durable watch window. A failed verification escalates to a human;
+ * the run never loops on its own remediation.
+ */
+export async function verify(run: RunbookRun): Promise<Ending> {
+  run.enter('verifying');
+  const { namespace, pod, redis } = run.input.target;
+  const { verify: window, thresholds } = run.settings;
+  let after: RedisDiagnostics | undefined;
+  let afterError: string | undefined;
+  try {
+    after = await redisScan.diagnoseRedis.executeWithOptions({ summary: 'Redis diagnostics after remediation' }, [
+      { redis },
+    ]);
+  } catch (err) {
+    afterError = errorMessage(err);
+  }
+  const samples: PodHealthSample[] = [];
+  let podError: string | undefined;
+  const { windowSeconds, intervalSeconds } = window;
+  const rounds = Math.max(1, Math.ceil(windowSeconds / Math.max(1, intervalSeconds)));
+  for (let i = 0; i <= rounds && !podError; i++) {
+    if (i > 0) await sleep(Math.min(intervalSeconds, windowSeconds) * 1000, { summary: 'verify window' });
+    try {
+      samples.push(
+        await kubernetes.podHealth.executeWithOptions({ summary: `pod health ${i}/${rounds}` }, [{ namespace, pod }]),
+      );
+    } catch (err) {
+      podError = errorMessage(err);
+    }
+  }
+  const findingsAfter = after
+    ? deriveFindings({ ...run.evidence, redis: after, redisError: undefined }, thresholds)
+    : [];
+  const verification = evaluateVerification({
+    before: run.evidence.redis,
+    after,
+    afterError,
+    findingsBefore: run.status.findings,
+    findingsAfter,
+    podSamples: samples,
+    podError,
+  });
+  run.status.verification = verification;
+  const ran = run.status.results.map((r) => r.id).join(', ');
+  return verification.passed
+    ? {
+        outcome: 'resolved',
+        summary: `Ran ${ran}; verified: Redis accepts writes and the pod stayed up for ${windowSeconds}s.`,
+      }
+    : {
+        outcome: 'verification-failed',
+        summary: `Ran ${ran}; verification failed: ${verification.reasons.join('; ')}. Escalated to a human.`,
+      };
+}
