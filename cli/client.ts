@@ -8,7 +8,7 @@ import {
   type TemporalClient,
   type TemporalSettings,
 } from '../client/index.js';
-import { ConfigError } from '../worker/config.js';
+import { ConfigError } from '../config/errors.js';
 
 /** Exit codes of `runbook`. */
 export const ExitCode = {

@@ -7,7 +7,7 @@
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnectionOptions } from '@temporalio/worker';
-import { loadTemporalSettings, type TemporalSettings } from '../worker/config.js';
+import { loadTemporalSettings, type TemporalSettings } from '../config/environment.js';
 import { ConnectionSettingsError, TemporalUnreachableError } from './errors.js';
 
 export type { TemporalSettings };

@@ -6,7 +6,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { allSearchAttributeKeys } from '../workflows/definitions.js';
-import { ENV_VARS, loadConfig } from '../worker/config.js';
+import { ENV_VARS } from '../config/environment.js';
+import { loadConfig } from '../config/runbook-config.js';
 import { WEBHOOK_ENV_VARS } from '../webhook/from-env.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -85,7 +86,7 @@ void describe('docker-compose.yml', () => {
     }
   });
 
-  void it('gives the worker only variables worker/config.ts reads, and the files they name exist', async () => {
+  void it('gives the worker only variables config/environment.ts reads, and the files they name exist', async () => {
     const worker = services.worker!;
     const env = envOf(worker);
     const known = new Set<string>(ENV_VARS);

@@ -1,7 +1,9 @@
 import { pino, type Logger } from 'pino';
 import { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { connectTemporal } from '../client/index.js';
-import { ConfigError, loadConfig, readPagerDutySecrets } from '../worker/config.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/runbook-config.js';
+import { readPagerDutySecrets } from '../config/secrets.js';
 import { createWebhookHandler, type WebhookHandler } from './handler.js';
 
 /** Environment variables the receiver reads (`docker-compose.yml` and the Kubernetes manifests set these names). */

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { PagerDutyError } from '../activities/pagerduty/index.js';
 import { DecisionRefusedError, NoWorkerError, readStatus, sendDecision, startRunbook } from '../client/index.js';
-import type { ServiceRoute, TargetConfig } from '../worker/config.js';
+import type { ServiceRoute, TargetConfig } from '../config/runbook-file.js';
 import { incidentResolvedSignal, workflowIdFor } from '../workflows/definitions.js';
 import { isAllowedApprover } from '../workflows/logic/approval-policy.js';
 import type { ApprovalPolicy } from '../activities/settings/types.js';

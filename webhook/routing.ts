@@ -4,7 +4,7 @@
  * service's), never from an alert, so whoever can send events to PagerDuty cannot point the runbook elsewhere.
  */
 import type { IncidentAlert } from '../activities/pagerduty/index.js';
-import type { ServiceRoute, TargetConfig } from '../worker/config.js';
+import type { ServiceRoute, TargetConfig } from '../config/runbook-file.js';
 import type { RedisAddress, RunbookTarget } from '../workflows/definitions.js';
 
 /** Where the target came from, recorded in the run as `targetSource`. */

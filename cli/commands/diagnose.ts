@@ -8,7 +8,7 @@ import { createRedisConnector, withRedis } from '../../activities/redis/connecti
 import { collectDiagnostics } from '../../activities/redis/diagnose.js';
 import { detachedProgress } from '../../activities/redis/progress.js';
 import type { ScanState } from '../../activities/redis/scan.js';
-import { DEFAULT_PASSWORD_ENV, runbookFileSchema } from '../../worker/config.js';
+import { DEFAULT_PASSWORD_ENV, runbookFileSchema } from '../../config/runbook-file.js';
 import { RunbookErrorType } from '../../workflows/definitions.js';
 import { deriveFindings } from '../../workflows/logic/findings.js';
 import type { RedisDiagnostics } from '../../activities/redis/types.js';

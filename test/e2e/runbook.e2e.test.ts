@@ -17,7 +17,7 @@ import { startCommand } from '../../cli/commands/start.js';
 import { statusCommand } from '../../cli/commands/status.js';
 import { exitCodeFor, ExitCode, type CommandContext } from '../../cli/client.js';
 import { DecisionRefusedError } from '../../client/index.js';
-import { loadTemporalSettings } from '../../worker/config.js';
+import { loadTemporalSettings } from '../../config/environment.js';
 import { DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
 import { statusQuery, toWorkflowId } from '../../workflows/definitions.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';

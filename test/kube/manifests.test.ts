@@ -22,7 +22,8 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { createKubernetesActivities, RESTARTED_AT_ANNOTATION } from '../../activities/kubernetes/index.js';
-import { ENV_VARS, loadConfig } from '../../worker/config.js';
+import { ENV_VARS } from '../../config/environment.js';
+import { loadConfig } from '../../config/runbook-config.js';
 import { WEBHOOK_ENV_VARS } from '../../webhook/from-env.js';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';
 import {
@@ -40,7 +41,7 @@ import { kubeSuiteSkip } from './suite-gate.js';
 const RUNBOOK_NAMESPACE = 'redis-runbook';
 const SECRET_TEMPLATE = 'secret.example.yaml';
 const EXAMPLE_NAMESPACE = 'example-cache';
-/** What the PagerDuty notifier and receiver read besides worker/config.ts's ENV_VARS. */
+/** What the PagerDuty notifier and receiver read besides config/environment.ts's ENV_VARS. */
 const PAGERDUTY_ENV = [
   'PAGERDUTY_API_TOKEN',
   'PAGERDUTY_FROM_EMAIL',
@@ -106,7 +107,7 @@ describe('k8s/ manifests', () => {
     assert.deepEqual(unlisted, [SECRET_TEMPLATE]);
   });
 
-  it('the ConfigMap holds a valid RUNBOOK_CONFIG and the containers read the variables worker/config.ts names', async () => {
+  it('the ConfigMap holds a valid RUNBOOK_CONFIG and the containers read the variables config/environment.ts names', async () => {
     const [configMap] = ofKind(base, 'ConfigMap') as Array<{ data?: Record<string, string> }>;
     const dir = await mkdtemp(join(tmpdir(), 'runbook-config-'));
     try {

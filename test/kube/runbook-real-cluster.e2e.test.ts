@@ -13,7 +13,7 @@ import { approveCommand } from '../../cli/commands/approve.js';
 import { startCommand } from '../../cli/commands/start.js';
 import type { CommandContext } from '../../cli/client.js';
 import { DEMO_TARGET, startLocalStack, type ExternalClusterStack } from '../../demo/stack.js';
-import { loadTemporalSettings } from '../../worker/config.js';
+import { loadTemporalSettings } from '../../config/environment.js';
 import { statusQuery, toWorkflowId } from '../../workflows/definitions.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';

@@ -4,7 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, loadTemporalSettings, settingsFromConfig } from '../../worker/config.js';
+import { loadTemporalSettings } from '../../config/environment.js';
+import { ConfigError } from '../../config/errors.js';
+import { loadConfig, settingsFromConfig } from '../../config/runbook-config.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -134,12 +136,41 @@ void describe('loadConfig', () => {
     assert.ok(cfg.warnings.some((w) => w.includes('anyone may approve')));
   });
 
-  void it('rejects an unknown key, naming the key and the file', async () => {
-    const path = await file('typo.yaml', 'approval:\n  approvers: ["*"]\n  timeoutSecond: 60\nthreshold: {}\n');
+  void it('rejects an unknown key, naming the key, the file and the key it was probably meant to be', async () => {
+    const path = await file('typo.yaml', 'approval:\n  approvers: ["*"]\n  timeoutSecond: 60\nthreshold: {}\nfoo: 1\n');
     await rejectsWith({ RUNBOOK_CONFIG: path }, [
-      `RUNBOOK_CONFIG ${path}: approval.timeoutSecond: unknown key`,
-      `RUNBOOK_CONFIG ${path}: threshold: unknown key`,
+      `RUNBOOK_CONFIG ${path}: approval: unknown key \`timeoutSecond\` — did you mean \`timeoutSeconds\`?`,
+      `RUNBOOK_CONFIG ${path}: unknown key \`threshold\` — did you mean \`thresholds\`?`,
+      `RUNBOOK_CONFIG ${path}: unknown key \`foo\` (known keys: approval, verify, thresholds, targets, redis, pagerduty)`,
     ]);
+  });
+
+  void it('names a typo that replaces a required key instead of calling the key missing', async () => {
+    const cases: Array<[string, string, string[]]> = [
+      ['aproval.yaml', 'aproval:\n  approvers: ["*"]\n', ['unknown key `aproval` — did you mean `approval`?']],
+      [
+        'approverz.yaml',
+        'approval:\n  approverz: ["*"]\n',
+        ['approval: unknown key `approverz` — did you mean `approvers`?'],
+      ],
+      [
+        'hots.yaml',
+        'approval: { approvers: ["*"] }\ntargets:\n  - { name: a, namespace: n, pod: p, redis: { hots: h, port: 6379 } }\n',
+        ['targets[0].redis: unknown key `hots` — did you mean `host`?'],
+      ],
+    ];
+    for (const [name, text, expected] of cases) {
+      const path = await file(name, text);
+      await assert.rejects(loadConfig({ RUNBOOK_CONFIG: path }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues,
+          expected.map((e) => `RUNBOOK_CONFIG ${path}: ${e}`),
+          'the typo alone, not also "required"',
+        );
+        return true;
+      });
+    }
   });
 
   void it('rejects a bad type or value, naming its path', async () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { redisConnectorFromConfig, passwordEnvFor } from '../../worker/redis-connector.js';
+import { passwordEnvFor } from '../../config/secrets.js';
+import { redisConnectorFromConfig } from '../../worker/redis-connector.js';
 
 const cfg = {
   redis: { passwordEnv: 'REDIS_PASSWORD', tls: false },

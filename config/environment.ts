@@ -1,0 +1,100 @@
+/**
+ * The environment variables of every process (worker, receiver, CLI), validated by one schema. Each process reads
+ * only what it needs: the CLI {@link loadTemporalSettings}, the worker and receiver all of {@link readEnvironment}.
+ * Secrets are not read here (see `secrets.ts`): only whether the PagerDuty token is set.
+ */
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../workflows/definitions.js';
+import { ConfigError, formatPath } from './errors.js';
+
+/** Environment variables the worker reads; `docker-compose.yml` and the Kubernetes manifests set these names. */
+export const ENV_VARS = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'RUNBOOK_TASK_QUEUE',
+  'TEMPORAL_UI_URL',
+  'RUNBOOK_CONFIG',
+  'KUBECONFIG',
+  'REDIS_PASSWORD',
+  'LOG_LEVEL',
+  'PAGERDUTY_API_TOKEN',
+  'PAGERDUTY_FROM_EMAIL',
+  'PAGERDUTY_API_URL',
+] as const;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:/]+:\d+$/, { error: 'expected host:port, e.g. localhost:7233' })
+    .default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  RUNBOOK_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  TEMPORAL_UI_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. http://localhost:8233' })
+    .default('http://localhost:8233'),
+  RUNBOOK_CONFIG: z.string().min(1).optional(),
+  KUBECONFIG: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  PAGERDUTY_API_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://api.pagerduty.com' })
+    .default('https://api.pagerduty.com'),
+  PAGERDUTY_FROM_EMAIL: z.email({ error: 'expected the email of a PagerDuty user' }).optional(),
+  // Only whether it is set: the value is read where it is used (readPagerDutySecrets), never kept here.
+  PAGERDUTY_API_TOKEN: z
+    .string()
+    .min(1)
+    .optional()
+    .transform((v) => v !== undefined),
+});
+
+/** Where to reach Temporal; the part of the configuration the CLI shares with the worker. */
+export interface TemporalSettings {
+  /** `host:port` of the frontend (`TEMPORAL_ADDRESS`, default `localhost:7233`). */
+  address: string;
+  /** `TEMPORAL_NAMESPACE`, default `default`. */
+  namespace: string;
+  /** `RUNBOOK_TASK_QUEUE`, default {@link DEFAULT_TASK_QUEUE}. */
+  taskQueue: string;
+  /** Base URL of the Web UI without a trailing slash (`TEMPORAL_UI_URL`, default `http://localhost:8233`). */
+  uiUrl: string;
+}
+
+/**
+ * Reads the Temporal connection settings from the environment only (no file, no Kubernetes): what the CLI needs.
+ * @throws {ConfigError} naming the variable when a value is malformed.
+ */
+export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
+  return readEnvironment(env).temporal;
+}
+
+/** The environment as the worker and receiver use it; the PagerDuty token only as whether it is set. */
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  // An empty variable (`FOO=`) means unset, as in most shells' and compose files' conventions.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`),
+      { cause: parsed.error },
+    );
+  }
+  const v = parsed.data;
+  return {
+    temporal: {
+      address: v.TEMPORAL_ADDRESS,
+      namespace: v.TEMPORAL_NAMESPACE,
+      taskQueue: v.RUNBOOK_TASK_QUEUE,
+      uiUrl: v.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+    },
+    configFile: v.RUNBOOK_CONFIG,
+    kubeconfig: v.KUBECONFIG,
+    logLevel: v.LOG_LEVEL,
+    pagerduty: {
+      writeBack: v.PAGERDUTY_API_TOKEN,
+      apiUrl: v.PAGERDUTY_API_URL.replace(/\/+$/, ''),
+      ...(v.PAGERDUTY_FROM_EMAIL ? { fromEmail: v.PAGERDUTY_FROM_EMAIL } : {}),
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * What the worker and the receiver run with: the environment and the `RUNBOOK_CONFIG` file, read once at start-up, so
+ * a typo or a bad value stops the process with a message naming the field and the file instead of surfacing
+ * mid-incident. Holds no secret: passwords and tokens stay in the environment until used (see `secrets.ts`).
+ */
+import { access } from 'node:fs/promises';
+import type { ApprovalPolicy, RunbookSettings, Thresholds, VerifyPolicy } from '../activities/settings/types.js';
+import { ConfigError } from './errors.js';
+import { readEnvironment, type LOG_LEVELS, type TemporalSettings } from './environment.js';
+import {
+  DEFAULT_PASSWORD_ENV,
+  developmentFile,
+  readRunbookFile,
+  type RunbookFile,
+  type ServiceRoute,
+  type TargetConfig,
+} from './runbook-file.js';
+
+/** Everything the worker runs with. Holds no secret: passwords stay in the environment until a connection is made. */
+export interface RunbookConfig {
+  temporal: TemporalSettings;
+  /** Path of the YAML file it was read from, when `RUNBOOK_CONFIG` was set. */
+  configFile?: string;
+  /** `KUBECONFIG` when set (checked to exist); otherwise `~/.kube/config` or the in-cluster service account. */
+  kubeconfig?: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  approval: ApprovalPolicy;
+  verify: VerifyPolicy;
+  thresholds: Thresholds;
+  targets: TargetConfig[];
+  redis: { passwordEnv: string; tls: boolean };
+  pagerduty: PagerDutySettings;
+  /** Things worth a warning at start-up (defaults taken for production-relevant settings, unset password vars). */
+  warnings: string[];
+}
+
+/** PagerDuty settings without secrets: the token and webhook secrets stay in the environment. */
+export interface PagerDutySettings {
+  /** `PAGERDUTY_API_TOKEN` is set: write back to PagerDuty. */
+  writeBack: boolean;
+  /** `PAGERDUTY_API_URL`, default `https://api.pagerduty.com`, without a trailing slash. */
+  apiUrl: string;
+  /** `PAGERDUTY_FROM_EMAIL`, required with a token (writes need `From`). */
+  fromEmail?: string;
+  acknowledgeOnStart: boolean;
+  resolveOnSuccess: boolean;
+  services: ServiceRoute[];
+}
+
+/**
+ * Reads and validates the configuration: environment first, then the YAML file named by `RUNBOOK_CONFIG` if any.
+ *
+ * Without `RUNBOOK_CONFIG` (local development) the approval policy lets anyone approve (`approvers: ['*']`) but still
+ * refuses an approval by whoever started the run, and a warning says so. With a file, `approval.approvers` is
+ * required and must not be empty: a production worker that nobody can approve on would time out every run.
+ *
+ * @throws {ConfigError} with one line per problem, e.g.
+ *   `RUNBOOK_CONFIG /etc/runbook.yaml: approval.timeoutSeconds: expected a positive number`.
+ */
+export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<RunbookConfig> {
+  const e = readEnvironment(env);
+  const warnings: string[] = [];
+  let file: RunbookFile;
+  if (e.configFile) {
+    file = await readRunbookFile(e.configFile);
+  } else {
+    file = developmentFile();
+    warnings.push(
+      'RUNBOOK_CONFIG is not set: using development defaults (anyone may approve, except whoever started the run). ' +
+        'Set RUNBOOK_CONFIG to a file listing approval.approvers for production.',
+    );
+  }
+  if (e.configFile && file.approval.approvers.includes('*')) {
+    warnings.push(`RUNBOOK_CONFIG ${e.configFile}: approval.approvers contains "*": anyone may approve`);
+  }
+  if (e.pagerduty.writeBack && !e.pagerduty.fromEmail) {
+    throw new ConfigError([
+      'PAGERDUTY_FROM_EMAIL: required when PAGERDUTY_API_TOKEN is set (PagerDuty writes need the From header)',
+    ]);
+  }
+  if (e.kubeconfig) {
+    try {
+      await access(e.kubeconfig);
+    } catch (err) {
+      throw new ConfigError([`KUBECONFIG ${e.kubeconfig}: file not found or not readable`], { cause: err });
+    }
+  }
+  // REDIS_PASSWORD unset is normal (Redis without AUTH); a variable the file names explicitly but nobody set is a mistake.
+  const named = [
+    ...(file.redis.passwordEnv !== DEFAULT_PASSWORD_ENV ? [file.redis.passwordEnv] : []),
+    ...file.targets.flatMap((t) => t.passwordEnv ?? []),
+  ];
+  for (const name of new Set(named)) {
+    if (!env[name]) warnings.push(`${name} is not set: Redis connections that use it will not authenticate`);
+  }
+  return {
+    temporal: e.temporal,
+    ...(e.configFile ? { configFile: e.configFile } : {}),
+    ...(e.kubeconfig ? { kubeconfig: e.kubeconfig } : {}),
+    logLevel: e.logLevel,
+    approval: file.approval,
+    verify: file.verify,
+    thresholds: file.thresholds,
+    targets: file.targets,
+    redis: file.redis,
+    pagerduty: { ...e.pagerduty, ...file.pagerduty },
+    warnings,
+  };
+}
+
+/** The part of the configuration the workflow sees (through the `loadSettings` activity): no address, no secret. */
+export function settingsFromConfig(cfg: RunbookConfig): RunbookSettings {
+  return {
+    approval: { ...cfg.approval, approvers: [...cfg.approval.approvers] },
+    verify: { ...cfg.verify },
+    thresholds: { ...cfg.thresholds },
+    temporalUiUrl: cfg.temporal.uiUrl,
+    namespace: cfg.temporal.namespace,
+  };
+}

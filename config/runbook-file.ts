@@ -1,0 +1,261 @@
+/**
+ * The `RUNBOOK_CONFIG` YAML file: its schema (which also gives its types), and reading it with errors that name the
+ * file, the line or the field, and for a misspelt key the key it was probably meant to be.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, formatPath } from './errors.js';
+import { closestKey } from './closest-key.js';
+
+/** Name of the environment variable holding the Redis password when neither the file nor a target names another. */
+export const DEFAULT_PASSWORD_ENV = 'REDIS_PASSWORD';
+
+const MIB = 1024 * 1024;
+const DAY = 24 * 60 * 60;
+
+const positiveInt = () =>
+  z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).positive({
+    error: 'expected a positive number',
+  });
+const nonNegativeInt = () =>
+  z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).nonnegative({
+    error: 'expected zero or a positive number',
+  });
+const ratio = () =>
+  z
+    .number({ error: 'expected a number' })
+    .positive({ error: 'expected a number between 0 and 1' })
+    .max(1, { error: 'expected a number between 0 and 1' });
+const envVarName = () =>
+  z.string({ error: 'expected the name of an environment variable' }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    error: 'expected the name of an environment variable (letters, digits, _), not its value',
+  });
+const port = () =>
+  z.number({ error: 'expected a port number' }).int({ error: 'expected a port number' }).min(1).max(65535, {
+    error: 'expected a port number (1-65535)',
+  });
+
+const APPROVERS_HINT = ': list the emails allowed to approve, or "*" for anyone';
+
+const approverSchema = z
+  .string({ error: 'expected an email or "*"' })
+  .trim()
+  .refine((s) => s === '*' || /^[^\s@]+@[^\s@]+$/.test(s), { error: 'expected an email or "*"' });
+
+const approvalSchema = z.strictObject({
+  approvers: z
+    .array(approverSchema, { error: 'expected a list of emails (or "*" for anyone)' })
+    .min(1, { error: `empty, so nobody could approve${APPROVERS_HINT}` }),
+  requireDifferentApprover: z.boolean({ error: 'expected true or false' }).default(true),
+  timeoutSeconds: positiveInt().default(3600),
+  reminderIntervalSeconds: nonNegativeInt().default(900),
+  onTimeout: z.enum(['reject', 'escalate'], { error: 'expected "reject" or "escalate"' }).default('reject'),
+});
+
+const verifySchema = z
+  .strictObject({
+    windowSeconds: positiveInt().default(300),
+    intervalSeconds: positiveInt().default(30),
+  })
+  .refine((v) => v.intervalSeconds <= v.windowSeconds, {
+    error: 'intervalSeconds must not exceed windowSeconds',
+    path: ['intervalSeconds'],
+    when: (payload) => payload.issues.length === 0,
+  });
+
+const thresholdsSchema = z.strictObject({
+  memoryNearLimitRatio: ratio().default(0.9),
+  maxmemoryShareOfLimit: ratio().default(0.75),
+  fragmentationRatio: z
+    .number({ error: 'expected a number' })
+    .min(1, { error: 'expected a ratio of 1 or more' })
+    .default(1.5),
+  bigKeyBytes: positiveInt().default(10 * MIB),
+  statKeyTtlSeconds: positiveInt().default(90 * DAY),
+  sidekiqDeadMax: nonNegativeInt().default(10_000),
+  maxKeysPerAction: positiveInt().default(100_000),
+  cleanupP99TargetMs: z
+    .number({ error: 'expected a number' })
+    .positive({ error: 'expected a positive number' })
+    .default(5),
+});
+
+const redisAddressSchema = z.strictObject({
+  host: z.string({ error: 'expected a host name' }).min(1, { error: 'expected a host name' }),
+  port: port(),
+  db: nonNegativeInt().optional(),
+});
+
+const targetSchema = z.strictObject({
+  name: z.string({ error: 'expected a name' }).min(1, { error: 'expected a name' }),
+  namespace: z
+    .string({ error: 'expected a Kubernetes namespace' })
+    .min(1, { error: 'expected a Kubernetes namespace' }),
+  pod: z.string({ error: 'expected a pod name' }).min(1, { error: 'expected a pod name' }),
+  container: z.string().min(1).optional(),
+  redis: redisAddressSchema,
+  /** Environment variable holding this target's password; the global `redis.passwordEnv` when absent. */
+  passwordEnv: envVarName().optional(),
+});
+
+const serviceRouteSchema = z.strictObject({
+  /** PagerDuty service id (`PSVC123`): incidents of this service are Redis incidents. */
+  id: z.string({ error: 'expected a PagerDuty service id' }).regex(/^[A-Z0-9]+$/, {
+    error: 'expected a PagerDuty service id, e.g. PSVC123',
+  }),
+  name: z.string().min(1).optional(),
+  /** Default target of the service's incidents; an alert's details win over it. */
+  namespace: z.string().min(1).optional(),
+  pod: z.string().min(1).optional(),
+  container: z.string().min(1).optional(),
+  /** Where the service's Redis answers, unless a `targets` entry matches the routed namespace and pod. */
+  redis: redisAddressSchema,
+});
+
+/** PagerDuty write-back and routing. Secrets are not here: they come from the environment only. */
+const pagerdutySchema = z.strictObject({
+  acknowledgeOnStart: z.boolean({ error: 'expected true or false' }).default(true),
+  resolveOnSuccess: z.boolean({ error: 'expected true or false' }).default(false),
+  services: z.array(serviceRouteSchema, { error: 'expected a list of services' }).default([]),
+});
+
+/** One PagerDuty service the webhook routes to a Redis target. */
+export type ServiceRoute = z.infer<typeof serviceRouteSchema>;
+
+/**
+ * Schema of the `RUNBOOK_CONFIG` YAML file. Every object is strict: an unknown key is an error, so a misspelt setting
+ * is caught at start-up instead of silently taking its default.
+ */
+export const runbookFileSchema = z
+  .strictObject({
+    approval: approvalSchema,
+    verify: verifySchema.prefault({}),
+    thresholds: thresholdsSchema.prefault({}),
+    targets: z.array(targetSchema, { error: 'expected a list of targets' }).default([]),
+    redis: z
+      .strictObject({
+        passwordEnv: envVarName().default(DEFAULT_PASSWORD_ENV),
+        tls: z.boolean({ error: 'expected true or false' }).default(false),
+      })
+      .prefault({}),
+    pagerduty: pagerdutySchema.prefault({}),
+  })
+  .superRefine((file, ctx) => {
+    const seen = new Set<string>();
+    file.targets.forEach((t, i) => {
+      if (seen.has(t.name))
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate name "${t.name}"` });
+      seen.add(t.name);
+    });
+  });
+
+/** The YAML file once validated, defaults filled in. */
+export type RunbookFile = z.infer<typeof runbookFileSchema>;
+/** A named Redis target from the file. */
+export type TargetConfig = RunbookFile['targets'][number];
+
+function isMissing(input: unknown, path: ReadonlyArray<PropertyKey>): boolean {
+  let node = input;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object' || !(key in node)) return true;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node === undefined || node === null;
+}
+
+/** The keys the schema knows at `path` of the file (`['targets', 0, 'redis']` → host, port, db). */
+function knownKeysAt(path: ReadonlyArray<PropertyKey>): string[] {
+  let schema: z.core.$ZodType = runbookFileSchema;
+  const unwrap = () => {
+    for (;;) {
+      const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType };
+      if (def.innerType) schema = def.innerType;
+      else if (def.type === 'pipe' && def.in) schema = def.in;
+      else return def;
+    }
+  };
+  for (const key of path) {
+    const def = unwrap() as { type: string; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
+    const next = typeof key === 'number' ? def.element : def.shape?.[String(key)];
+    if (!next) return [];
+    schema = next;
+  }
+  const def = unwrap() as { shape?: Record<string, unknown> };
+  return Object.keys(def.shape ?? {});
+}
+
+function formatIssues(source: string, error: z.ZodError, input: unknown): string[] {
+  // A misspelt key is both unknown and, when it stood for a required one, missing: name the typo, not the absence.
+  const explained = new Set<string>();
+  const lines = error.issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return [];
+    const at = formatPath(issue.path);
+    const known = knownKeysAt(issue.path);
+    return issue.keys.map((k) => {
+      const meant = closestKey(
+        k,
+        known.filter((key) => isMissing(input, [...issue.path, key])),
+      );
+      if (meant) explained.add(formatPath([...issue.path, meant]));
+      const hint = meant
+        ? ` — did you mean \`${meant}\`?`
+        : known.length > 0
+          ? ` (known keys: ${known.join(', ')})`
+          : '';
+      return `${source}: ${at ? `${at}: ` : ''}unknown key \`${k}\`${hint}`;
+    });
+  });
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') continue;
+    const at = formatPath(issue.path);
+    if ([...explained].some((e) => at === e || at.startsWith(`${e}.`) || at.startsWith(`${e}[`))) continue;
+    if (issue.code === 'invalid_type' && isMissing(input, issue.path)) {
+      const hint = at === 'approval' || at === 'approval.approvers' ? APPROVERS_HINT : '';
+      lines.push(`${source}: ${at === 'approval' ? 'approval.approvers' : at}: required${hint}`);
+    } else lines.push(`${source}: ${at || '(top level)'}: ${issue.message}`);
+  }
+  return lines;
+}
+
+async function readConfigFile(path: string): Promise<unknown> {
+  const source = `RUNBOOK_CONFIG ${path}`;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : String(err);
+    throw new ConfigError([`${source}: cannot read: ${why}`], { cause: err });
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        const what = (e.message.split('\n')[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, '');
+        return `${source}: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${what}`;
+      }),
+      { cause: doc.errors[0] },
+    );
+  }
+  return doc.toJS() ?? {};
+}
+
+/**
+ * Reads and validates the file at `path`.
+ * @throws {ConfigError} with one line per problem, e.g. `RUNBOOK_CONFIG f.yaml: unknown key \`aproval\` — did you mean
+ *   \`approval\`?`.
+ */
+export async function readRunbookFile(path: string): Promise<RunbookFile> {
+  const raw = await readConfigFile(path);
+  const parsed = runbookFileSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new ConfigError(formatIssues(`RUNBOOK_CONFIG ${path}`, parsed.error, raw), { cause: parsed.error });
+  return parsed.data;
+}
+
+/** The file a worker without `RUNBOOK_CONFIG` runs with (local development): anyone but the starter may approve. */
+export function developmentFile(): RunbookFile {
+  return runbookFileSchema.parse({ approval: { approvers: ['*'] } });
+}
