@@ -3,21 +3,28 @@
  * http://localhost:8233), a redis-server seeded with the crash, the simulated cluster with the OOMKilled pod, the
  * worker, a PagerDuty stand-in and the webhook receiver; starts the run the way PagerDuty does (a signed
  * `incident.triggered`), prints its UI link, findings and plan; waits for `runbook approve` from another terminal (or
- * approves itself with --auto-approve); prints the verified outcome, the incident's notes, and each phase's time.
+ * approves itself with --auto-approve); prints the verified outcome, the incident's notes, and each phase's time. Then
+ * it keeps the stack up until Ctrl-C so the audit trail can be read in the UI; the dev server keeps its history in a
+ * file under the user's cache, so a later demo still shows earlier runs. --auto-approve exits at once.
  */
 import { Command, Option } from 'commander';
 import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
 import { temporalSettingsFrom, uiLink } from '../client/index.js';
 import { repoFile } from '../local-servers/repo-path.js';
-import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
+import { statusQuery, toWorkflowId, WORKFLOW_TYPE } from '../workflows/definitions.js';
 import type { Phase, RunbookReport, RunbookStatus } from '../workflows/definitions.js';
 import { temporalCliPath, TemporalBinaryNotFound } from '../local-servers/temporal-binaries.js';
 import { installQuietRuntime } from '../local-servers/temporal.js';
 import { startDemoPagerDuty } from './pagerduty.js';
 import { startLocalStack, type LocalStack } from './stack.js';
 
-const INCIDENT = 'PDEMO42';
+/** A new incident id per demo: earlier runs stay in the history file under their own ids. */
+const INCIDENT = `PDEMO${Date.now().toString(36).toUpperCase()}`;
 const APPROVER = 'oncall@example.com';
 
 interface DemoOptions {
@@ -28,6 +35,32 @@ interface DemoOptions {
 }
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
+
+/** The dev server's SQLite history: `$XDG_CACHE_HOME/redis-runbook/demo/temporal.db` (`~/.cache` by default). */
+async function historyFile(): Promise<string> {
+  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'redis-runbook', 'demo');
+  await mkdir(dir, { recursive: true });
+  return join(dir, 'temporal.db');
+}
+
+/** Runs of an earlier demo left open (stopped while waiting for approval) would act on servers that are gone. */
+async function terminateEarlierRuns(client: Client): Promise<void> {
+  const open = client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` });
+  for await (const run of open) {
+    await client.workflow
+      .getHandle(run.workflowId, run.runId)
+      .terminate('an earlier demo run: its Redis and cluster stopped with that demo');
+    say(`  terminated ${run.workflowId}, left open by an earlier demo`);
+  }
+}
+
+/** Resolves at the first Ctrl-C (or SIGTERM). */
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -72,7 +105,9 @@ async function demo(opts: DemoOptions): Promise<number> {
   say('Starting the local stack…');
   installQuietRuntime();
   const pd = await startDemoPagerDuty();
+  const dbFilename = await historyFile();
   const stack = await startLocalStack({
+    dbFilename,
     keepRuntime: true,
     port: opts.port,
     uiPort: opts.uiPort,
@@ -96,6 +131,7 @@ async function demo(opts: DemoOptions): Promise<number> {
       });
       return stdout.trimEnd().split('\n');
     };
+    await terminateEarlierRuns(stack.temporal.client);
     const receiverUrl = await timedStep('PagerDuty receiver', () => pd.startReceiver(stack));
     say(
       `  redis-server ${stack.redisServer.host}:${stack.redisServer.port} seeded: ${stack.seed.keys} keys, ` +
@@ -167,7 +203,13 @@ async function demo(opts: DemoOptions): Promise<number> {
     say(`  run, start to result         ${Math.round(total)} ms`);
     say();
     say(`Audit trail: ${report.uiUrl}`);
-    return report.outcome === 'resolved' ? 0 : 1;
+    const code = report.outcome === 'resolved' ? 0 : 1;
+    if (opts.autoApprove) return code;
+    say(`The stack stays up so the audit trail can be read; history is kept in ${dbFilename}. Ctrl-C stops it.`);
+    process.off('SIGINT', stop);
+    await untilInterrupted();
+    say('Stopping the local stack…');
+    return code;
   } finally {
     process.off('SIGINT', stop);
     await stack.stop();

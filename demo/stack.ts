@@ -26,6 +26,8 @@ export const DEMO_TARGET = { namespace: 'cache', pod: 'redis-0', container: 'red
 export interface LocalStackOptions {
   /** Temporal frontend port (a free one when absent; the demo uses 7233 so another terminal finds it). */
   port?: number;
+  /** Keep the dev server's history in this SQLite file (the demo's runs stay auditable after it stops). */
+  dbFilename?: string;
   /** Serve the Temporal Web UI on this port (the demo uses 8233). */
   uiPort?: number;
   /** Multiplies the seeded key counts. */
@@ -87,6 +89,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         ui: opts.uiPort !== undefined,
         ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
         ...(opts.port ? { port: opts.port } : {}),
+        ...(opts.dbFilename ? { dbFilename: opts.dbFilename } : {}),
       }),
     );
     stops.push(() => temporal.teardown());
