@@ -1,5 +1,6 @@
 /**
- * The runbook's runs as every caller sees them: start one (one per incident), send a decision, read its status.
+ * The runbook's runs as every caller sees them: start one (one per incident), send a decision, read its status, list
+ * them.
  * Typed results and the domain errors of `errors.ts`; the CLI and the receiver only map them.
  */
 import {
@@ -141,4 +142,53 @@ export async function readStatus(client: Client, handle: WorkflowHandle, timeout
       { cause: err },
     );
   }
+}
+
+/** One run as a list shows it, from the visibility store (search attributes), without asking a worker. */
+export interface RunRow {
+  incidentId: string;
+  workflowId: string;
+  status: string;
+  phase?: string;
+  outcome?: string;
+  target?: string;
+  startTime: string;
+  closeTime?: string;
+}
+
+/** The visibility query `runbook list` runs. */
+export function listQuery(all = false): string {
+  return `WorkflowType = '${WORKFLOW_TYPE}'${all ? '' : ` AND ExecutionStatus = 'Running'`}`;
+}
+
+/** Which runs {@link listRuns} returns. */
+export interface ListRunsOptions {
+  /** Include closed runs. */
+  all?: boolean;
+  /** Most runs to return, newest first. Default 50. */
+  limit?: number;
+}
+
+/** Runbook runs, open ones only unless `all`, newest first, from the visibility store (no worker needed). */
+export async function listRuns(client: Client, opts: ListRunsOptions = {}): Promise<RunRow[]> {
+  const limit = opts.limit ?? 50;
+  const rows: RunRow[] = [];
+  for await (const info of client.workflow.list({ query: listQuery(opts.all), pageSize: Math.min(limit, 100) })) {
+    const sa = info.typedSearchAttributes;
+    const phase = sa.get(searchAttributes.phase);
+    const outcome = sa.get(searchAttributes.outcome);
+    const target = sa.get(searchAttributes.target);
+    rows.push({
+      incidentId: sa.get(searchAttributes.incidentId) ?? info.workflowId.replace(/^redis-runbook-/, ''),
+      workflowId: info.workflowId,
+      status: info.status.name,
+      ...(phase ? { phase } : {}),
+      ...(outcome ? { outcome } : {}),
+      ...(target ? { target } : {}),
+      startTime: info.startTime.toISOString(),
+      ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
+    });
+    if (rows.length >= limit) break;
+  }
+  return rows;
 }

@@ -14,9 +14,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { temporalSettingsFrom, uiLink } from '../client/index.js';
+import { listRuns, temporalSettingsFrom, uiLink } from '../client/index.js';
 import { repoFile } from '../local-servers/repo-path.js';
-import { statusQuery, toWorkflowId, WORKFLOW_TYPE } from '../workflows/definitions.js';
+import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
 import type { Phase, RunbookReport, RunbookStatus } from '../workflows/definitions.js';
 import { temporalCliPath, TemporalBinaryNotFound } from '../local-servers/temporal-binaries.js';
 import { installQuietRuntime } from '../local-servers/temporal.js';
@@ -45,10 +45,9 @@ async function historyFile(): Promise<string> {
 
 /** Runs of an earlier demo left open (stopped while waiting for approval) would act on servers that are gone. */
 async function terminateEarlierRuns(client: Client): Promise<void> {
-  const open = client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` });
-  for await (const run of open) {
+  for (const run of await listRuns(client)) {
     await client.workflow
-      .getHandle(run.workflowId, run.runId)
+      .getHandle(run.workflowId)
       .terminate('an earlier demo run: its Redis and cluster stopped with that demo');
     say(`  terminated ${run.workflowId}, left open by an earlier demo`);
   }

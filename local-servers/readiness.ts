@@ -40,3 +40,36 @@ export function withReadiness(pod: V1Pod, container: string, ready: boolean): No
   }
   return status;
 }
+
+/** A running probe loop; `stop()` ends it after the probe in flight. */
+export interface ProbeLoop {
+  /** Probes run so far, and how many passed. */
+  probes: { total: number; passed: number };
+  stop(): Promise<void>;
+}
+
+/** Probes `redis` every `intervalMs` until stopped, handing each outcome to `apply` (which writes it somewhere). */
+export function startProbeLoop(
+  redis: Redis,
+  intervalMs: number,
+  apply: (ready: boolean) => void | Promise<void>,
+): ProbeLoop {
+  const probes = { total: 0, passed: 0 };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const ok = await probeRedisReadiness(redis);
+      probes.total++;
+      if (ok) probes.passed++;
+      await apply(ok);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    probes,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}

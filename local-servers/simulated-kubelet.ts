@@ -1,14 +1,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
-import { probeRedisReadiness, withReadiness } from './readiness.js';
+import { startProbeLoop, withReadiness, type ProbeLoop } from './readiness.js';
 import type { SimulatedCluster } from './simulated-cluster/index.js';
 
 /** A running readiness loop; `stop()` ends it. */
-export interface SimulatedKubelet {
-  /** Probes run so far, and how many passed. */
-  probes: { total: number; passed: number };
-  stop(): Promise<void>;
-}
+export type SimulatedKubelet = ProbeLoop;
 
 /**
  * Plays the kubelet's readiness probe for one pod of the simulated cluster against the real Redis behind it: a probe
@@ -22,10 +18,7 @@ export function startSimulatedKubelet(
   redis: Redis,
   intervalMs = 500,
 ): SimulatedKubelet {
-  const probes = { total: 0, passed: 0 };
-  let stopped = false;
-
-  function apply(ready: boolean): void {
+  return startProbeLoop(redis, intervalMs, (ready) => {
     const pod = cluster.scenario.pods.find(
       (p) => p.metadata.namespace === target.namespace && p.metadata.name === target.pod,
     );
@@ -33,23 +26,5 @@ export function startSimulatedKubelet(
     const status = withReadiness(pod as V1Pod, target.container, ready);
     // The scenario holds JSON as the API server would serve it: times as strings.
     if (status) pod.status = JSON.parse(JSON.stringify(status)) as typeof pod.status;
-  }
-
-  const loop = (async () => {
-    while (!stopped) {
-      const ok = await probeRedisReadiness(redis);
-      probes.total++;
-      if (ok) probes.passed++;
-      apply(ok);
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  })();
-
-  return {
-    probes,
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
+  });
 }

@@ -18,7 +18,8 @@ export class TemporalBinaryNotFound extends Error {
   }
 }
 
-function isExecutable(path: string): boolean {
+/** Whether `path` exists and may be executed. */
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

@@ -1,11 +1,9 @@
 import type { AppsV1Api, CoreV1Api, V1OwnerReference } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { RunbookErrorType } from '../../workflows/definitions.js';
-import type { ResourceLimits } from './types.js';
+import type { ResourceLimits, WorkloadRef } from './types.js';
 import { apiStatusCode, callApi, toActivityError } from './errors.js';
 import { parseMemoryBytes } from './quantity.js';
-
-type Workload = NonNullable<ResourceLimits['workload']>;
 
 function controllerOf(refs: V1OwnerReference[] | undefined): V1OwnerReference | undefined {
   return refs?.find((r) => r.controller === true) ?? refs?.[0];
@@ -34,26 +32,26 @@ function memoryBytes(quantities: Record<string, string> | undefined, what: strin
  * exist and `InvalidConfig` when the pod has no container of that name.
  */
 export function createCheckLimits(core: CoreV1Api, apps: AppsV1Api) {
-  /** Reads an owner to confirm it exists; a missing owner is no workload rather than a failure. */
-  async function exists(read: () => Promise<unknown>, resource: string, name: string, namespace: string) {
+  /** The owner when it exists: a missing owner is no workload rather than a failure. */
+  async function ifExists(ref: WorkloadRef): Promise<WorkloadRef | undefined> {
+    const { kind, name, namespace } = ref;
     try {
-      await read();
-      return true;
+      if (kind === 'StatefulSet') await apps.readNamespacedStatefulSet({ name, namespace });
+      else await apps.readNamespacedDeployment({ name, namespace });
+      return ref;
     } catch (err) {
-      if (apiStatusCode(err) === 404) return false;
+      if (apiStatusCode(err) === 404) return undefined;
+      const resource = kind === 'StatefulSet' ? 'statefulsets.apps' : 'deployments.apps';
       throw toActivityError(err, { verb: 'get', resource, name, namespace });
     }
   }
 
-  async function resolveWorkload(ref: V1OwnerReference | undefined, namespace: string): Promise<Workload | undefined> {
+  async function resolveWorkload(
+    ref: V1OwnerReference | undefined,
+    namespace: string,
+  ): Promise<WorkloadRef | undefined> {
     if (ref?.kind === 'StatefulSet') {
-      const found = await exists(
-        () => apps.readNamespacedStatefulSet({ name: ref.name, namespace }),
-        'statefulsets.apps',
-        ref.name,
-        namespace,
-      );
-      return found ? { kind: 'StatefulSet', name: ref.name, namespace } : undefined;
+      return ifExists({ kind: 'StatefulSet', name: ref.name, namespace });
     }
     if (ref?.kind === 'ReplicaSet') {
       let owner: V1OwnerReference | undefined;
@@ -65,13 +63,7 @@ export function createCheckLimits(core: CoreV1Api, apps: AppsV1Api) {
         throw toActivityError(err, { verb: 'get', resource: 'replicasets.apps', name: ref.name, namespace });
       }
       if (owner?.kind !== 'Deployment') return undefined;
-      const found = await exists(
-        () => apps.readNamespacedDeployment({ name: owner.name, namespace }),
-        'deployments.apps',
-        owner.name,
-        namespace,
-      );
-      return found ? { kind: 'Deployment', name: owner.name, namespace } : undefined;
+      return ifExists({ kind: 'Deployment', name: owner.name, namespace });
     }
     return undefined;
   }

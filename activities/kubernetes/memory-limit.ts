@@ -5,7 +5,7 @@ import { RunbookErrorType } from '../../workflows/definitions.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
 import { parseMemoryBytes } from './quantity.js';
 import type { WorkloadRef } from './types.js';
-import { workloadAccess } from './workload.js';
+import { rolloutResult, workloadAccess } from './workload.js';
 
 const MiB = 1024 * 1024;
 
@@ -75,14 +75,11 @@ export function createSetMemoryLimit(apps: AppsV1Api) {
     const change =
       `${label} container ${container} memory limit ${oldLimit ?? 'unset'} → ${quantity}` +
       (lowerRequest ? ` (request lowered from ${oldRequest} to ${quantity})` : '');
-    const blocker = target.rolloutBlocker(current);
-    return {
+    return rolloutResult(
       id,
-      ok: true,
-      detail:
-        blocker === undefined
-          ? `${change}: the controller rolls the pods to take the new limit`
-          : `${change}, but the pods do not take it yet: ${blocker}`,
-    };
+      change,
+      target.rolloutBlocker(current),
+      'the controller rolls the pods to take the new limit',
+    );
   };
 }

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { RunbookErrorType } from '../../workflows/definitions.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
 import type { WorkloadRef } from './types.js';
-import { workloadAccess } from './workload.js';
+import { rolloutResult, workloadAccess } from './workload.js';
 
 /** The pod-template annotation `kubectl rollout restart` sets; changing it makes the controller replace the pods. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
@@ -56,14 +56,7 @@ export function createRollingRestart(apps: AppsV1Api) {
     const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } } } };
     // The generated client sends application/json-patch+json by default, which needs an array of operations.
     await target.patch(body, PatchStrategy.MergePatch);
-    const blocker = target.rolloutBlocker(current);
-    return {
-      id,
-      ok: true,
-      detail:
-        blocker === undefined
-          ? `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}: the controller replaces its pods`
-          : `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}, but the pods are not replaced yet: ${blocker}`,
-    };
+    const change = `${label} patched with ${RESTARTED_AT_ANNOTATION}=${restartedAt}`;
+    return rolloutResult(id, change, target.rolloutBlocker(current), 'the controller replaces its pods');
   };
 }

@@ -2,6 +2,7 @@ import { setHeaderOptions, type PatchStrategy } from '@kubernetes/client-node';
 import type { AppsV1Api, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { callApi } from './errors.js';
 
+import type { ActionResult } from '../../workflows/logic/actions.js';
 import type { WorkloadRef } from './types.js';
 
 export type { WorkloadRef };
@@ -61,4 +62,13 @@ export function statefulSetRolloutBlocker(sts: V1StatefulSet): string | undefine
     );
   }
   return undefined;
+}
+
+/** The result of a patch that should roll the pods: `change` and what follows from it, or why the pods wait. */
+export function rolloutResult(id: string, change: string, blocker: string | undefined, follows: string): ActionResult {
+  return {
+    id,
+    ok: true,
+    detail: blocker === undefined ? `${change}: ${follows}` : `${change}, but the pods do not take it yet: ${blocker}`,
+  };
 }

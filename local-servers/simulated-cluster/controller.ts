@@ -100,20 +100,18 @@ export class ClusterController {
         );
       }
       if (kind === 'StatefulSet') {
-        this.addEvent(
-          { kind, name, namespace: ns, apiVersion: 'apps/v1' },
-          'Normal',
-          'SuccessfulDelete',
-          `delete Pod ${podName} in StatefulSet ${name} successful`,
-          'statefulset-controller',
-        );
-        this.addEvent(
-          { kind, name, namespace: ns, apiVersion: 'apps/v1' },
-          'Normal',
-          'SuccessfulCreate',
-          `create Pod ${podName} in StatefulSet ${name} successful`,
-          'statefulset-controller',
-        );
+        for (const [reason, verb] of [
+          ['SuccessfulDelete', 'delete'],
+          ['SuccessfulCreate', 'create'],
+        ] as const) {
+          this.addEvent(
+            { kind, name, namespace: ns, apiVersion: 'apps/v1' },
+            'Normal',
+            reason,
+            `${verb} Pod ${podName} in StatefulSet ${name} successful`,
+            'statefulset-controller',
+          );
+        }
       }
       const now = new Date().toISOString();
       p.metadata.uid = randomUUID();

@@ -98,6 +98,9 @@ export async function startSimulatedCluster(
   const requests: Array<{ method: string; path: string }> = [];
   const failures: InjectedFailure[] = [];
 
+  const sendList = (res: ServerResponse, kind: string, items: unknown[]) =>
+    send(res, 200, { kind, apiVersion: 'v1', metadata: { resourceVersion: cluster.listVersion }, items });
+
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
     const path = url.pathname;
@@ -113,30 +116,25 @@ export async function startSimulatedCluster(
       send(res, 200, cluster.podOrThrow(decodeURIComponent(m[1] ?? ''), decodeURIComponent(m[2] ?? '')));
       return;
     }
-    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(path)) && method === 'GET') {
-      const selectorText = url.searchParams.get('labelSelector') ?? '';
-      const items = cluster
-        .inNamespace(cluster.state.pods, decodeURIComponent(m[1] ?? ''))
-        .filter((p) => matchesLabelSelector(p.metadata.labels ?? {}, selectorText));
-      send(res, 200, {
-        kind: 'PodList',
-        apiVersion: 'v1',
-        metadata: { resourceVersion: cluster.listVersion },
-        items,
-      });
-      return;
-    }
-    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path)) && method === 'GET') {
-      const selectorText = url.searchParams.get('fieldSelector') ?? '';
-      const items = cluster
-        .inNamespace(cluster.state.events, decodeURIComponent(m[1] ?? ''))
-        .filter((e) => matchesEventFieldSelector(e, selectorText));
-      send(res, 200, {
-        kind: 'EventList',
-        apiVersion: 'v1',
-        metadata: { resourceVersion: cluster.listVersion },
-        items,
-      });
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/(pods|events)$/.exec(path)) && method === 'GET') {
+      const ns = decodeURIComponent(m[1] ?? '');
+      if (m[2] === 'pods') {
+        const selector = url.searchParams.get('labelSelector') ?? '';
+        const pods = cluster.inNamespace(cluster.state.pods, ns);
+        sendList(
+          res,
+          'PodList',
+          pods.filter((p) => matchesLabelSelector(p.metadata.labels ?? {}, selector)),
+        );
+      } else {
+        const selector = url.searchParams.get('fieldSelector') ?? '';
+        const events = cluster.inNamespace(cluster.state.events, ns);
+        sendList(
+          res,
+          'EventList',
+          events.filter((e) => matchesEventFieldSelector(e, selector)),
+        );
+      }
       return;
     }
     if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(statefulsets|deployments|replicasets)\/([^/]+)$/.exec(path))) {

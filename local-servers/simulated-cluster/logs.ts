@@ -8,6 +8,22 @@ function lastLines(text: string, count: number): string {
   return lines.slice(-count).join('');
 }
 
+/** A whole-number query parameter of at least `min`, or a 422 naming it as the API server does. */
+function countParam(query: URLSearchParams, param: string, min: 0 | 1, pod: string): number | undefined {
+  const text = query.get(param);
+  if (text === null) return undefined;
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < min) {
+    const bound = min === 0 ? 'greater than or equal to 0' : 'greater than 0';
+    throw new HttpError(
+      422,
+      'Invalid',
+      `PodLogOptions "${pod}" is invalid: ${param}: Invalid value: ${text}: must be ${bound}`,
+    );
+  }
+  return count;
+}
+
 /** The log of one container of pod `ns/name`; a 400 or 422 `Status` where the API server answers one. */
 export function podLog(cluster: ClusterController, ns: string, name: string, query: URLSearchParams): Buffer {
   const p = cluster.podOrThrow(ns, name);
@@ -49,30 +65,10 @@ export function podLog(cluster: ClusterController, ns: string, name: string, que
     }
     text = cluster.state.logs[key] ?? '';
   }
-  const tail = query.get('tailLines');
-  if (tail !== null) {
-    const count = Number(tail);
-    if (!Number.isInteger(count) || count < 0) {
-      throw new HttpError(
-        422,
-        'Invalid',
-        `PodLogOptions "${name}" is invalid: tailLines: Invalid value: ${tail}: must be greater than or equal to 0`,
-      );
-    }
-    text = lastLines(text, count);
-  }
+  const tail = countParam(query, 'tailLines', 0, name);
+  if (tail !== undefined) text = lastLines(text, tail);
   let bytes = Buffer.from(text, 'utf8');
-  const limit = query.get('limitBytes');
-  if (limit !== null) {
-    const count = Number(limit);
-    if (!Number.isInteger(count) || count < 1) {
-      throw new HttpError(
-        422,
-        'Invalid',
-        `PodLogOptions "${name}" is invalid: limitBytes: Invalid value: ${limit}: must be greater than 0`,
-      );
-    }
-    bytes = bytes.subarray(0, count);
-  }
+  const limit = countParam(query, 'limitBytes', 1, name);
+  if (limit !== undefined) bytes = bytes.subarray(0, limit);
   return bytes;
 }

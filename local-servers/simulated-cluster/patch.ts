@@ -9,15 +9,19 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** RFC 7386 JSON merge patch. */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isPlainObject(patch)) return patch;
+/** An object patch merged key by key: `null` removes a key, anything else is merged in by `merge`. */
+function mergeKeys(target: unknown, patch: Record<string, unknown>, merge: (t: unknown, p: unknown) => unknown) {
   const result: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
+    else result[key] = merge(result[key], value);
   }
   return result;
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  return isPlainObject(patch) ? mergeKeys(target, patch, mergePatch) : patch;
 }
 
 /**
@@ -38,13 +42,7 @@ function strategicMergePatch(target: unknown, patch: unknown): unknown {
     }
     return result;
   }
-  if (!isPlainObject(patch)) return patch;
-  const result: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = strategicMergePatch(result[key], value);
-  }
-  return result;
+  return isPlainObject(patch) ? mergeKeys(target, patch, strategicMergePatch) : patch;
 }
 
 /** RFC 6902 JSON patch: `add`, `remove`, `replace` and `test`. */

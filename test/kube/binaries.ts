@@ -2,7 +2,7 @@
  * Where the real-API-server suites find etcd, kube-apiserver, kube-controller-manager and kwok: the cache dir that
  * `test/kube/build-binaries.sh` builds them into, or `KUBE_BINARIES_DIR`.
  */
-import { accessSync, constants } from 'node:fs';
+import { isExecutable } from '../../local-servers/temporal-binaries.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,15 +47,6 @@ export function kubeBinariesDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(cache, 'redis-runbook', 'kube', KUBE_VERSION, 'bin');
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The binaries, checked to be executable.
  * @throws {KubeBinariesMissing} naming each missing one and the command that builds them
@@ -67,7 +58,7 @@ export function findKubeBinaries(env: NodeJS.ProcessEnv = process.env): KubeBina
     string
   >;
   const missing = Object.entries(NAMES)
-    .filter(([key]) => !executable(paths[key as keyof typeof NAMES]))
+    .filter(([key]) => !isExecutable(paths[key as keyof typeof NAMES]))
     .map(([, name]) => name);
   if (missing.length > 0) throw new KubeBinariesMissing(dir, missing);
   return { dir, ...paths };

@@ -167,7 +167,7 @@ describe('Kubernetes activities on a real API server', { skip: kubeSuiteSkip() }
     });
     assert.equal(result.ok, true);
     assert.equal(result.id, 'restart-redis');
-    assert.match(result.detail, /not replaced yet: 1 of 1 pod\(s\) are not ready.*OrderedReady/);
+    assert.match(result.detail, /do not take it yet: 1 of 1 pod\(s\) are not ready.*OrderedReady/);
     const sts = await apps.readNamespacedStatefulSet({ name: 'redis', namespace: NAMESPACE });
     assert.equal(sts.spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION], RESTART_1);
 

@@ -5,13 +5,15 @@
  */
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
-import { probeRedisReadiness, withReadiness } from '../../local-servers/readiness.js';
+import { startProbeLoop, withReadiness } from '../../local-servers/readiness.js';
 
 export { withReadiness };
 
 /** A running probe loop. */
 export interface ReadinessProber {
-  probes: { total: number; passed: number; statusWrites: number };
+  probes: { total: number; passed: number };
+  /** Status writes so far: probes whose outcome changed the pod. */
+  statusWrites(): number;
   /** The last error writing the status, if any (the loop keeps going). */
   lastError(): unknown;
   stop(): Promise<void>;
@@ -26,38 +28,27 @@ export function startReadinessProber(
   redis: Redis,
   intervalMs = 500,
 ): ReadinessProber {
-  const probes = { total: 0, passed: 0, statusWrites: 0 };
-  let stopped = false;
+  let statusWrites = 0;
   let lastError: unknown;
-
-  const loop = (async () => {
-    while (!stopped) {
-      const ok = await probeRedisReadiness(redis);
-      probes.total++;
-      if (ok) probes.passed++;
-      try {
-        const pod = await core.readNamespacedPod({ name: target.pod, namespace: target.namespace });
-        const status = withReadiness(pod, target.container, ok);
-        if (status) {
-          await core.patchNamespacedPodStatus(
-            { name: target.pod, namespace: target.namespace, body: { status } },
-            mergePatch,
-          );
-          probes.statusWrites++;
-        }
-      } catch (err) {
-        lastError = err;
+  const loop = startProbeLoop(redis, intervalMs, async (ready) => {
+    try {
+      const pod = await core.readNamespacedPod({ name: target.pod, namespace: target.namespace });
+      const status = withReadiness(pod, target.container, ready);
+      if (status) {
+        await core.patchNamespacedPodStatus(
+          { name: target.pod, namespace: target.namespace, body: { status } },
+          mergePatch,
+        );
+        statusWrites++;
       }
-      await new Promise((r) => setTimeout(r, intervalMs));
+    } catch (err) {
+      lastError = err;
     }
-  })();
-
+  });
   return {
-    probes,
+    probes: loop.probes,
+    statusWrites: () => statusWrites,
     lastError: () => lastError,
-    async stop() {
-      stopped = true;
-      await loop;
-    },
+    stop: () => loop.stop(),
   };
 }

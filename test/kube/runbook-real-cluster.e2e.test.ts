@@ -109,7 +109,7 @@ describe('redisIncidentRunbook end to end against a real Kubernetes API server',
     const report = (await client.workflow.getHandle(toWorkflowId('KUBE-APPROVE')).result()) as RunbookReport;
     assert.equal(report.outcome, 'resolved', `${report.summary} ${JSON.stringify(report.verification)}`);
     assert.ok(report.verification?.passed);
-    assert.ok(prober.probes.statusWrites > 0, 'the pod became ready through the status subresource');
+    assert.ok(prober.statusWrites() > 0, 'the pod became ready through the status subresource');
     assert.equal(prober.lastError(), undefined, String(prober.lastError()));
   });
 });

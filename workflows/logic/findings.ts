@@ -80,19 +80,14 @@ const SLOW_DEL_USEC = 1000;
 
 type Rule = (e: Evidence, t: Thresholds) => Finding[];
 
+/** The one finding of a step that gathered no evidence, when it failed (rather than was skipped). */
+function unavailable(id: FindingId, severity: Severity, what: string, error: string | undefined): Finding[] {
+  return error ? [{ id, severity, message: `${what}: ${error}`, evidence: {} }] : [];
+}
+
 const podRules: Rule = (e) => {
   const pod = e.pod;
-  if (!pod)
-    return e.podError
-      ? [
-          {
-            id: 'pod-unavailable',
-            severity: 'warning',
-            message: `Could not describe the pod: ${e.podError}`,
-            evidence: {},
-          },
-        ]
-      : [];
+  if (!pod) return unavailable('pod-unavailable', 'warning', 'Could not describe the pod', e.podError);
   const out: Finding[] = [];
   for (const c of pod.containers) {
     const last = c.lastState;
@@ -150,17 +145,7 @@ const logRules: Rule = (e) => {
 
 const memoryRules: Rule = (e, t) => {
   const r = e.redis;
-  if (!r)
-    return e.redisError
-      ? [
-          {
-            id: 'redis-unreachable',
-            severity: 'critical',
-            message: `Redis could not be diagnosed: ${e.redisError}`,
-            evidence: {},
-          },
-        ]
-      : [];
+  if (!r) return unavailable('redis-unreachable', 'critical', 'Redis could not be diagnosed', e.redisError);
   const out: Finding[] = [];
   const { usedMemory, maxmemory, maxmemoryPolicy, usedMemoryRss, fragmentationRatio } = r.memory;
   const limit = e.limits?.limits.memoryBytes;
