@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { unlinkByPattern, type CleanupState } from '../activities/redis/cleanup.js';
+import { markerKey, unlinkByPattern, type CleanupState } from '../activities/redis/cleanup.js';
 import { LatencyPacer, threadLatency, type PacingReport } from '../activities/redis/pacing.js';
 import { detachedProgress } from '../activities/redis/progress.js';
 import { startRedisServer, type RedisServer } from '../local-servers/redis-server.js';
@@ -103,7 +103,14 @@ async function cleanup(server: RedisServer, redis: Redis, count: number, p99Targ
   const { value, ms } = await timed(() =>
     unlinkByPattern(
       redis,
-      { actionId: 'bench', pattern: 'bench:clean:*', maxKeys: count, scanCount, pace: () => pacer.afterBatch() },
+      {
+        actionId: 'bench',
+        marker: markerKey(`bench-${Date.now()}`, 'bench'),
+        pattern: 'bench:clean:*',
+        maxKeys: count,
+        scanCount,
+        pace: () => pacer.afterBatch(),
+      },
       detachedProgress<CleanupState>(),
     ),
   );

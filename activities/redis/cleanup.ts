@@ -1,7 +1,10 @@
 /**
- * Key cleanups that touch many keys: SCAN MATCH in batches, one pipeline per batch, a cap on keys touched, and a
- * heartbeated `{ cursor, touched }` so a retried attempt resumes without counting twice. Idempotent by construction:
- * an unlinked key is gone, an expired-on-purpose key has a TTL and is skipped (`EXPIRE … NX`).
+ * Key cleanups that touch many keys: SCAN MATCH in batches, a cap on keys touched, and counts that are exact whatever
+ * moment the worker dies. Each batch is one Lua script that changes the keys *and* adds what it changed to a progress
+ * marker (a small hash in the same Redis, one per run and action) in the same atomic step: either both happen or
+ * neither, so the marker is always the truth. A retry reads the marker, not a heartbeat (which the SDK throttles and a
+ * SIGKILL loses), resumes at its cursor, and checks the cap against its count. The keys themselves make a replayed
+ * batch harmless: an unlinked key is gone, an expired-on-purpose key has a TTL and is skipped.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
@@ -13,8 +16,20 @@ import type { Progress } from './progress.js';
 export const MIN_PATTERN_PREFIX = 3;
 /** Sorted-set members removed per `ZREMRANGEBYRANK`, so one call never blocks Redis for long. */
 export const TRIM_CHUNK = 1000;
+/** How long a progress marker outlives its last batch: longer than any run waits for a retry. */
+export const MARKER_TTL_SECONDS = 7 * 24 * 3600;
+/** Prefix of the progress markers; cleanups never touch a key of it, whatever their pattern. */
+export const MARKER_PREFIX = 'redis-runbook:progress:';
 
-/** Heartbeat of a cleanup; `actionId` ties it to its action so another action's details are never resumed. */
+/** The marker's cursor once the scan is complete. */
+const DONE = 'done';
+
+/** The progress marker of one action of one run. */
+export function markerKey(run: string, actionId: string): string {
+  return `${MARKER_PREFIX}${run}:${actionId}`;
+}
+
+/** Heartbeated after each batch, for progress in the UI and `runbook status`; a retry resumes from the marker. */
 export const cleanupStateSchema = z.object({
   kind: z.literal('cleanup'),
   actionId: z.string(),
@@ -27,7 +42,7 @@ export const cleanupStateSchema = z.object({
 export type CleanupState = z.infer<typeof cleanupStateSchema>;
 
 export interface CleanupOutcome {
-  /** Keys expired or unlinked (members removed, for a trim), this attempt and the ones it resumed. */
+  /** Keys expired or unlinked (members removed, for a trim) by this action, all attempts together: the marker's count. */
   touched: number;
   bytesFreed: number;
   /** The cap stopped the work while more keys matched (or may match). */
@@ -56,6 +71,8 @@ function assertPositiveInteger(name: string, value: number): void {
 
 export interface PatternCleanup {
   actionId: string;
+  /** Key of this action's progress marker ({@link markerKey}): the same for every attempt of the action. */
+  marker: string;
   pattern: string;
   /** Most keys this action (all attempts together) may touch. */
   maxKeys: number;
@@ -65,37 +82,109 @@ export interface PatternCleanup {
   pace?: () => Promise<unknown>;
 }
 
-/**
- * `UNLINK`s the keys matching `pattern` in the current db, at most `maxKeys`, never `DEL`. Each batch sends the
- * `MEMORY USAGE` of its keys and one `UNLINK` of them all in one pipeline; `touched` is what UNLINK says it removed
- * (so a batch replayed after a crash counts only keys still there), `bytesFreed` the usage of the keys that existed.
- */
-export function unlinkByPattern(
+// The scripts share a prologue and an epilogue. KEYS[1] is the marker, the others the batch; ARGV[1] the cap,
+// ARGV[2] the cursor after this batch, ARGV[3] the marker's TTL. `allow-oom`: the marker is a few bytes, and a
+// cleanup is what frees memory on a full Redis. Each returns {touched so far, bytes so far, keys left over by the cap}.
+const PROLOGUE = `#!lua flags=allow-oom
+local marker = KEYS[1]
+local touched = tonumber(redis.call('HGET', marker, 'touched') or '0')
+local room = tonumber(ARGV[1]) - touched
+local done, bytes, left = 0, 0, 0
+`;
+const EPILOGUE = `
+redis.call('HINCRBY', marker, 'touched', done)
+local total = redis.call('HINCRBY', marker, 'bytes', bytes)
+if left > 0 then redis.call('HSET', marker, 'capReached', '1') else redis.call('HSET', marker, 'cursor', ARGV[2]) end
+redis.call('EXPIRE', marker, ARGV[3])
+return {touched + done, total, left}`;
+
+/** EXPIRE … NX on the batch's keys without a TTL (ARGV[4] the TTL), up to the room under the cap. */
+const EXPIRE_BATCH =
+  PROLOGUE +
+  `for i = 2, #KEYS do
+  local key = KEYS[i]
+  if string.sub(key, 1, ${MARKER_PREFIX.length}) ~= '${MARKER_PREFIX}' and redis.call('PTTL', key) == -1 then
+    if done < room then done = done + redis.call('EXPIRE', key, ARGV[4], 'NX') else left = left + 1 end
+  end
+end` +
+  EPILOGUE;
+
+/** UNLINK of the batch's keys that still exist, up to the room under the cap, adding their MEMORY USAGE. */
+const UNLINK_BATCH =
+  PROLOGUE +
+  `for i = 2, #KEYS do
+  local key = KEYS[i]
+  if string.sub(key, 1, ${MARKER_PREFIX.length}) ~= '${MARKER_PREFIX}' and redis.call('EXISTS', key) == 1 then
+    if done < room then
+      bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)
+      done = done + redis.call('UNLINK', key)
+    else left = left + 1 end
+  end
+end` +
+  EPILOGUE;
+
+/** One chunk of a sorted-set trim (KEYS[2] the set, ARGV[4] how many to keep, ARGV[5] the chunk), no cap. */
+const TRIM_BATCH =
+  PROLOGUE +
+  `local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if excess > 0 then
+  local before = redis.call('MEMORY', 'USAGE', KEYS[2]) or 0
+  done = redis.call('ZREMRANGEBYRANK', KEYS[2], 0, math.min(excess, tonumber(ARGV[5])) - 1)
+  bytes = math.max(0, before - (redis.call('MEMORY', 'USAGE', KEYS[2]) or 0))
+end` +
+  EPILOGUE;
+
+type BatchScript = 'expire' | 'unlink' | 'trim';
+const SCRIPTS: Record<BatchScript, string> = { expire: EXPIRE_BATCH, unlink: UNLINK_BATCH, trim: TRIM_BATCH };
+const COMMANDS: Record<BatchScript, string> = {
+  expire: 'runbookExpireBatch',
+  unlink: 'runbookUnlinkBatch',
+  trim: 'runbookTrimBatch',
+};
+
+/** Runs a batch script (ioredis sends EVALSHA, and the script itself after a NOSCRIPT). */
+async function runBatch(
   redis: Redis,
-  job: PatternCleanup,
-  progress: Progress<CleanupState>,
-): Promise<CleanupOutcome> {
-  return scanMatching(redis, job, progress, async (keys, remaining) => {
-    const chosen = keys.slice(0, remaining);
-    if (chosen.length === 0) return { touched: 0, bytes: 0, leftOver: keys.length > 0 };
-    const pipeline = redis.pipeline();
-    for (const key of chosen) pipeline.memory('USAGE', key);
-    pipeline.unlink(...chosen);
-    const replies = (await pipeline.exec()) ?? [];
-    const [unlinkErr, removed] = replies[chosen.length] ?? [];
-    if (unlinkErr) throw unlinkErr;
-    let bytes = 0;
-    for (let i = 0; i < chosen.length; i++) {
-      const [, usage] = replies[i] ?? [];
-      if (typeof usage === 'number') bytes += usage;
-    }
-    return { touched: Number(removed), bytes, leftOver: keys.length > chosen.length };
-  });
+  script: BatchScript,
+  keys: Array<string | Buffer>,
+  args: Array<string | number>,
+): Promise<{ touched: number; bytes: number; left: number }> {
+  const name = COMMANDS[script];
+  if (!(name in redis)) redis.defineCommand(name, { lua: SCRIPTS[script] });
+  const call = (redis as unknown as Record<string, (...a: unknown[]) => Promise<[number, number, number]>>)[name]!;
+  const [touched, bytes, left] = await call.call(redis, keys.length, ...keys, ...args);
+  return { touched: Number(touched), bytes: Number(bytes), left: Number(left) };
+}
+
+interface Marker {
+  touched: number;
+  bytes: number;
+  cursor: string;
+  capReached: boolean;
+}
+
+async function readMarker(redis: Redis, key: string): Promise<Marker> {
+  const m = await redis.hgetall(key);
+  return {
+    touched: Number(m['touched'] ?? 0),
+    bytes: Number(m['bytes'] ?? 0),
+    cursor: m['cursor'] ?? '0',
+    capReached: m['capReached'] === '1',
+  };
 }
 
 /**
- * Gives `ttlSeconds` to the keys matching `pattern` that have no TTL, at most `maxKeys`. Each batch sends `PTTL` in
- * one pipeline, then `EXPIRE key ttl NX` for the keys without TTL in another (NX: a TTL set meanwhile is kept).
+ * `UNLINK`s the keys matching `pattern` in the current db, at most `maxKeys` over all attempts, never `DEL`. Each
+ * batch is one script: UNLINK of the keys still there, their `MEMORY USAGE` added to `bytesFreed`, the count added to
+ * the marker, atomically.
+ */
+export function unlinkByPattern(redis: Redis, job: PatternCleanup, progress: Progress<CleanupState>) {
+  return scanMatching(redis, job, progress, 'unlink', []);
+}
+
+/**
+ * Gives `ttlSeconds` to the keys matching `pattern` that have no TTL, at most `maxKeys` over all attempts. Each batch
+ * is one script: `EXPIRE key ttl NX` of the keys whose PTTL is -1, the count added to the marker, atomically.
  */
 export function expireByPattern(
   redis: Redis,
@@ -103,108 +192,116 @@ export function expireByPattern(
   progress: Progress<CleanupState>,
 ): Promise<CleanupOutcome> {
   assertPositiveInteger('ttlSeconds', job.ttlSeconds);
-  return scanMatching(redis, job, progress, async (keys, remaining) => {
-    const ttls = (await keys.reduce((p, key) => p.pttl(key), redis.pipeline()).exec()) ?? [];
-    const withoutTtl = keys.filter((_, i) => {
-      const [err, pttl] = ttls[i] ?? [];
-      return !err && pttl === -1;
-    });
-    const chosen = withoutTtl.slice(0, remaining);
-    if (chosen.length === 0) return { touched: 0, bytes: 0, leftOver: false };
-    const replies =
-      (await chosen.reduce((p, key) => p.expire(key, job.ttlSeconds, 'NX'), redis.pipeline()).exec()) ?? [];
-    const touched = replies.filter(([err, set]) => !err && set === 1).length;
-    return { touched, bytes: 0, leftOver: withoutTtl.length > chosen.length };
-  });
+  return scanMatching(redis, job, progress, 'expire', [job.ttlSeconds]);
 }
-
-type BatchHandler = (
-  keys: Buffer[],
-  remaining: number,
-) => Promise<{ touched: number; bytes: number; leftOver: boolean }>;
 
 async function scanMatching(
   redis: Redis,
   job: PatternCleanup,
   progress: Progress<CleanupState>,
-  handle: BatchHandler,
+  script: 'expire' | 'unlink',
+  extra: Array<string | number>,
 ): Promise<CleanupOutcome> {
   assertNarrowPattern(job.pattern);
   assertPositiveInteger('maxKeys', job.maxKeys);
-  const previous = progress.resumeFrom?.actionId === job.actionId ? progress.resumeFrom : undefined;
-  const state: CleanupState = previous
-    ? { ...previous }
-    : { kind: 'cleanup', actionId: job.actionId, cursor: '0', touched: 0, bytesFreed: 0, done: false };
-  if (state.done) return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, batches: 0 };
-
-  let capReached = false;
+  // The marker, not a heartbeat: it holds exactly what every earlier attempt changed, up to its last batch.
+  const marker = await readMarker(redis, job.marker);
+  const state: CleanupState = {
+    kind: 'cleanup',
+    actionId: job.actionId,
+    cursor: marker.cursor,
+    touched: marker.touched,
+    bytesFreed: marker.bytes,
+    done: false,
+  };
+  const outcome = (capReached: boolean, batches: number) => ({
+    touched: state.touched,
+    bytesFreed: state.bytesFreed,
+    capReached,
+    batches,
+  });
+  if (marker.capReached) return outcome(true, 0);
   let batches = 0;
-  do {
-    // Past the cap the scan goes on touching nothing, only to tell whether more keys match.
+  // The marker's cursor is where the next batch starts; `done` once a batch ended the scan (SCAN said 0).
+  while (state.cursor !== DONE) {
     const [next, keys] = await redis.scanBuffer(state.cursor, 'MATCH', job.pattern, 'COUNT', job.scanCount ?? 1000);
-    const batch = keys.length > 0 ? await handle(keys, job.maxKeys - state.touched) : undefined;
-    state.touched += batch?.touched ?? 0;
-    state.bytesFreed += batch?.bytes ?? 0;
-    state.cursor = next.toString();
-    if (batch?.leftOver) {
-      capReached = true;
-      break;
+    const cursor = next.toString() === '0' ? DONE : next.toString();
+    let added = 0;
+    if (keys.length > 0) {
+      // Past the cap the scripts go on touching nothing, only to tell whether more keys match.
+      const args = [job.maxKeys, cursor, MARKER_TTL_SECONDS, ...extra];
+      const batch = await runBatch(redis, script, [job.marker, ...keys], args);
+      added = batch.touched - state.touched;
+      state.touched = batch.touched;
+      state.bytesFreed = batch.bytes;
+      if (added > 0) batches++;
+      if (batch.left > 0) {
+        progress.report({ ...state });
+        return outcome(true, batches);
+      }
+    } else {
+      // An empty page still moves the cursor: keep it so that a retry need not scan it again. Best effort (a full
+      // Redis refuses HSET outside a script): a retry that rescans the page only finds nothing to do there.
+      await redis
+        .pipeline()
+        .hset(job.marker, 'cursor', cursor)
+        .expire(job.marker, MARKER_TTL_SECONDS)
+        .exec()
+        .catch(() => undefined);
     }
-    state.done = state.cursor === '0';
+    state.cursor = cursor;
+    state.done = cursor === DONE;
     progress.report({ ...state });
-    if (batch && batch.touched > 0) {
-      batches++;
-      if (!state.done) await job.pace?.();
-    }
-  } while (!state.done);
-  if (capReached) progress.report({ ...state });
-  return { touched: state.touched, bytesFreed: state.bytesFreed, capReached, batches };
+    if (added > 0 && !state.done) await job.pace?.();
+  }
+  state.done = true;
+  return outcome(false, batches);
 }
 
 /**
  * Trims a sorted set so that only its `keep` members with the highest scores (the newest, for Sidekiq's timestamped
- * sets) remain: the equivalent of `ZREMRANGEBYRANK key 0 -(keep+1)`, done in chunks of {@link TRIM_CHUNK} members.
- * A missing key is already trimmed; a key of another type is refused (`InvalidAction`).
+ * sets) remain: the equivalent of `ZREMRANGEBYRANK key 0 -(keep+1)`, done in chunks of {@link TRIM_CHUNK} members,
+ * each chunk and its count one script. A missing key is already trimmed; a key of another type is refused
+ * (`InvalidAction`).
  */
 export async function trimSortedSet(
   redis: Redis,
-  job: { actionId: string; key: string; keep: number },
+  job: { actionId: string; marker: string; key: string; keep: number },
   progress: Progress<CleanupState>,
 ): Promise<CleanupOutcome & { remaining: number }> {
   if (!Number.isInteger(job.keep) || job.keep < 0) throw invalidAction(`keep must be an integer ≥ 0, got ${job.keep}`);
-  const previous = progress.resumeFrom?.actionId === job.actionId ? progress.resumeFrom : undefined;
-  const state: CleanupState = previous
-    ? { ...previous }
-    : { kind: 'cleanup', actionId: job.actionId, cursor: '0', touched: 0, bytesFreed: 0, done: false };
+  const marker = await readMarker(redis, job.marker);
+  const state: CleanupState = {
+    kind: 'cleanup',
+    actionId: job.actionId,
+    cursor: '0',
+    touched: marker.touched,
+    bytesFreed: marker.bytes,
+    done: false,
+  };
+  const type = await redis.type(job.key);
+  if (type === 'none')
+    return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, batches: 0, remaining: 0 };
+  if (type !== 'zset') throw invalidAction(`${job.key} is a ${type}, not a sorted set`);
+  let batches = 0;
   for (;;) {
-    const [[, type] = [], [, card] = []] = (await redis.pipeline().type(job.key).zcard(job.key).exec()) ?? [];
-    if (type === 'none')
-      return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, batches: 0, remaining: 0 };
-    if (type !== 'zset') throw invalidAction(`${job.key} is a ${String(type)}, not a sorted set`);
-    const excess = Number(card) - job.keep;
-    if (excess <= 0) {
-      state.done = true;
-      progress.report({ ...state });
-      return {
-        touched: state.touched,
-        bytesFreed: state.bytesFreed,
-        capReached: false,
-        batches: 0,
-        remaining: Number(card),
-      };
-    }
-    const [[, before] = [], [err, removed] = [], [, after] = []] =
-      (await redis
-        .pipeline()
-        .memory('USAGE', job.key)
-        .zremrangebyrank(job.key, 0, Math.min(excess, TRIM_CHUNK) - 1)
-        .memory('USAGE', job.key)
-        .exec()) ?? [];
-    if (err) throw err;
-    state.touched += Number(removed);
-    state.bytesFreed += Math.max(0, Number(before ?? 0) - Number(after ?? 0));
+    const batch = await runBatch(
+      redis,
+      'trim',
+      [job.marker, job.key],
+      [Number.MAX_SAFE_INTEGER, '0', MARKER_TTL_SECONDS, job.keep, TRIM_CHUNK],
+    );
+    const added = batch.touched - state.touched;
+    state.touched = batch.touched;
+    state.bytesFreed = batch.bytes;
+    if (added === 0) break;
+    batches++;
     progress.report({ ...state });
   }
+  state.done = true;
+  progress.report({ ...state });
+  const remaining = await redis.zcard(job.key);
+  return { touched: state.touched, bytesFreed: state.bytesFreed, capReached: false, batches, remaining };
 }
 
 /** Non-retryable `InvalidAction` failure. */

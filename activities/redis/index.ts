@@ -9,7 +9,7 @@ import { backupProgressSchema, takeBackup } from './backup.js';
 import { cleanupStateSchema } from './cleanup.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
-import { activityProgress } from './progress.js';
+import { activityProgress, currentRun } from './progress.js';
 import { threadLatency, type PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
@@ -77,7 +77,12 @@ export function createRedisActivities(connect: RedisConnector) {
         applyAction(
           redis,
           input.action,
-          { db: input.redis.db, pacing: input.pacing, latency: () => threadLatency(redis.options) },
+          {
+            db: input.redis.db,
+            pacing: input.pacing,
+            latency: () => threadLatency(redis.options),
+            markerScope: currentRun(),
+          },
           activityProgress(cleanupStateSchema),
         ),
       );

@@ -38,3 +38,13 @@ export function activityProgress<T>(schema: z.ZodType<T>): Progress<T> {
     },
   };
 }
+
+/** `workflowId/runId` of the run the current activity belongs to; undefined outside an activity. */
+export function currentRun(): string | undefined {
+  try {
+    const run = Context.current().info.workflowExecution;
+    return run && `${run.workflowId}/${run.runId}`;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ActionResult, PlannedAction, RemediationAction } from '../../workflows/logic/actions.js';
 import {
   assertNarrowPattern,
   expireByPattern,
   invalidAction,
+  markerKey,
   trimSortedSet,
   unlinkByPattern,
   type CleanupOutcome,
@@ -36,6 +38,11 @@ export interface ApplyOptions {
   /** The latency probe that paces key cleanups (see `threadLatency`); without it cleanups run unpaced. */
   latency?: () => LatencySource;
   pacing?: PacingOptions;
+  /**
+   * Scope of the actions' progress markers: the run (`workflowId/runId`) inside an activity, so every attempt of one
+   * action finds the same marker. A fresh scope when absent: outside a run nothing resumes.
+   */
+  markerScope?: string;
 }
 
 /**
@@ -51,6 +58,7 @@ export async function applyAction(
   progress: Progress<CleanupState>,
 ): Promise<ActionResult> {
   const { id, action } = planned;
+  const marker = markerKey(options.markerScope ?? `local-${randomUUID()}`, id);
   switch (action.kind) {
     case 'set-maxmemory':
       return { id, ...(await setMaxmemory(redis, action.bytes)) };
@@ -60,7 +68,7 @@ export async function applyAction(
       assertNarrowPattern(action.pattern);
       await redis.select(options.db ?? 0);
       const { outcome, pacing } = await paced(options, (pace) =>
-        expireByPattern(redis, { actionId: id, ...action, scanCount: options.scanCount, pace }, progress),
+        expireByPattern(redis, { actionId: id, marker, ...action, scanCount: options.scanCount, pace }, progress),
       );
       return cleanupResult(id, outcome, `gave a TTL of ${action.ttlSeconds} s to`, action, pacing);
     }
@@ -68,13 +76,17 @@ export async function applyAction(
       assertNarrowPattern(action.pattern);
       await redis.select(options.db ?? 0);
       const { outcome, pacing } = await paced(options, (pace) =>
-        unlinkByPattern(redis, { actionId: id, ...action, scanCount: options.scanCount, pace }, progress),
+        unlinkByPattern(redis, { actionId: id, marker, ...action, scanCount: options.scanCount, pace }, progress),
       );
       return cleanupResult(id, outcome, 'unlinked', action, pacing);
     }
     case 'trim-sorted-set': {
       await redis.select(options.db ?? 0);
-      const outcome = await trimSortedSet(redis, { actionId: id, key: action.key, keep: action.keep }, progress);
+      const outcome = await trimSortedSet(
+        redis,
+        { actionId: id, marker, key: action.key, keep: action.keep },
+        progress,
+      );
       return {
         id,
         ok: true,

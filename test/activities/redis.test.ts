@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createRedisActivities, createRedisConnector, type RedisActivities } from '../../activities/redis/index.js';
-import { unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
+import { MARKER_PREFIX, markerKey, unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
 import { parseInfo, commandCalls, rdbStateOf } from '../../activities/redis/info.js';
 import { LatencyPacer, type LatencySource } from '../../activities/redis/pacing.js';
 import { detachedProgress } from '../../activities/redis/progress.js';
@@ -47,6 +47,18 @@ async function keysWithoutTtl(pattern: string): Promise<number> {
     const [next, keys] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) if ((await admin.pttl(key)) === -1) count++;
+  } while (cursor !== '0');
+  return count;
+}
+
+/** Keys in the current db apart from the runbook's own progress markers (SCAN: the suite checks it never sent KEYS). */
+async function dataKeys(): Promise<number> {
+  let cursor = '0';
+  let count = 0;
+  do {
+    const [next, keys] = await admin.scan(cursor, 'COUNT', 1000);
+    count += keys.filter((k) => !k.startsWith(MARKER_PREFIX)).length;
+    cursor = next;
   } while (cursor !== '0');
   return count;
 }
@@ -372,7 +384,7 @@ void describe('applyRedisAction', () => {
     assert.equal(first.keysTouched, 40);
     assert.ok((first.bytesFreed ?? 0) >= 40 * 1000);
     assert.doesNotMatch(first.detail, /cap/);
-    assert.equal(await admin.dbsize(), 5);
+    assert.equal(await dataKeys(), 5);
     const second = await apply(action);
     assert.equal(second.keysTouched, 0);
     assert.equal(second.bytesFreed, 0);
@@ -383,31 +395,41 @@ void describe('applyRedisAction', () => {
     const result = await apply({ kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 15 });
     assert.equal(result.keysTouched, 15);
     assert.match(result.detail, /cap of 15/);
-    assert.equal(await admin.dbsize(), 25);
+    assert.equal(await dataKeys(), 25);
   });
 
-  void it('unlink resumes from a previous attempt without counting twice, cap included', async () => {
+  void it('unlink resumes from its marker without counting twice, cap included', async () => {
     await fill(100, (i) => `tmp:${i}`, 'x'.repeat(100));
-    const job = { actionId: 'cleanup-tmp', pattern: 'tmp:*', maxKeys: 70, scanCount: 10 };
-    let last: CleanupState | undefined;
+    const job = {
+      actionId: 'cleanup-tmp',
+      marker: markerKey('run-1', 'cleanup-tmp'),
+      pattern: 'tmp:*',
+      maxKeys: 70,
+      scanCount: 10,
+    };
     let reports = 0;
-    const crashing = detachedProgress<CleanupState>(undefined, (s) => {
-      last = s;
+    const crashing = detachedProgress<CleanupState>(undefined, () => {
       if (++reports === 3) throw new Error('worker crashed');
     });
     await assert.rejects(unlinkByPattern(admin, job, crashing), /worker crashed/);
-    assert.ok(last && last.touched > 0 && last.touched < 70);
-    const touchedBefore = last.touched;
-    assert.equal(await admin.dbsize(), 100 - touchedBefore);
+    const removedBefore = 100 - (await dataKeys());
+    assert.ok(removedBefore > 0 && removedBefore < 70);
 
-    const outcome = await unlinkByPattern(admin, job, detachedProgress(last));
+    // No heartbeat given: the marker in Redis is what the retry resumes from.
+    const outcome = await unlinkByPattern(admin, job, detachedProgress());
     assert.equal(outcome.touched, 70);
     assert.equal(outcome.capReached, true);
-    assert.equal(await admin.dbsize(), 30);
+    assert.equal(await dataKeys(), 30);
     assert.ok(outcome.bytesFreed > 0);
 
-    const otherAction = await unlinkByPattern(admin, { ...job, actionId: 'another' }, detachedProgress(last));
-    assert.equal(otherAction.touched, 30, "another action's heartbeat is not resumed");
+    const again = await unlinkByPattern(admin, job, detachedProgress());
+    assert.deepEqual([again.touched, again.capReached], [70, true], 'a retry after the end reports the same');
+    const otherAction = await unlinkByPattern(
+      admin,
+      { ...job, actionId: 'another', marker: markerKey('run-1', 'another') },
+      detachedProgress(),
+    );
+    assert.equal(otherAction.touched, 30, "another action's marker is its own");
   });
 
   void it('unlink-keys is paced by the probe: a tightened p99 target pauses between batches, a loose one never', async () => {
@@ -420,7 +442,7 @@ void describe('applyRedisAction', () => {
         pacing: { p99TargetMs, maxPauseMs: 4 },
       });
       assert.equal(result.keysTouched, 3000);
-      assert.equal(await admin.dbsize(), 0);
+      assert.equal(await dataKeys(), 0);
       const batches = Number(/(\d+) batch\(es\)/.exec(result.detail)?.[1] ?? NaN);
       assert.ok(batches >= 3, result.detail);
       return { pauses: pausesOf(result.detail), batches };
@@ -454,29 +476,26 @@ void describe('applyRedisAction', () => {
     assert.equal(report.samples, 306);
   });
 
-  void it('unlink killed after a batch ran but before its heartbeat: no key left, none counted twice', async () => {
+  void it('unlink killed after a batch ran but before its heartbeat: exact count, nothing left', async () => {
     await fill(100, (i) => `tmp:${i}`, 'x'.repeat(100));
-    const job = { actionId: 'cleanup-tmp', pattern: 'tmp:*', maxKeys: 1000, scanCount: 10 };
-    const beats: CleanupState[] = [];
-    const killed = detachedProgress<CleanupState>(undefined, (s) => {
+    const job = {
+      actionId: 'cleanup-tmp',
+      marker: markerKey('run-2', 'cleanup-tmp'),
+      pattern: 'tmp:*',
+      maxKeys: 1000,
+      scanCount: 10,
+    };
+    let beats = 0;
+    const killed = detachedProgress<CleanupState>(undefined, () => {
       // The third batch has run on the server, but its heartbeat never reaches Temporal.
-      if (beats.length === 2) throw new Error('worker killed');
-      beats.push(s);
+      if (++beats === 3) throw new Error('worker killed');
     });
     await assert.rejects(unlinkByPattern(admin, job, killed), /worker killed/);
-    const lastBeat = beats[1]!;
-    const deletedSoFar = 100 - (await admin.dbsize());
-    assert.ok(deletedSoFar > lastBeat.touched, 'the lost batch did delete keys');
+    assert.ok((await dataKeys()) < 100, 'the lost batch did delete keys');
 
-    const outcome = await unlinkByPattern(admin, job, detachedProgress(lastBeat));
-    assert.equal(await admin.dbsize(), 0, 'none left behind');
-    assert.equal(
-      outcome.touched - lastBeat.touched,
-      100 - deletedSoFar,
-      'the resumed attempt counts only what it removed',
-    );
-    // The lost batch's keys are deleted but uncounted: at most one batch, never more than were removed.
-    assert.ok(outcome.touched <= 100 && outcome.touched >= 100 - (deletedSoFar - lastBeat.touched));
+    const outcome = await unlinkByPattern(admin, job, detachedProgress());
+    assert.equal(await dataKeys(), 0, 'none left behind');
+    assert.equal(outcome.touched, 100, 'every key counted once: the marker counted the lost batch with its UNLINK');
   });
 
   void it('trim-sorted-set keeps the newest members, in chunks, once', async () => {
@@ -509,7 +528,7 @@ void describe('applyRedisAction', () => {
     await assert.rejects(apply({ kind: 'unlink-keys', pattern: '*', maxKeys: 10 }), invalid);
     await assert.rejects(apply({ kind: 'expire-keys', pattern: '*:x', ttlSeconds: 10, maxKeys: 10 }), invalid);
     await assert.rejects(apply({ kind: 'expire-keys', pattern: 'a:*', ttlSeconds: 0, maxKeys: 10 }), invalid);
-    assert.equal(await admin.dbsize(), 3);
+    assert.equal(await dataKeys(), 3);
   });
 });
 
@@ -605,26 +624,18 @@ void describe('inside an activity context', () => {
     assert.equal((await runIn(foreign, () => activities.diagnoseRedis({ redis: addr }))).scannedKeys, 96);
   });
 
-  void it('resumes a cleanup from the previous attempt, counting its keys once', async () => {
-    await fill(10, (i) => `tmp:${i}`);
-    const previous: CleanupState = {
-      kind: 'cleanup',
-      actionId: 'unlink-tmp',
-      cursor: '0',
-      touched: 25,
-      bytesFreed: 2500,
-      done: false,
-    };
-    const env = new MockActivityEnvironment({ heartbeatDetails: previous });
-    const result = await runIn(env, () =>
-      activities.applyRedisAction({
-        redis: addr,
-        action: planned({ kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 30 }, 'unlink-tmp'),
-      }),
-    );
-    assert.equal(result.keysTouched, 30, '25 before + 5 now: the cap spans attempts');
-    assert.match(result.detail, /cap of 30/);
-    assert.equal(await admin.dbsize(), 5);
+  void it('resumes a cleanup from its marker inside an activity, counting its keys once', async () => {
+    await fill(40, (i) => `tmp:${i}`);
+    const env = new MockActivityEnvironment();
+    const action = planned({ kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 30 }, 'unlink-tmp');
+    const run = () => runIn(env, () => activities.applyRedisAction({ redis: addr, action }));
+    const first = await run();
+    assert.equal(first.keysTouched, 30);
+    // A retry of the same activity (same run, same action) finds the marker: the cap spans attempts.
+    const retry = await run();
+    assert.equal(retry.keysTouched, 30, 'counted once');
+    assert.match(retry.detail, /cap of 30/);
+    assert.equal(await dataKeys(), 10);
   });
 
   void it('stops a scan when the activity is cancelled', async () => {
