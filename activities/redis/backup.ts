@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +16,39 @@ export interface BackupOptions {
   timeoutSeconds?: number;
   /** How often `INFO persistence` is polled, in ms (default 100). */
   pollMs?: number;
+  /**
+   * Scope of the backup's request marker: the run (`workflowId/runId`) inside an activity, so a retried attempt finds
+   * the request of the one before it. A fresh scope when absent.
+   */
+  markerScope?: string;
+}
+
+/** Prefix of the backup request markers. */
+export const BACKUP_MARKER_PREFIX = 'redis-runbook:backup:';
+const MARKER_TTL_SECONDS = 7 * 24 * 3600;
+
+/** What a backup recorded in Redis before its BGSAVE: the server time and the save counters at that moment. */
+interface BackupRequest {
+  requestedAt: number;
+  previousLastSave: number;
+  /** `rdb_saves` before our BGSAVE (Redis ≥ 7.0). */
+  saves?: number;
+}
+
+// HSET under `allow-oom`: a few bytes of bookkeeping on a Redis that may be full, written before the fork.
+const RECORD_REQUEST = `#!lua flags=allow-oom
+redis.call('HSET', KEYS[1], 'requestedAt', ARGV[1], 'previousLastSave', ARGV[2], 'saves', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1`;
+
+async function readRequest(redis: Redis, key: string): Promise<BackupRequest | undefined> {
+  const h = await redis.hgetall(key);
+  if (!h['requestedAt']) return undefined;
+  return {
+    requestedAt: Number(h['requestedAt']),
+    previousLastSave: Number(h['previousLastSave'] ?? 0),
+    ...(h['saves'] && h['saves'] !== '' ? { saves: Number(h['saves']) } : {}),
+  };
 }
 
 /** Heartbeated while a backup waits; a retried attempt does not resume from it, it takes a fresh backup. */
@@ -38,7 +72,8 @@ export type BackupProgress = z.infer<typeof backupProgressSchema>;
  *
  * Throws non-retryable `BackupFailed` when Redis refuses the save, the save fails (disk full, unwritable dir) or the
  * timeout passes. The RDB size is read from `dir/dbfilename` when that file is visible to this process.
- * Idempotent: running it again takes another backup.
+ * A retried attempt of the same backup (same `markerScope`) never forks a second time: the first attempt records its
+ * request (server time, save counters) in Redis before BGSAVE, and the retry waits for the save that request started.
  */
 export async function takeBackup(
   redis: Redis,
@@ -58,21 +93,47 @@ export async function takeBackup(
     await sleep(pollMs);
   };
 
-  let before = await readState();
-  while (before.inProgress) {
-    await tick('waiting-for-running-save');
-    before = await readState();
-  }
-  while ((await serverSeconds(redis)) <= before.lastSaveTime) await tick('waiting-for-clock');
-
+  const markerKey = `${BACKUP_MARKER_PREFIX}${options.markerScope ?? `local-${randomUUID()}`}`;
+  // One fork per backup: an earlier attempt of this backup that recorded its request may have forked already.
+  const request = await readRequest(redis, markerKey);
+  let before: Pick<RdbState, 'lastSaveTime' | 'saves'>;
   let ours = false;
-  try {
-    const reply: unknown = await redis.bgsave('SCHEDULE');
-    ours = /started/i.test(String(reply));
-  } catch (err) {
-    if (!(err instanceof Error) || err.name !== 'ReplyError') throw err;
-    if (!/already in progress/i.test(err.message)) throw backupFailed(`Redis refused BGSAVE: ${err.message}`, err);
-    ours = true;
+  if (request) {
+    before = { lastSaveTime: request.previousLastSave, saves: request.saves };
+    const state = await readState();
+    // Ours if a save is running now or one started since the request (rdb_saves grew; LASTSAVE moved on older servers).
+    ours =
+      state.inProgress ||
+      (request.saves !== undefined && (state.saves ?? 0) > request.saves) ||
+      (request.saves === undefined && state.lastSaveTime >= request.requestedAt);
+  } else {
+    let current = await readState();
+    while (current.inProgress) {
+      await tick('waiting-for-running-save');
+      current = await readState();
+    }
+    while ((await serverSeconds(redis)) <= current.lastSaveTime) await tick('waiting-for-clock');
+    before = current;
+    await redis.eval(
+      RECORD_REQUEST,
+      1,
+      markerKey,
+      await serverSeconds(redis),
+      current.lastSaveTime,
+      current.saves ?? '',
+      MARKER_TTL_SECONDS,
+    );
+  }
+
+  if (!ours) {
+    try {
+      const reply: unknown = await redis.bgsave('SCHEDULE');
+      ours = /started/i.test(String(reply));
+    } catch (err) {
+      if (!(err instanceof Error) || err.name !== 'ReplyError') throw err;
+      if (!/already in progress/i.test(err.message)) throw backupFailed(`Redis refused BGSAVE: ${err.message}`, err);
+      ours = true;
+    }
   }
 
   const hasStarted = (s: RdbState) =>

@@ -67,7 +67,11 @@ export function createRedisActivities(connect: RedisConnector) {
     /** A confirmed RDB snapshot (BGSAVE), or a `BackupFailed` failure. */
     async backupRedis(input: BackupRedisInput): Promise<BackupResult> {
       return withRedis(connect, input.redis, (redis) =>
-        takeBackup(redis, { timeoutSeconds: input.timeoutSeconds }, activityProgress(backupProgressSchema)),
+        takeBackup(
+          redis,
+          { timeoutSeconds: input.timeoutSeconds, markerScope: currentRun() },
+          activityProgress(backupProgressSchema),
+        ),
       );
     },
 

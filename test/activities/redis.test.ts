@@ -8,6 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createRedisActivities, createRedisConnector, type RedisActivities } from '../../activities/redis/index.js';
 import { MARKER_PREFIX, markerKey, unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
+import { takeBackup, type BackupProgress } from '../../activities/redis/backup.js';
 import { parseInfo, commandCalls, rdbStateOf } from '../../activities/redis/info.js';
 import { LatencyPacer, type LatencySource } from '../../activities/redis/pacing.js';
 import { detachedProgress } from '../../activities/redis/progress.js';
@@ -307,6 +308,27 @@ void describe('backupRedis', () => {
     assert.equal(result.confirmed, true);
     assert.equal(after.saves, (before.saves ?? 0) + 2, 'the running save, then ours');
     assert.equal(after.inProgress, false);
+  });
+
+  void it('a retried backup waits for the save its killed attempt started: one fork', async () => {
+    await admin.call('DEBUG', 'POPULATE', '2000', 'pop');
+    await admin.config('SET', 'rdb-key-save-delay', '300'); // ~0.6 s per save: the kill lands mid-save
+    const before = await persistence();
+    const killedMidSave = detachedProgress<BackupProgress>(undefined, (p) => {
+      if (p.phase === 'saving') throw new Error('worker killed');
+    });
+    const job = { timeoutSeconds: 20, pollMs: 20, markerScope: 'run-backup' };
+    await assert.rejects(takeBackup(admin, job, killedMidSave), /worker killed/);
+    assert.equal((await persistence()).inProgress, true, 'the save goes on without the worker');
+    const result = await takeBackup(admin, job, detachedProgress());
+    const after = await persistence();
+    assert.equal(result.confirmed, true);
+    assert.equal(after.saves, (before.saves ?? 0) + 1, 'one fork for both attempts');
+    assert.equal(result.previousLastSave, before.lastSaveTime);
+    // And once it is done, a retry still confirms that same save without forking.
+    const late = await takeBackup(admin, job, detachedProgress());
+    assert.equal(late.confirmed, true);
+    assert.equal((await persistence()).saves, after.saves);
   });
 
   void it('fails with BackupFailed when the save cannot be written', async () => {
