@@ -21,6 +21,8 @@ export interface RunbookWorkerOptions {
   workflowsPath?: string;
   /** A prebuilt bundle (`bundleWorkflowCode`), which skips bundling at start-up; wins over `workflowsPath`. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The build id the worker reports (the bundle's, see `workflow-bundle.ts`). */
+  buildId?: string;
   /** How long running activities get to finish after a shutdown signal before they are cancelled, in ms. Default 30 s. */
   shutdownGraceTimeMs?: number;
   identity?: string;
@@ -40,6 +42,17 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: opts.workflowsPath ?? DEFAULT_WORKFLOWS_PATH }),
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 30_000,
+    // Progress of long cleanups reaches `runbook status` and the UI within 2 s (the SDK's default waits up to 60 s).
+    maxHeartbeatThrottleInterval: '2s',
+    defaultHeartbeatThrottleInterval: '2s',
+    ...(opts.buildId
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: 'redis-runbook', buildId: opts.buildId },
+            useWorkerVersioning: false,
+          },
+        }
+      : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
 }

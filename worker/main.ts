@@ -15,6 +15,7 @@ import { connectionOptionsFrom, TemporalUnreachableError } from '../client/index
 import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
 import { redisConnectorFromConfig } from './redis-connector.js';
 import { isEntryPoint } from './entry-point.js';
+import { loadWorkflowBundle } from './workflow-bundle.js';
 
 /** Paths pino blanks out, as a second line of defence: the worker never passes secrets to the logger. */
 const REDACT = ['password', '*.password', '*.*.password', 'auth', '*.auth', 'headers.authorization'];
@@ -129,7 +130,17 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     const deps = workerDependencies(cfg, env, logger);
     const { kubeConfig } = deps;
     const activities = createActivities(deps);
-    const worker = await createRunbookWorker({ connection, namespace, taskQueue, activities });
+    const t0 = performance.now();
+    const bundle = await loadWorkflowBundle();
+    const worker = await createRunbookWorker({
+      connection,
+      namespace,
+      taskQueue,
+      activities,
+      workflowBundle: { code: bundle.code },
+      buildId: bundle.buildId,
+    });
+    const workflowCodeMs = Math.round(performance.now() - t0);
     logger.info(
       {
         address,
@@ -141,6 +152,9 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         approvers: cfg.approval.approvers,
         targets: cfg.targets.map((t) => t.name),
         pagerduty: cfg.pagerduty.writeBack ? cfg.pagerduty.apiUrl : null,
+        buildId: bundle.buildId,
+        workflowBundle: bundle.prebuilt ? 'prebuilt' : 'bundled at start-up (run `npm run build` to prebuild it)',
+        workflowCodeMs,
       },
       'worker started',
     );

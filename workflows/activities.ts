@@ -35,18 +35,25 @@ export const redisScan = proxyActivities<Only<'diagnoseRedis'>>({
   retry: retry(5),
 });
 
-/** BGSAVE and its confirmation: a fork on a full Redis, so fewer attempts. */
+/**
+ * BGSAVE and its confirmation. A retry never forks again (it waits for the save its request started), and it
+ * heartbeats every poll, so a dead worker is noticed within 10 s.
+ */
 export const redisBackup = proxyActivities<Only<'backupRedis'>>({
   startToCloseTimeout: '15m',
-  heartbeatTimeout: '30s',
-  retry: retry(3),
+  heartbeatTimeout: '10s',
+  retry: retry(5),
 });
 
-/** Changes to Redis, including paced cleanups of many keys. */
+/**
+ * Changes to Redis, including paced cleanups of many keys. Every attempt resumes from the progress marker in Redis
+ * with exact counts, so a crashed worker costs a heartbeat timeout (10 s; heartbeats flush every 2 s) and a retry,
+ * never a wrong count: more attempts are safe.
+ */
 export const redisChange = proxyActivities<Only<'applyRedisAction'>>({
   startToCloseTimeout: '30m',
-  heartbeatTimeout: '30s',
-  retry: retry(5),
+  heartbeatTimeout: '10s',
+  retry: retry(10),
 });
 
 /** Notes to PagerDuty (or the log). */

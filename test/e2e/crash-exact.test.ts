@@ -1,0 +1,265 @@
+/**
+ * Promises that must hold when the worker dies: a real worker process, killed with SIGKILL at random moments (seeded:
+ * KILL_SEED) during the BGSAVE, during the EXPIRE of 200,000 `stat:*` keys (KILL_COUNT times, 5 by default) and
+ * during the dead-set trim, restarted each time. Asserts against Redis's own figures: one BGSAVE (INFO commandstats),
+ * the exact count of keys given a TTL, the per-run cap held until a second approval, no key outside the pattern
+ * touched, the dead set trimmed to exactly what the policy keeps.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Redis } from 'ioredis';
+import { markerKey } from '../../activities/redis/cleanup.js';
+import { commandCalls, parseInfo, rdbStateOf } from '../../activities/redis/info.js';
+import { readStatus, sendDecision, startRunbook } from '../../client/index.js';
+import { repoFile } from '../../local-servers/repo-path.js';
+import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
+import {
+  demoScenarioPath,
+  loadScenario,
+  startSimulatedCluster,
+  type SimulatedCluster,
+} from '../../local-servers/simulated-cluster/index.js';
+import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
+import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
+import { toWorkflowId } from '../../workflows/definitions.js';
+
+installQuietRuntime();
+
+const STAT_KEYS = 200_000;
+const CAP = 150_000;
+const OTHER_KEYS = 1_000;
+const DEAD = 20_000;
+const KEEP = 1_000;
+const KILLS = Number(process.env.KILL_COUNT ?? 5);
+const SEED = Number(process.env.KILL_SEED ?? 20261202);
+const TASK_QUEUE = 'crash-exact';
+
+/** mulberry32: a small seeded PRNG, so a failing kill schedule can be replayed with its KILL_SEED. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('remediation survives SIGKILL of the worker at any moment', () => {
+  const random = prng(SEED);
+  let temporal: TestWorkflowEnvironment;
+  let server: RedisServer;
+  let redis: Redis;
+  let cluster: SimulatedCluster;
+  let dir: string;
+  let worker: ChildProcess | undefined;
+  let env: NodeJS.ProcessEnv;
+  const kills: string[] = [];
+
+  async function startWorker(): Promise<void> {
+    const child = spawn(process.execPath, [repoFile('dist/worker/main.js')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    worker = child;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 30_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('"worker started"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('exit', (code) => reject(new Error(`worker exited (${code}):\n${output}`)));
+    });
+  }
+
+  async function killWorker(why: string): Promise<void> {
+    const child = worker!;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    kills.push(why);
+    await startWorker();
+  }
+
+  async function statusNow(): Promise<RunbookStatus> {
+    return readStatus(temporal.client, temporal.client.workflow.getHandle(toWorkflowId('CRASH-1')), 20_000);
+  }
+
+  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe().catch(() => undefined);
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(25);
+    }
+  }
+
+  let run = '';
+  /** The touched count of the progress marker of `actionId` in this run, if a batch of it ran. */
+  async function markerTouched(actionId: string): Promise<number | undefined> {
+    const touched = await redis.hget(markerKey(run, actionId), 'touched');
+    return touched === null ? undefined : Number(touched);
+  }
+
+  /** Keys of `pattern` with a TTL and without, by SCAN and PTTL. */
+  async function ttlCensus(pattern: string): Promise<{ withTtl: number; without: number }> {
+    let cursor = '0';
+    const census = { withTtl: 0, without: 0 };
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
+      const pttls = (await keys.reduce((p, k) => p.pttl(k), redis.pipeline()).exec()) ?? [];
+      for (const [, pttl] of pttls)
+        if (pttl === -1) census.without++;
+        else census.withTtl++;
+      cursor = next;
+    } while (cursor !== '0');
+    return census;
+  }
+
+  before(async () => {
+    temporal = await startDevServer();
+    server = await startRedisServer({ enableDebug: true });
+    redis = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
+    await redis.call('DEBUG', 'POPULATE', String(STAT_KEYS), 'stat', '10');
+    await redis.call('DEBUG', 'POPULATE', String(OTHER_KEYS), 'other', '10');
+    for (let i = 0; i < DEAD; i += 5000) {
+      const args = Array.from({ length: 5000 }, (_, j) => [i + j, `job-${i + j}`]).flat();
+      await redis.zadd('dead', ...args);
+    }
+    // A slow save (µs per key), so that a kill lands while the fork writes.
+    await redis.config('SET', 'rdb-key-save-delay', '15');
+    cluster = await startSimulatedCluster(loadScenario(demoScenarioPath('oomkilled-redis.yaml')));
+    dir = await mkdtemp(join(tmpdir(), 'crash-exact-'));
+    const config = join(dir, 'runbook.yaml');
+    await writeFile(
+      config,
+      [
+        'approval: { approvers: ["sre@example.com"], timeoutSeconds: 600, reminderIntervalSeconds: 0 }',
+        'verify: { windowSeconds: 1, intervalSeconds: 1 }',
+        `thresholds: { maxKeysPerAction: ${CAP}, sidekiqDeadMax: ${KEEP}, cleanupP99TargetMs: 1000 }`,
+      ].join('\n'),
+    );
+    env = {
+      PATH: process.env.PATH,
+      TEMPORAL_ADDRESS: temporal.address,
+      RUNBOOK_TASK_QUEUE: TASK_QUEUE,
+      RUNBOOK_CONFIG: config,
+      KUBECONFIG: cluster.kubeconfigPath,
+      LOG_LEVEL: 'info',
+    };
+    await startWorker();
+  });
+
+  after(async () => {
+    worker?.kill('SIGKILL');
+    redis?.disconnect();
+    await cluster?.stop();
+    await server?.stop();
+    await temporal?.teardown();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it(`keeps one BGSAVE, exact counts and the cap across ${KILLS + 2} kills (seed ${SEED})`, async () => {
+    const started = await startRunbook(
+      temporal.client,
+      {
+        incidentId: 'CRASH-1',
+        startedBy: 'pagerduty',
+        target: {
+          namespace: 'cache',
+          pod: 'redis-0',
+          container: 'redis',
+          redis: { host: server.host, port: server.port },
+        },
+      },
+      { taskQueue: TASK_QUEUE },
+    );
+    const handle = temporal.client.workflow.getHandle(started.workflowId);
+    run = `${started.workflowId}/${started.runId}`;
+
+    // During the BGSAVE: the save goes on in Redis's fork; the retry must wait for it, not fork again.
+    await until(
+      'the BGSAVE',
+      async () => rdbStateOf(parseInfo(await redis.info('persistence'))).inProgress || undefined,
+    );
+    await killWorker('during BGSAVE');
+    const waiting = await until('the approval', async () => {
+      const s = await statusNow();
+      return s.phase === 'awaiting-approval' ? s : undefined;
+    });
+    await redis.config('SET', 'rdb-key-save-delay', '0');
+    assert.equal(waiting.backup?.confirmed, true, JSON.stringify(waiting.backup));
+    assert.equal(commandCalls(parseInfo(await redis.info('commandstats')))['bgsave'], 1, 'one fork for the backup');
+    assert.ok(waiting.plan?.actions.some((a) => a.id === 'expire-stat-keys'));
+    await sendDecision(
+      temporal.client,
+      handle,
+      { decision: 'approve', by: 'sre@example.com', planId: waiting.plan!.id, via: 'test' },
+      20_000,
+    );
+
+    // During the EXPIRE: each time a batch of the new attempt has run, wait a random moment and kill.
+    let seen = 0;
+    for (let i = 0; i < KILLS; i++) {
+      seen = await until(`expire progress past ${seen}`, async () => {
+        const touched = await markerTouched('expire-stat-keys');
+        return touched !== undefined && touched > seen && touched < CAP ? touched : undefined;
+      });
+      await sleep(Math.floor(random() * 120));
+      const at = (await markerTouched('expire-stat-keys')) ?? 0;
+      if (at >= CAP) break;
+      await killWorker(`during EXPIRE at ${at} keys`);
+      // The next kill waits for a batch of the retry: past what the marker held when this one killed.
+      seen = Math.max(at, (await markerTouched('expire-stat-keys')) ?? 0);
+    }
+
+    // At the cap the run asks again: nothing past the cap may have changed meanwhile.
+    const continuation = await until('the continuation', async () => {
+      const s = await statusNow();
+      return s.phase === 'awaiting-approval' && s.plan?.id !== waiting.plan!.id ? s : undefined;
+    });
+    const first = continuation.results.find((r) => r.id === 'expire-stat-keys')!;
+    assert.equal(first.keysTouched, CAP, first.detail);
+    assert.equal(first.capReached, true);
+    assert.deepEqual(
+      await ttlCensus('stat:*'),
+      { withTtl: CAP, without: STAT_KEYS - CAP },
+      'Redis agrees, and the cap held',
+    );
+    await sendDecision(
+      temporal.client,
+      handle,
+      { decision: 'approve', by: 'sre@example.com', planId: continuation.plan!.id, via: 'test' },
+      20_000,
+    );
+
+    // During the trim: kill once its first chunk has run.
+    await until('the trim', () => markerTouched('trim-sidekiq-dead'));
+    await sleep(Math.floor(random() * 20));
+    await killWorker('during the dead-set trim');
+
+    const report: RunbookReport = await handle.result();
+    const byId = new Map(report.results.map((r) => [r.id, r]));
+    assert.equal(byId.get('expire-stat-keys+1')?.keysTouched, STAT_KEYS - CAP, 'the continuation counts the rest');
+    assert.equal(byId.get('trim-sidekiq-dead')?.keysTouched, DEAD - KEEP, byId.get('trim-sidekiq-dead')?.detail);
+    assert.deepEqual(await ttlCensus('stat:*'), { withTtl: STAT_KEYS, without: 0 });
+    assert.deepEqual(await ttlCensus('other:*'), { withTtl: 0, without: OTHER_KEYS }, 'no key outside the pattern');
+    assert.equal(await redis.zcard('dead'), KEEP);
+    assert.equal(commandCalls(parseInfo(await redis.info('commandstats')))['bgsave'], 1);
+    assert.ok(kills.length >= 3, kills.join('; '));
+    console.log(`# kills (seed ${SEED}): ${kills.join('; ')}`);
+  });
+});
