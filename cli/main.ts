@@ -79,6 +79,11 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--title <text>', 'short title shown in the UI')
     .option('--incident-url <url>', 'link back to the incident')
     .option('--by <email>', 'who starts the run (default: local user name)')
+    .option(
+      '--cleanup <pattern>',
+      'also plan a paced, capped UNLINK of the keys matching this pattern, previewed before approval (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--dry-run', 'diagnose and plan only: no backup, no approval, no change')
     .option('--wait', 'wait for the run to finish and print its outcome')
     .option('--rerun', 'start a new run even though this incident already had one')

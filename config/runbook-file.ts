@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, formatPath } from './errors.js';
 import { closestKey } from './closest-key.js';
+import { patternRefusal } from '../workflows/logic/patterns.js';
 
 /** Name of the environment variable holding the Redis password when neither the file nor a target names another. */
 export const DEFAULT_PASSWORD_ENV = 'REDIS_PASSWORD';
@@ -97,6 +98,16 @@ const targetSchema = z.strictObject({
   redis: redisAddressSchema,
   /** Environment variable holding this target's password; the global `redis.passwordEnv` when absent. */
   passwordEnv: envVarName().optional(),
+  /** Key patterns every run on this target previews and offers to UNLINK (paced, capped, approved like any change). */
+  cleanup: z
+    .array(
+      z.string({ error: 'expected a key pattern' }).refine((p) => patternRefusal(p) === undefined, {
+        error: (issue) =>
+          `pattern ${JSON.stringify(issue.input)} is ${patternRefusal(String(issue.input)) ?? 'refused'}`,
+      }),
+      { error: 'expected a list of key patterns' },
+    )
+    .optional(),
 });
 
 const serviceRouteSchema = z.strictObject({

@@ -166,6 +166,7 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       target: route.target,
       startedBy: 'pagerduty',
       targetSource: route.source,
+      ...(route.cleanup.length > 0 ? { cleanup: route.cleanup } : {}),
     };
     const started = await startRunbook(deps.client, input, { taskQueue: deps.taskQueue });
     const status = started.kind === 'started' ? 'started' : started.kind === 'running' ? 'already-running' : 'finished';

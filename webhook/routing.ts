@@ -11,7 +11,7 @@ import type { RedisAddress, RunbookTarget } from '../workflows/definitions.js';
 export type TargetSource = 'alert' | 'service' | 'title';
 
 export type Route =
-  | { kind: 'routed'; target: RunbookTarget; source: TargetSource; service: ServiceRoute }
+  | { kind: 'routed'; target: RunbookTarget; source: TargetSource; service: ServiceRoute; cleanup: string[] }
   /** The incident's service is not a configured Redis service: not ours, nothing to say. */
   | { kind: 'not-ours' }
   /** A Redis service, but no namespace and pod could be found: the incident gets a note saying so. */
@@ -52,9 +52,23 @@ export function parseTitle(
   return { namespace: m[1]!, pod: m[2]!, ...(m[3] ? { container: m[3] } : {}) };
 }
 
+/**
+ * Key patterns an alert asks to clean up (`details.cleanup`: a string or a list of strings). Only asked for: the run
+ * previews each, the policy refuses broad ones, and nothing is deleted without an approval that names it.
+ */
+export function cleanupFromDetails(details: unknown): string[] {
+  if (!details || typeof details !== 'object') return [];
+  const value = (details as Record<string, unknown>).cleanup;
+  const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+  return list.filter((p): p is string => typeof p === 'string' && p.length > 0 && p.length <= 200).slice(0, 10);
+}
+
+function knownTarget(namespace: string, pod: string, targets: TargetConfig[]): TargetConfig | undefined {
+  return targets.find((t) => t.namespace === namespace && t.pod === pod);
+}
+
 function redisFor(namespace: string, pod: string, service: ServiceRoute, targets: TargetConfig[]): RedisAddress {
-  const known = targets.find((t) => t.namespace === namespace && t.pod === pod);
-  const r = known?.redis ?? service.redis;
+  const r = knownTarget(namespace, pod, targets)?.redis ?? service.redis;
   return { host: r.host, port: r.port, ...(r.db !== undefined ? { db: r.db } : {}) };
 }
 
@@ -71,12 +85,15 @@ export function routeIncident(
 ): Route {
   const service = services.find((s) => s.id === incident.service?.id);
   if (!service) return { kind: 'not-ours' };
+  const asked = [...new Set((alerts ?? []).flatMap((a) => cleanupFromDetails(a.body?.details)))];
   const build = (namespace: string, pod: string, container: string | undefined, source: TargetSource): Route => {
     const c = container ?? service.container;
+    const configured = knownTarget(namespace, pod, targets)?.cleanup ?? [];
     return {
       kind: 'routed',
       source,
       service,
+      cleanup: [...new Set([...configured, ...asked])],
       target: { namespace, pod, ...(c ? { container: c } : {}), redis: redisFor(namespace, pod, service, targets) },
     };
   };

@@ -28,8 +28,8 @@ export const kubernetes = proxyActivities<
   Only<'describePod' | 'fetchPreviousLogs' | 'checkLimits' | 'podHealth' | 'rollingRestart' | 'setMemoryLimit'>
 >({ startToCloseTimeout: '30s', retry: retry(5) });
 
-/** Redis diagnostics: a paced SCAN can take minutes on a big keyspace, so it heartbeats. */
-export const redisScan = proxyActivities<Only<'diagnoseRedis'>>({
+/** Redis diagnostics and cleanup previews: a SCAN can take minutes on a big keyspace, so they heartbeat. */
+export const redisScan = proxyActivities<Only<'diagnoseRedis' | 'previewCleanup'>>({
   startToCloseTimeout: '15m',
   heartbeatTimeout: '30s',
   retry: retry(5),
@@ -48,12 +48,12 @@ export const redisBackup = proxyActivities<Only<'backupRedis'>>({
 /**
  * Changes to Redis, including paced cleanups of many keys. Every attempt resumes from the progress marker in Redis
  * with exact counts, so a crashed worker costs a heartbeat timeout (10 s; heartbeats flush every 2 s) and a retry,
- * never a wrong count: more attempts are safe.
+ * never a wrong count: more attempts are safe (15 outlast ten kills in one action).
  */
 export const redisChange = proxyActivities<Only<'applyRedisAction'>>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '10s',
-  retry: retry(10),
+  retry: retry(15),
 });
 
 /** Notes to PagerDuty (or the log). */

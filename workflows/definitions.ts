@@ -114,6 +114,12 @@ export interface RunbookInput {
   dryRun?: boolean;
   /** How the target was found (webhook routing): `alert`, `service`, `title`, or `manual`. */
   targetSource?: string;
+  /**
+   * Key patterns to delete (`sess:tmp:*`): each is previewed (keys, bytes, samples) and becomes a paced, capped
+   * `UNLINK` in the plan, approved like any risky action. From `runbook start --cleanup`, the alert's details
+   * (`cleanup`) or the target's `cleanup` in RUNBOOK_CONFIG.
+   */
+  cleanup?: string[];
 }
 
 export interface Decision {

@@ -10,10 +10,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { RunbookErrorType } from '../../workflows/definitions.js';
+import { patternRefusal } from '../../workflows/logic/patterns.js';
 import type { Progress } from './progress.js';
 
-/** Literal characters a pattern must start with before its first glob character. */
-export const MIN_PATTERN_PREFIX = 3;
 /** Sorted-set members removed per `ZREMRANGEBYRANK`, so one call never blocks Redis for long. */
 export const TRIM_CHUNK = 1000;
 /** How long a progress marker outlives its last batch: longer than any run waits for a retry. */
@@ -51,18 +50,10 @@ export interface CleanupOutcome {
   batches: number;
 }
 
-/**
- * Refuses patterns too broad for a cleanup: fewer than {@link MIN_PATTERN_PREFIX} literal characters before the first
- * glob character (`*`, `*:foo`, `?a*`, `st*`). Throws non-retryable `InvalidAction`.
- */
+/** Refuses a pattern {@link patternRefusal} refuses, with non-retryable `InvalidAction`. */
 export function assertNarrowPattern(pattern: string): void {
-  const firstGlob = pattern.search(/[*?[\\]/);
-  const literal = firstGlob === -1 ? pattern.length : firstGlob;
-  if (literal < MIN_PATTERN_PREFIX) {
-    throw invalidAction(
-      `pattern ${JSON.stringify(pattern)} is too broad: it needs at least ${MIN_PATTERN_PREFIX} literal characters before any glob character`,
-    );
-  }
+  const refusal = patternRefusal(pattern);
+  if (refusal) throw invalidAction(`pattern ${JSON.stringify(pattern)} is ${refusal}`);
 }
 
 function assertPositiveInteger(name: string, value: number): void {

@@ -2,11 +2,12 @@
  * Redis side of the runbook: diagnose, back up, remediate. Built from an injected {@link RedisConnector}; each call
  * opens its own short-lived connection. Long loops heartbeat and resume from the previous attempt's details.
  */
-import type { BackupResult, RedisDiagnostics } from './types.js';
+import type { BackupResult, CleanupPreview, RedisDiagnostics } from './types.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import type { ActionResult, PlannedAction } from '../../workflows/logic/actions.js';
 import { backupProgressSchema, takeBackup } from './backup.js';
 import { cleanupStateSchema } from './cleanup.js';
+import { previewPattern, previewStateSchema } from './cleanup-preview.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
 import { activityProgress, currentRun } from './progress.js';
@@ -25,6 +26,14 @@ export interface DiagnoseRedisInput {
   scanCount?: number;
   /** `MEMORY USAGE … SAMPLES` (default 5). */
   memorySamples?: number;
+}
+
+/** Input of `previewCleanup`. */
+export interface PreviewCleanupInput {
+  redis: RedisAddress;
+  pattern: string;
+  /** SCAN COUNT hint (default 1000). */
+  scanCount?: number;
 }
 
 /** Input of `backupRedis`. */
@@ -62,6 +71,19 @@ export function createRedisActivities(connect: RedisConnector) {
           activityProgress(scanStateSchema),
         ),
       );
+    },
+
+    /** What a cleanup of `pattern` would remove (keys, bytes, samples, TTLs), before anyone approves it. */
+    async previewCleanup(input: PreviewCleanupInput): Promise<CleanupPreview> {
+      return withRedis(connect, input.redis, async (redis) => {
+        await redis.select(input.redis.db ?? 0);
+        return previewPattern(
+          redis,
+          input.pattern,
+          { scanCount: input.scanCount },
+          activityProgress(previewStateSchema),
+        );
+      });
     },
 
     /** A confirmed RDB snapshot (BGSAVE), or a `BackupFailed` failure. */

@@ -94,3 +94,20 @@ export interface BackupResult {
   durationMs: number;
   error?: string;
 }
+
+/** What a pattern cleanup would remove, shown before its approval. */
+export interface CleanupPreview {
+  pattern: string;
+  /** Why the pattern may not be used (too broad…); nothing was scanned then. */
+  refused?: string;
+  /** Keys matching it in the target db. */
+  keys: number;
+  /** Their `MEMORY USAGE`, summed. */
+  bytes: number;
+  /** How many of them have a TTL (they would expire anyway). */
+  withTtl: number;
+  /** Up to three key names, cut to 100 characters. */
+  samples: string[];
+  /** Keys in the db (`DBSIZE`), to set the matches against. */
+  dbKeys: number;
+}

@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import type { Client } from '@temporalio/client';
 import { startRunbook, uiLink, type RunbookWorkflow } from '../../client/index.js';
 import { workflowIdFor } from '../../workflows/definitions.js';
+import { patternRefusal } from '../../workflows/logic/patterns.js';
 import type { RedisAddress, RunbookInput, RunbookReport, RunbookTarget } from '../../workflows/definitions.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
 
@@ -18,6 +19,8 @@ export interface StartOptions {
   /** Who starts the run; the local user name when absent. */
   by?: string;
   dryRun?: boolean;
+  /** Key patterns to clean up (`--cleanup`, repeatable). */
+  cleanup?: string[];
   /** Wait for the run to finish and print its outcome. */
   wait?: boolean;
   /** Start a new run even though this incident already had one that finished. */
@@ -101,6 +104,10 @@ export function validateStartOptions(opts: StartOptions): RedisAddress {
     }
   }
   if (opts.by !== undefined && !opts.by.trim()) throw new CliError('--by: empty', ExitCode.refused);
+  for (const pattern of opts.cleanup ?? []) {
+    const refusal = patternRefusal(pattern);
+    if (refusal) throw new CliError(`--cleanup ${JSON.stringify(pattern)}: ${refusal}`, ExitCode.refused);
+  }
   return parseRedisAddress(opts.redis);
 }
 
@@ -125,6 +132,7 @@ export async function startCommand(client: Client, opts: StartOptions, ctx: Comm
     target,
     startedBy: opts.by ?? defaultUser(),
     ...(opts.dryRun ? { dryRun: true } : {}),
+    ...(opts.cleanup?.length ? { cleanup: [...new Set(opts.cleanup)] } : {}),
     targetSource: 'manual',
   };
   const workflowId = workflowIdFor(opts.incident);

@@ -352,6 +352,24 @@ void describe('backupRedis', () => {
   });
 });
 
+void describe('previewCleanup', () => {
+  void it('counts keys, bytes and TTLs of a pattern and names three, without changing anything', async () => {
+    await fill(50, (i) => `sess:tmp:${i}`, 'x'.repeat(100));
+    await fill(5, (i) => `sess:tmp:ttl:${i}`, 'x', 600);
+    await fill(20, (i) => `sess:keep:${i}`);
+    const before = await dataKeys();
+    const preview = await activities.previewCleanup({ redis: addr, pattern: 'sess:tmp:*', scanCount: 7 });
+    assert.equal(preview.keys, 55);
+    assert.equal(preview.withTtl, 5);
+    assert.ok(preview.bytes >= 55 * 100, String(preview.bytes));
+    assert.equal(preview.samples.length, 3);
+    for (const k of preview.samples) assert.match(k, /^sess:tmp:/);
+    assert.equal(preview.dbKeys, 75);
+    assert.equal(await dataKeys(), before, 'read-only');
+    await assert.rejects(activities.previewCleanup({ redis: addr, pattern: '*' }), /too broad/);
+  });
+});
+
 void describe('applyRedisAction', () => {
   const apply = (action: RemediationAction, id?: string) =>
     activities.applyRedisAction({ redis: addr, action: planned(action, id) });

@@ -9,7 +9,7 @@ import { uiLink } from '../../client/index.js';
 import type { CommandContext } from '../../cli/client.js';
 import { listCommand, renderRuns } from '../../cli/commands/list.js';
 import { listQuery } from '../../client/index.js';
-import { parseRedisAddress, startCommand } from '../../cli/commands/start.js';
+import { parseRedisAddress, startCommand, validateStartOptions } from '../../cli/commands/start.js';
 import { renderStatus, type StatusView } from '../../cli/commands/status.js';
 import { temporalCliPath } from '../../local-servers/temporal-binaries.js';
 
@@ -80,6 +80,15 @@ void describe('runbook CLI process', () => {
     assert.equal(r.code, 0);
     for (const command of ['start', 'status', 'approve', 'reject', 'list', 'worker'])
       assert.match(r.stdout, new RegExp(command));
+  });
+});
+
+void describe('runbook start --cleanup', () => {
+  const base = { incident: 'INC-1', namespace: 'cache', pod: 'redis-0', redis: '127.0.0.1:6379' };
+  void it('accepts narrow patterns and refuses one that matches everything', () => {
+    assert.deepEqual(validateStartOptions({ ...base, cleanup: ['sess:tmp:*'] }), { host: '127.0.0.1', port: 6379 });
+    for (const broad of ['*', '*:tmp', 'se*'])
+      assert.throws(() => validateStartOptions({ ...base, cleanup: [broad] }), /--cleanup .*too broad/);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Promises that must hold when the worker dies: a real worker process, killed with SIGKILL at random moments (seeded:
  * KILL_SEED) during the BGSAVE, during the EXPIRE of 200,000 `stat:*` keys (KILL_COUNT times, 5 by default) and
- * during the dead-set trim, restarted each time. Asserts against Redis's own figures: one BGSAVE (INFO commandstats),
+ * during the dead-set trim and the UNLINK of an asked-for pattern, restarted each time. Asserts against Redis's own figures: one BGSAVE (INFO commandstats),
  * the exact count of keys given a TTL, the per-run cap held until a second approval, no key outside the pattern
  * touched, the dead set trimmed to exactly what the policy keeps.
  */
@@ -34,6 +34,9 @@ installQuietRuntime();
 const STAT_KEYS = 200_000;
 const CAP = 150_000;
 const OTHER_KEYS = 1_000;
+const TMP_KEYS = 100_000;
+const UNLINK_KILLS = 2;
+const UNLINK_ID = 'unlink-keys:tmp:*';
 const DEAD = 20_000;
 const KEEP = 1_000;
 const KILLS = Number(process.env.KILL_COUNT ?? 5);
@@ -135,6 +138,7 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     redis = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
     await redis.call('DEBUG', 'POPULATE', String(STAT_KEYS), 'stat', '10');
     await redis.call('DEBUG', 'POPULATE', String(OTHER_KEYS), 'other', '10');
+    await redis.call('DEBUG', 'POPULATE', String(TMP_KEYS), 'tmp', '10');
     for (let i = 0; i < DEAD; i += 5000) {
       const args = Array.from({ length: 5000 }, (_, j) => [i + j, `job-${i + j}`]).flat();
       await redis.zadd('dead', ...args);
@@ -172,12 +176,13 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it(`keeps one BGSAVE, exact counts and the cap across ${KILLS + 2} kills (seed ${SEED})`, async () => {
+  it(`keeps one BGSAVE, exact counts and the cap across ${KILLS + UNLINK_KILLS + 2} kills (seed ${SEED})`, async () => {
     const started = await startRunbook(
       temporal.client,
       {
         incidentId: 'CRASH-1',
         startedBy: 'pagerduty',
+        cleanup: ['tmp:*'],
         target: {
           namespace: 'cache',
           pod: 'redis-0',
@@ -204,6 +209,7 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     assert.equal(waiting.backup?.confirmed, true, JSON.stringify(waiting.backup));
     assert.equal(commandCalls(parseInfo(await redis.info('commandstats')))['bgsave'], 1, 'one fork for the backup');
     assert.ok(waiting.plan?.actions.some((a) => a.id === 'expire-stat-keys'));
+    assert.match(waiting.plan?.actions.find((a) => a.id === UNLINK_ID)?.summary ?? '', /100000 keys/);
     await sendDecision(
       temporal.client,
       handle,
@@ -249,12 +255,28 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     await sleep(Math.floor(random() * 20));
     await killWorker('during the dead-set trim');
 
+    // During the UNLINK of the asked-for pattern: kill after a batch of each new attempt.
+    let unlinked = 0;
+    for (let i = 0; i < UNLINK_KILLS; i++) {
+      unlinked = await until(`unlink progress past ${unlinked}`, async () => {
+        const touched = await markerTouched(UNLINK_ID);
+        return touched !== undefined && touched > unlinked && touched < TMP_KEYS ? touched : undefined;
+      });
+      await sleep(Math.floor(random() * 60));
+      const at = (await markerTouched(UNLINK_ID)) ?? 0;
+      if (at >= TMP_KEYS) break;
+      await killWorker(`during UNLINK at ${at} keys`);
+      unlinked = Math.max(at, (await markerTouched(UNLINK_ID)) ?? 0);
+    }
+
     const report: RunbookReport = await handle.result();
     const byId = new Map(report.results.map((r) => [r.id, r]));
     assert.equal(byId.get('expire-stat-keys+1')?.keysTouched, STAT_KEYS - CAP, 'the continuation counts the rest');
     assert.equal(byId.get('trim-sidekiq-dead')?.keysTouched, DEAD - KEEP, byId.get('trim-sidekiq-dead')?.detail);
     assert.deepEqual(await ttlCensus('stat:*'), { withTtl: STAT_KEYS, without: 0 });
     assert.deepEqual(await ttlCensus('other:*'), { withTtl: 0, without: OTHER_KEYS }, 'no key outside the pattern');
+    assert.equal(byId.get(UNLINK_ID)?.keysTouched, TMP_KEYS, byId.get(UNLINK_ID)?.detail);
+    assert.deepEqual(await ttlCensus('tmp:*'), { withTtl: 0, without: 0 }, 'every tmp key unlinked');
     assert.equal(await redis.zcard('dead'), KEEP);
     assert.equal(commandCalls(parseInfo(await redis.info('commandstats')))['bgsave'], 1);
     assert.ok(kills.length >= 3, kills.join('; '));

@@ -32,6 +32,44 @@ const plan = (e: Evidence, t = thresholds) => buildPlan(e, deriveFindings(e, t),
 const action = (e: Evidence, id: string) => plan(e).actions.find((a) => a.id === id);
 
 void describe('buildPlan', () => {
+  void it('offers a paced, capped UNLINK for each previewed cleanup pattern, and none for refused or empty ones', () => {
+    const preview = {
+      pattern: 'sess:tmp:*',
+      keys: 1200,
+      bytes: 3 * MiB,
+      withTtl: 0,
+      samples: ['sess:tmp:1', 'sess:tmp:2', 'sess:tmp:3'],
+      dbKeys: 9000,
+    };
+    const e: Evidence = {
+      ...seed(),
+      cleanup: [
+        preview,
+        { ...preview, pattern: '*', refused: 'too broad' },
+        { ...preview, pattern: 'gone:*', keys: 0 },
+      ],
+    };
+    const findings = deriveFindings(e, thresholds);
+    const p = buildPlan(e, findings, thresholds);
+    const unlinks = p.actions.filter((a) => a.action.kind === 'unlink-keys');
+    assert.deepEqual(
+      unlinks.map((a) => a.action),
+      [{ kind: 'unlink-keys', pattern: 'sess:tmp:*', maxKeys: thresholds.maxKeysPerAction }],
+    );
+    const unlink = unlinks[0]!;
+    assert.deepEqual([unlink.id, unlink.risk, unlink.destructive], ['unlink-keys:sess:tmp:*', 'risky', true]);
+    assert.match(unlink.summary, /1200 keys, 3\.0 MiB; e\.g\. sess:tmp:1, sess:tmp:2, sess:tmp:3; none has a TTL/);
+    assert.ok(actionsNeedingApproval(p).includes(unlink.id));
+    assert.deepEqual(
+      findings.filter((f) => f.id.startsWith('cleanup-')).map((f) => [f.id, f.evidence['pattern']]),
+      [
+        ['cleanup-pattern-refused', '*'],
+        ['cleanup-pattern-unmatched', 'gone:*'],
+      ],
+    );
+    assert.notEqual(p.id, plan(seed()).id, 'a cleanup changes the plan id, so it needs its own approval');
+  });
+
   void it("plans the seed's remedies, in order", () => {
     const p = plan(seed());
     assert.deepEqual(

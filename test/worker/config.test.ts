@@ -173,6 +173,17 @@ void describe('loadConfig', () => {
     }
   });
 
+  void it('takes cleanup patterns per target and refuses one that matches everything', async () => {
+    const target = (cleanup: string) =>
+      `approval: { approvers: ["*"] }\ntargets:\n  - { name: a, namespace: n, pod: p, redis: { host: h, port: 6379 }, cleanup: [${cleanup}] }\n`;
+    const ok = await loadConfig({ RUNBOOK_CONFIG: await file('cleanup.yaml', target('"sess:tmp:*"')) });
+    assert.deepEqual(ok.targets[0]?.cleanup, ['sess:tmp:*']);
+    const path = await file('broad.yaml', target('"*"'));
+    await rejectsWith({ RUNBOOK_CONFIG: path }, [
+      `RUNBOOK_CONFIG ${path}: targets[0].cleanup[0]: pattern "*" is too broad: it needs at least 3 literal characters before any glob character`,
+    ]);
+  });
+
   void it('rejects a bad type or value, naming its path', async () => {
     const path = await file(
       'bad.yaml',

@@ -4,7 +4,7 @@ import type {
   PodDescription,
   ResourceLimits,
 } from '../../activities/kubernetes/types.js';
-import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { CleanupPreview, RedisDiagnostics } from '../../activities/redis/types.js';
 import type { Thresholds } from '../../activities/settings/types.js';
 
 /** Everything the diagnose steps gathered. A step that failed leaves its error instead of its evidence. */
@@ -16,6 +16,8 @@ export interface Evidence {
   limitsError?: string;
   redis?: RedisDiagnostics;
   redisError?: string;
+  /** Previews of the cleanups the run was asked for, in the order asked. */
+  cleanup?: CleanupPreview[];
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -40,6 +42,8 @@ export type FindingId =
   | 'sidekiq-dead-large'
   | 'sidekiq-retry-large'
   | 'command-del-slow'
+  | 'cleanup-pattern-refused'
+  | 'cleanup-pattern-unmatched'
   | 'command-keys'
   | 'command-monitor'
   | 'command-flushall'
@@ -295,6 +299,29 @@ const keyRules: Rule = (e, t) => {
   return out;
 };
 
+const cleanupRules: Rule = (e) =>
+  (e.cleanup ?? []).flatMap((p): Finding[] => {
+    if (p.refused)
+      return [
+        {
+          id: 'cleanup-pattern-refused',
+          severity: 'warning',
+          message: `Cleanup of ${p.pattern} refused: the pattern is ${p.refused}.`,
+          evidence: { pattern: p.pattern },
+        },
+      ];
+    if (p.keys === 0)
+      return [
+        {
+          id: 'cleanup-pattern-unmatched',
+          severity: 'info',
+          message: `Cleanup of ${p.pattern} asked for, but no key matches it among the ${p.dbKeys} keys of the db.`,
+          evidence: { pattern: p.pattern, dbKeys: p.dbKeys },
+        },
+      ];
+    return [];
+  });
+
 const commandRules: Rule = (e) => {
   const c = e.redis?.commands;
   if (!c) return [];
@@ -328,7 +355,7 @@ const commandRules: Rule = (e) => {
   return out;
 };
 
-const rules: Rule[] = [podRules, logRules, memoryRules, keyRules, commandRules];
+const rules: Rule[] = [podRules, logRules, memoryRules, keyRules, commandRules, cleanupRules];
 const order: Record<Finding['severity'], number> = { critical: 0, warning: 1, info: 2 };
 
 /** Findings from the evidence, most severe first. Pure: the same evidence always gives the same findings. */

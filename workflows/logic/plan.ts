@@ -112,6 +112,17 @@ export function buildPlan(evidence: Evidence, findings: Finding[], t: Thresholds
       action: { kind: 'trim-sorted-set', key: 'dead', keep: t.sidekiqDeadMax },
     });
   }
+  for (const p of evidence.cleanup ?? []) {
+    if (p.refused || p.keys === 0) continue;
+    const ttl = p.withTtl > 0 ? `; ${p.withTtl} of them have a TTL` : '; none has a TTL';
+    actions.push({
+      id: `unlink-keys:${p.pattern}`,
+      risk: 'risky',
+      destructive: true,
+      summary: `UNLINK keys matching ${p.pattern} (${p.keys} keys, ${(p.bytes / MiB).toFixed(1)} MiB; e.g. ${p.samples.join(', ')}${ttl}), paced, at most ${t.maxKeysPerAction} keys`,
+      action: { kind: 'unlink-keys', pattern: p.pattern, maxKeys: t.maxKeysPerAction },
+    });
+  }
   if (has('fragmentation-high') || actions.some((a) => a.destructive)) {
     actions.push({
       id: 'memory-purge',

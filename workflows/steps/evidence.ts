@@ -1,4 +1,7 @@
+import type { CleanupPreview } from '../../activities/redis/types.js';
 import { kubernetes, redisScan } from '../activities.js';
+import type { RedisAddress } from '../definitions.js';
+import { patternRefusal } from '../logic/patterns.js';
 import { errorMessage, type RunbookRun } from '../run-state.js';
 
 /**
@@ -45,5 +48,21 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
     );
   } catch (err) {
     evidence.redisError = errorMessage(err);
+  }
+  // Only when asked: runs without cleanup patterns schedule exactly what they always did.
+  for (const pattern of run.input.cleanup ?? []) (evidence.cleanup ??= []).push(await previewCleanup(pattern, redis));
+}
+
+/** What a cleanup of `pattern` would remove; a pattern the policy refuses is never scanned. */
+async function previewCleanup(pattern: string, redis: RedisAddress): Promise<CleanupPreview> {
+  const none = { pattern, keys: 0, bytes: 0, withTtl: 0, samples: [], dbKeys: 0 };
+  const refused = patternRefusal(pattern);
+  if (refused) return { ...none, refused };
+  try {
+    return await redisScan.previewCleanup.executeWithOptions({ summary: `preview cleanup of ${pattern}` }, [
+      { redis, pattern },
+    ]);
+  } catch (err) {
+    return { ...none, refused: `not previewed (${errorMessage(err)})` };
   }
 }
