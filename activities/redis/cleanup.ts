@@ -105,11 +105,15 @@ const UNLINK_BATCH =
   PROLOGUE +
   `for i = 2, #KEYS do
   local key = KEYS[i]
-  if string.sub(key, 1, ${MARKER_PREFIX.length}) ~= '${MARKER_PREFIX}' and redis.call('EXISTS', key) == 1 then
+  if string.sub(key, 1, ${MARKER_PREFIX.length}) ~= '${MARKER_PREFIX}' then
     if done < room then
-      bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)
-      done = done + redis.call('UNLINK', key)
-    else left = left + 1 end
+      -- MEMORY USAGE is nil for a key already gone (a replayed batch): it doubles as the existence check.
+      local size = redis.call('MEMORY', 'USAGE', key)
+      if size then
+        bytes = bytes + size
+        done = done + redis.call('UNLINK', key)
+      end
+    elseif redis.call('EXISTS', key) == 1 then left = left + 1 end
   end
 end` +
   EPILOGUE;
