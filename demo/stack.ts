@@ -111,7 +111,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const cluster = await timed('simulated cluster', opts.onStep, () => startSimulatedCluster(scenario));
       stops.push(() => cluster.stop());
       const probeClient = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: 1 });
-      const kubelet = startSimulatedKubelet(cluster, DEMO_TARGET, probeClient);
+      const kubelet = startSimulatedKubelet(cluster, { ...DEMO_TARGET, redis: probeClient });
       stops.push(async () => {
         await kubelet.stop();
         probeClient.disconnect();

@@ -41,6 +41,15 @@ export function withReadiness(pod: V1Pod, container: string, ready: boolean): No
   return status;
 }
 
+/** What a readiness loop probes and whose status it writes: one container of one pod, every `intervalMs` (500). */
+export interface ProbedContainer {
+  namespace: string;
+  pod: string;
+  container: string;
+  redis: Redis;
+  intervalMs?: number;
+}
+
 /** A running probe loop; `stop()` ends it after the probe in flight. */
 export interface ProbeLoop {
   /** Probes run so far, and how many passed. */

@@ -1,6 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import type { Redis } from 'ioredis';
-import { startProbeLoop, withReadiness, type ProbeLoop } from './readiness.js';
+import { startProbeLoop, withReadiness, type ProbedContainer, type ProbeLoop } from './readiness.js';
 import type { SimulatedCluster } from './simulated-cluster/index.js';
 
 /** A running readiness loop; `stop()` ends it. */
@@ -12,13 +11,8 @@ export type SimulatedKubelet = ProbeLoop;
  * running and ready; a failing one marks it not ready. The restart count is never touched, so a verify window sees
  * exactly the restarts the scenario (or a test) put there.
  */
-export function startSimulatedKubelet(
-  cluster: SimulatedCluster,
-  target: { namespace: string; pod: string; container: string },
-  redis: Redis,
-  intervalMs = 500,
-): SimulatedKubelet {
-  return startProbeLoop(redis, intervalMs, (ready) => {
+export function startSimulatedKubelet(cluster: SimulatedCluster, target: ProbedContainer): SimulatedKubelet {
+  return startProbeLoop(target.redis, target.intervalMs ?? 500, (ready) => {
     const pod = cluster.scenario.pods.find(
       (p) => p.metadata.namespace === target.namespace && p.metadata.name === target.pod,
     );

@@ -4,8 +4,7 @@
  * The restart count and lastState stay as scripted, so a verify window sees exactly the restarts the scenario has.
  */
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
-import type { Redis } from 'ioredis';
-import { startProbeLoop, withReadiness } from '../../local-servers/readiness.js';
+import { startProbeLoop, withReadiness, type ProbedContainer } from '../../local-servers/readiness.js';
 
 export { withReadiness };
 
@@ -22,15 +21,10 @@ export interface ReadinessProber {
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Probes every `intervalMs` until stopped. */
-export function startReadinessProber(
-  core: CoreV1Api,
-  target: { namespace: string; pod: string; container: string },
-  redis: Redis,
-  intervalMs = 500,
-): ReadinessProber {
+export function startReadinessProber(core: CoreV1Api, target: ProbedContainer): ReadinessProber {
   let statusWrites = 0;
   let lastError: unknown;
-  const loop = startProbeLoop(redis, intervalMs, async (ready) => {
+  const loop = startProbeLoop(target.redis, target.intervalMs ?? 500, async (ready) => {
     try {
       const pod = await core.readNamespacedPod({ name: target.pod, namespace: target.namespace });
       const status = withReadiness(pod, target.container, ready);

@@ -86,11 +86,12 @@ describe('redisIncidentRunbook end to end against a real Kubernetes API server',
     const waiting = await waitForPhase('KUBE-APPROVE', 'awaiting-approval');
     // The diagnosis saw the crash as scripted; from here the kubelet's probe reports what Redis does. (Started earlier,
     // a probe write slipping under maxmemory could mark the pod running while the runbook describes it.)
-    prober = startReadinessProber(
-      core,
-      { namespace: NAMESPACE, pod: REDIS_POD, container: REDIS_CONTAINER },
-      probeClient!,
-    );
+    prober = startReadinessProber(core, {
+      namespace: NAMESPACE,
+      pod: REDIS_POD,
+      container: REDIS_CONTAINER,
+      redis: probeClient!,
+    });
     const ids: string[] = waiting.findings.map((f) => f.id);
     // From the API server (pod status, events) and from kwok (the previous log), through the worker's Role.
     for (const expected of ['pod-oomkilled', 'pod-crashloop', 'probes-failing', 'log-fork-cannot-allocate-memory']) {
