@@ -25,6 +25,7 @@ import {
   startSimulatedCluster,
   type SimulatedCluster,
 } from '../../local-servers/simulated-cluster/index.js';
+import { startSimulatedKubelet, type SimulatedKubelet } from '../../local-servers/simulated-kubelet.js';
 import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { toWorkflowId } from '../../workflows/definitions.js';
@@ -61,6 +62,8 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
   let server: RedisServer;
   let redis: Redis;
   let cluster: SimulatedCluster;
+  let kubelet: SimulatedKubelet | undefined;
+  let probe: Redis | undefined;
   let dir: string;
   let worker: ChildProcess | undefined;
   let env: NodeJS.ProcessEnv;
@@ -169,6 +172,8 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
 
   after(async () => {
     worker?.kill('SIGKILL');
+    await kubelet?.stop();
+    probe?.disconnect();
     redis?.disconnect();
     await cluster?.stop();
     await server?.stop();
@@ -210,6 +215,9 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     assert.equal(commandCalls(parseInfo(await redis.info('commandstats')))['bgsave'], 1, 'one fork for the backup');
     assert.ok(waiting.plan?.actions.some((a) => a.id === 'expire-stat-keys'));
     assert.match(waiting.plan?.actions.find((a) => a.id === UNLINK_ID)?.summary ?? '', /100000 keys/);
+    // From here the kubelet's readiness probe reports what Redis does, so the verify window can pass.
+    probe = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
+    kubelet = startSimulatedKubelet(cluster, { namespace: 'cache', pod: 'redis-0', container: 'redis', redis: probe });
     await sendDecision(
       temporal.client,
       handle,
@@ -270,6 +278,7 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     }
 
     const report: RunbookReport = await handle.result();
+    assert.equal(report.outcome, 'resolved', report.summary);
     const byId = new Map(report.results.map((r) => [r.id, r]));
     assert.equal(byId.get('expire-stat-keys+1')?.keysTouched, STAT_KEYS - CAP, 'the continuation counts the rest');
     assert.equal(byId.get('trim-sidekiq-dead')?.keysTouched, DEAD - KEEP, byId.get('trim-sidekiq-dead')?.detail);
