@@ -3,13 +3,12 @@
  * bundle (`npm run build` makes it) and without it (bundled at start-up, as before), interleaved, median of RUNS
  * (default 5) with the spread. Needs a built tree and the Temporal CLI; starts its own dev server.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevServer } from '../local-servers/temporal.js';
-import { repoFile } from '../local-servers/repo-path.js';
+import { startWorkerProcess } from '../local-servers/worker-process.js';
 import { WORKFLOW_BUNDLE_PATH } from '../worker/workflow-bundle.js';
 
 const RUNS = Number(process.env.RUNS ?? 5);
@@ -21,25 +20,9 @@ interface Start {
 }
 
 async function startOnce(env: NodeJS.ProcessEnv): Promise<Start> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [repoFile('dist/worker/main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  try {
-    return await new Promise<Start>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const line = out.split('\n').find((l) => l.includes('"worker started"'));
-        if (line) {
-          const log = JSON.parse(line) as { workflowCodeMs: number; buildId: string };
-          resolve({ ms: performance.now() - t0, workflowCodeMs: log.workflowCodeMs, buildId: log.buildId });
-        }
-      });
-      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`worker exited ${code}:\n${out}`)));
-    });
-  } finally {
-    child.kill('SIGKILL');
-  }
+  const { child, started, startMs } = await startWorkerProcess(env);
+  child.kill('SIGKILL');
+  return { ms: startMs, workflowCodeMs: Number(started['workflowCodeMs']), buildId: String(started['buildId']) };
 }
 
 function summary(xs: number[]): string {

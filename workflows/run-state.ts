@@ -32,7 +32,11 @@ import { renderDetails } from './details.js';
 import { checkDecision } from './logic/approval-policy.js';
 import type { Evidence } from './logic/findings.js';
 
-/** Deterministic time: inside the workflow sandbox `Date` is the time of the current workflow task, replayed as such. */
+/**
+ * Deterministic time, on purpose: the Temporal workflow sandbox replaces `Date`, so `Date.now()` here is the time of
+ * the current workflow task, the same value on every replay (the SDK has no other clock for workflow code). Deadlines
+ * and decision timestamps are derived from it.
+ */
 export function now(): Date {
   // eslint-disable-next-line no-restricted-syntax -- the sandbox's now().getTime() is the workflow task's time, replay-safe
   return new Date(Date.now());

@@ -6,7 +6,7 @@
  * touched, the dead set trimmed to exactly what the policy keeps.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,6 @@ import { Redis } from 'ioredis';
 import { markerKey } from '../../activities/redis/cleanup.js';
 import { commandCalls, parseInfo, rdbStateOf } from '../../activities/redis/info.js';
 import { readStatus, sendDecision, startRunbook } from '../../client/index.js';
-import { repoFile } from '../../local-servers/repo-path.js';
 import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
 import {
   demoScenarioPath,
@@ -27,6 +26,7 @@ import {
 } from '../../local-servers/simulated-cluster/index.js';
 import { startSimulatedKubelet, type SimulatedKubelet } from '../../local-servers/simulated-kubelet.js';
 import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
+import { startWorkerProcess } from '../../local-servers/worker-process.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { toWorkflowId } from '../../workflows/definitions.js';
 
@@ -70,24 +70,7 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
   const kills: string[] = [];
 
   async function startWorker(): Promise<void> {
-    const child = spawn(process.execPath, [repoFile('dist/worker/main.js')], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    worker = child;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 30_000);
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('"worker started"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`worker exited (${code}):\n${output}`)));
-    });
+    worker = (await startWorkerProcess(env)).child;
   }
 
   async function killWorker(why: string): Promise<void> {
