@@ -1,9 +1,12 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import { createIdentityActivities, type IdentityPolicy } from './identity/index.js';
 import type { RunbookSettings } from './settings/types.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createNotifyActivities, type Notifier } from './notify/index.js';
 import { createRedisActivities, type RedisConnector } from './redis/index.js';
 import { createSettingsActivities } from './settings/index.js';
+import { createTemporalActivities } from './temporal/index.js';
 
 /** The clients the activities need; the worker builds them from its configuration. */
 export interface ActivityDependencies {
@@ -11,6 +14,10 @@ export interface ActivityDependencies {
   redis: RedisConnector;
   notifier: Notifier;
   settings: RunbookSettings;
+  /** A client of the worker's own Temporal connection (the per-target lock). */
+  temporal: Client;
+  /** Who may sign decisions, and the gateways' secrets. */
+  identity: IdentityPolicy;
 }
 
 /** Every activity of the runbook, grouped by the system it touches. */
@@ -20,6 +27,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRedisActivities(deps.redis),
     ...createNotifyActivities(deps.notifier),
     ...createSettingsActivities(deps.settings),
+    ...createTemporalActivities(deps.temporal),
+    ...createIdentityActivities(deps.identity),
   };
 }
 

@@ -6,6 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { connectClient, errorLine, ExitCode, exitCodeFor, type CliClient, type Out } from './client.js';
 import { approveCommand } from './commands/approve.js';
+import { cancelCommand } from './commands/cancel.js';
 import { diagnoseCommand } from './commands/diagnose.js';
 import { listCommand } from './commands/list.js';
 import { rejectCommand } from './commands/reject.js';
@@ -26,6 +27,12 @@ const defaultIo: CliIo = {
   err: (text) => process.stderr.write(`${text}\n`),
   env: process.env,
 };
+
+/** `--sign <key>`: the SSH key that signs a decision; `RUNBOOK_SIGNING_KEY` when set. */
+const SIGN_OPTION = () =>
+  new Option('--sign <key>', 'SSH key that signs the decision (a private key, or a .pub held by ssh-agent)').env(
+    'RUNBOOK_SIGNING_KEY',
+  );
 
 function commaList(value: string): string[] {
   const items = value
@@ -110,10 +117,18 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .addOption(new Option('--actions <ids>', 'comma-separated action ids (default: all waiting)').argParser(commaList))
     .option('--reason <text>', 'why')
     .option('--override-backup', 'approve although no backup was confirmed (a second approver must confirm)')
+    .addOption(SIGN_OPTION())
     .action(
       async (
         id: string,
-        opts: { by: string; plan?: string; actions?: string[]; reason?: string; overrideBackup?: boolean },
+        opts: {
+          by: string;
+          plan?: string;
+          actions?: string[];
+          reason?: string;
+          overrideBackup?: boolean;
+          sign?: string;
+        },
       ) => {
         await withClient(({ client, settings }) => approveCommand(client, { id, ...opts }, { settings, out: io.out }));
       },
@@ -125,8 +140,19 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .argument('<id>', 'incident id or workflow id')
     .requiredOption('--by <email>', 'who rejects')
     .requiredOption('--reason <text>', 'why (required)')
-    .action(async (id: string, opts: { by: string; reason: string }) => {
+    .addOption(SIGN_OPTION())
+    .action(async (id: string, opts: { by: string; reason: string; sign?: string }) => {
       await withClient(({ client, settings }) => rejectCommand(client, { id, ...opts }, { settings, out: io.out }));
+    });
+
+  program
+    .command('cancel')
+    .description('stop a run cleanly: no further action starts, a running cleanup stops at its next batch')
+    .argument('<id>', 'incident id or workflow id')
+    .requiredOption('--by <email>', 'who cancels')
+    .requiredOption('--reason <text>', 'why (required)')
+    .action(async (id: string, opts: { by: string; reason: string }) => {
+      await withClient(({ client, settings }) => cancelCommand(client, { id, ...opts }, { settings, out: io.out }));
     });
 
   program

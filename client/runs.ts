@@ -13,6 +13,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import {
+  cancelSignal,
   decideUpdate,
   searchAttributes,
   statusQuery,
@@ -20,7 +21,15 @@ import {
   WORKFLOW_TYPE,
   workflowIdFor,
 } from '../workflows/definitions.js';
-import type { Decision, DecisionRecord, RunbookInput, RunbookReport, RunbookStatus } from '../workflows/definitions.js';
+import type {
+  Decision,
+  DecisionProof,
+  DecisionRecord,
+  RunbookInput,
+  RunbookReport,
+  RunbookStatus,
+} from '../workflows/definitions.js';
+import { decisionMessage } from '../workflows/logic/decision-message.js';
 import { DecisionRefusedError, NoWorkerError } from './errors.js';
 
 /** The workflow's signature, for typed handles. */
@@ -92,20 +101,37 @@ export async function startRunbook(
   }
 }
 
+/** Signs the text of a decision (`decisionMessage`): an SSH key through `ssh-keygen -Y sign`, or a gateway's secret. */
+export type DecisionSigner = (message: string) => Promise<Omit<DecisionProof, 'signedAt'>>;
+
 /**
- * Sends a decision through the `decide` Update and waits (up to `timeoutMs`) for a worker to take it, so a refusal by
- * the run's validator (wrong approver, stale plan id, unknown action, nothing waiting) comes back at once as a
- * {@link DecisionRefusedError} with the validator's words; {@link NoWorkerError} when no worker took it in time.
+ * The decision with its proof: the text naming the run (both ids, read now), plan, actions and decision, signed by
+ * `sign`. The run checks it before it counts.
+ */
+export async function withProof(handle: WorkflowHandle, decision: Decision, sign: DecisionSigner): Promise<Decision> {
+  const { runId } = await handle.describe();
+  const signedAt = new Date().toISOString();
+  const proof = await sign(decisionMessage(decision, { workflowId: handle.workflowId, runId }, signedAt));
+  return { ...decision, proof: { ...proof, signedAt } as DecisionProof };
+}
+
+/**
+ * Sends a decision through the `decide` Update and waits (up to `timeoutMs`) for a worker to take it, so a refusal
+ * (wrong approver, stale plan id, unknown action, a missing or forged proof, nothing waiting) comes back at once as a
+ * {@link DecisionRefusedError} with the run's words (the run records it too); {@link NoWorkerError} when no worker
+ * took it in time. With `sign`, the decision carries a proof of who sent it ({@link withProof}).
  */
 export async function sendDecision(
   client: Client,
   handle: WorkflowHandle,
   decision: Decision,
   timeoutMs: number,
+  sign?: DecisionSigner,
 ): Promise<DecisionRecord> {
   try {
+    const signed = sign ? await withProof(handle, decision, sign) : decision;
     const record = await client.withDeadline(Date.now() + timeoutMs, () =>
-      handle.executeUpdate(decideUpdate, { args: [decision] }),
+      handle.executeUpdate(decideUpdate, { args: [signed] }),
     );
     if (!record.accepted) throw new DecisionRefusedError(record.refusal ?? 'no reason given');
     return record;
@@ -191,4 +217,9 @@ export async function listRuns(client: Client, opts: ListRunsOptions = {}): Prom
     if (rows.length >= limit) break;
   }
   return rows;
+}
+
+/** Asks a run to stop cleanly (`cancel` signal): no further action starts, a running cleanup stops at its batch. */
+export async function cancelRun(handle: WorkflowHandle, by: string, reason: string): Promise<void> {
+  await handle.signal(cancelSignal, { by, reason });
 }

@@ -3,8 +3,15 @@
  * a typo or a bad value stops the process with a message naming the field and the file instead of surfacing
  * mid-incident. Holds no secret: passwords and tokens stay in the environment until used (see `secrets.ts`).
  */
-import { access } from 'node:fs/promises';
-import type { ApprovalPolicy, RunbookSettings, Thresholds, VerifyPolicy } from '../activities/settings/types.js';
+import { access, readFile } from 'node:fs/promises';
+import type {
+  ApprovalPolicy,
+  CooldownPolicy,
+  RunbookSettings,
+  Thresholds,
+  VerifyPolicy,
+} from '../activities/settings/types.js';
+import { parseAllowedSigners, type AllowedSigner } from '../activities/identity/allowed-signers.js';
 import { ConfigError } from './errors.js';
 import { readEnvironment, type LOG_LEVELS, type TemporalSettings } from './environment.js';
 import {
@@ -24,9 +31,12 @@ export interface RunbookConfig {
   /** `KUBECONFIG` when set (checked to exist); otherwise `~/.kube/config` or the in-cluster service account. */
   kubeconfig?: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  approval: ApprovalPolicy;
+  approval: ApprovalPolicy & { acceptProofs: Array<'ssh' | 'pagerduty'> };
+  /** Who may sign approvals with which SSH key (`approval.allowedSigners` and `approval.allowedSignersFile`). */
+  allowedSigners: AllowedSigner[];
   verify: VerifyPolicy;
   thresholds: Thresholds;
+  cooldown: CooldownPolicy;
   targets: TargetConfig[];
   redis: { passwordEnv: string; tls: boolean };
   pagerduty: PagerDutySettings;
@@ -93,14 +103,24 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   for (const name of new Set(named)) {
     if (!env[name]) warnings.push(`${name} is not set: Redis connections that use it will not authenticate`);
   }
+  const { allowedSigners: lines, allowedSignersFile, ...approval } = file.approval;
+  const allowedSigners = await readAllowedSigners(lines, allowedSignersFile);
+  if (approval.requireProof && approval.acceptProofs.includes('ssh') && allowedSigners.length === 0)
+    warnings.push(
+      'approval.requireProof is on and no allowed_signers are configured: only gateway proofs (PagerDuty) can count',
+    );
+  if (!approval.requireProof)
+    warnings.push('approval.requireProof is off: a decision counts on the name its sender typed (--by)');
   return {
     temporal: e.temporal,
     ...(e.configFile ? { configFile: e.configFile } : {}),
     ...(e.kubeconfig ? { kubeconfig: e.kubeconfig } : {}),
     logLevel: e.logLevel,
-    approval: file.approval,
+    approval,
+    allowedSigners,
     verify: file.verify,
     thresholds: file.thresholds,
+    cooldown: file.cooldown,
     targets: file.targets,
     redis: file.redis,
     pagerduty: { ...e.pagerduty, ...file.pagerduty },
@@ -111,10 +131,35 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
 /** The part of the configuration the workflow sees (through the `loadSettings` activity): no address, no secret. */
 export function settingsFromConfig(cfg: RunbookConfig): RunbookSettings {
   return {
-    approval: { ...cfg.approval, approvers: [...cfg.approval.approvers] },
+    approval: {
+      approvers: [...cfg.approval.approvers],
+      requireDifferentApprover: cfg.approval.requireDifferentApprover,
+      timeoutSeconds: cfg.approval.timeoutSeconds,
+      reminderIntervalSeconds: cfg.approval.reminderIntervalSeconds,
+      onTimeout: cfg.approval.onTimeout,
+      requireProof: cfg.approval.requireProof ?? true,
+    },
     verify: { ...cfg.verify },
     thresholds: { ...cfg.thresholds },
+    cooldown: { ...cfg.cooldown },
     temporalUiUrl: cfg.temporal.uiUrl,
     namespace: cfg.temporal.namespace,
   };
+}
+
+/** The inline `allowed_signers` lines and those of the file, parsed. */
+async function readAllowedSigners(lines: string[], file: string | undefined): Promise<AllowedSigner[]> {
+  const fromFile: string[] = [];
+  if (file) {
+    try {
+      fromFile.push(...(await readFile(file, 'utf8')).split('\n'));
+    } catch (err) {
+      throw new ConfigError([`approval.allowedSignersFile ${file}: cannot read`], { cause: err });
+    }
+  }
+  try {
+    return [...parseAllowedSigners(lines, 'approval.allowedSigners'), ...parseAllowedSigners(fromFile, file ?? '')];
+  } catch (err) {
+    throw new ConfigError([err instanceof Error ? err.message : String(err)], { cause: err });
+  }
 }

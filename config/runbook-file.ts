@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, formatPath } from './errors.js';
 import { closestKey } from './closest-key.js';
+import { MAX_APPROVAL_TIMEOUT_SECONDS, MAX_VERIFY_WINDOW_SECONDS } from '../workflows/logic/limits.js';
 import { patternRefusal } from '../workflows/logic/patterns.js';
 
 /** Name of the environment variable holding the Redis password when neither the file nor a target names another. */
@@ -49,14 +50,34 @@ const approvalSchema = z.strictObject({
     .array(approverSchema, { error: 'expected a list of emails (or "*" for anyone)' })
     .min(1, { error: `empty, so nobody could approve${APPROVERS_HINT}` }),
   requireDifferentApprover: z.boolean({ error: 'expected true or false' }).default(true),
-  timeoutSeconds: positiveInt().default(3600),
+  timeoutSeconds: positiveInt()
+    .max(MAX_APPROVAL_TIMEOUT_SECONDS, { error: `at most ${MAX_APPROVAL_TIMEOUT_SECONDS} (a week)` })
+    .default(3600),
   reminderIntervalSeconds: nonNegativeInt().default(900),
   onTimeout: z.enum(['reject', 'escalate'], { error: 'expected "reject" or "escalate"' }).default('reject'),
+  /** A decision counts only with a verified proof of who sent it (`runbook approve --sign`, a gateway's signature). */
+  requireProof: z.boolean({ error: 'expected true or false' }).default(true),
+  /** Proofs accepted: SSH signatures (`ssh`) and the gateways that verify their users (`pagerduty`). */
+  acceptProofs: z
+    .array(z.enum(['ssh', 'pagerduty'], { error: 'expected "ssh" or "pagerduty"' }))
+    .min(1, { error: 'empty, so no proof would count' })
+    .default(['ssh', 'pagerduty']),
+  /** `allowed_signers` lines (`email ssh-ed25519 AAAA…`, the format of `ssh-keygen -Y verify` and git). */
+  allowedSigners: z.array(z.string({ error: 'expected an allowed_signers line' })).default([]),
+  /** An `allowed_signers` file, read at start-up and added to `allowedSigners`. */
+  allowedSignersFile: z.string().min(1).optional(),
+});
+
+const cooldownSchema = z.strictObject({
+  maxRemediations: positiveInt().default(3),
+  windowSeconds: positiveInt().default(3600),
 });
 
 const verifySchema = z
   .strictObject({
-    windowSeconds: positiveInt().default(300),
+    windowSeconds: positiveInt()
+      .max(MAX_VERIFY_WINDOW_SECONDS, { error: `at most ${MAX_VERIFY_WINDOW_SECONDS} (a day)` })
+      .default(300),
     intervalSeconds: positiveInt().default(30),
   })
   .refine((v) => v.intervalSeconds <= v.windowSeconds, {
@@ -143,6 +164,7 @@ export const runbookFileSchema = z
     approval: approvalSchema,
     verify: verifySchema.prefault({}),
     thresholds: thresholdsSchema.prefault({}),
+    cooldown: cooldownSchema.prefault({}),
     targets: z.array(targetSchema, { error: 'expected a list of targets' }).default([]),
     redis: z
       .strictObject({
@@ -266,7 +288,10 @@ export async function readRunbookFile(path: string): Promise<RunbookFile> {
   return parsed.data;
 }
 
-/** The file a worker without `RUNBOOK_CONFIG` runs with (local development): anyone but the starter may approve. */
+/**
+ * The file a worker without `RUNBOOK_CONFIG` runs with (local development): anyone but the starter may approve, and a
+ * bare `--by` counts (there is no allowed_signers list to check a signature against).
+ */
 export function developmentFile(): RunbookFile {
-  return runbookFileSchema.parse({ approval: { approvers: ['*'] } });
+  return runbookFileSchema.parse({ approval: { approvers: ['*'], requireProof: false } });
 }

@@ -50,3 +50,11 @@ export function readRedisPassword(
 ): string | undefined {
   return env[passwordEnvFor(cfg, addr)] || undefined;
 }
+
+/**
+ * `RUNBOOK_GATEWAY_SECRET`, split at commas (rotation): the key a gateway that verified its user (the PagerDuty
+ * receiver) signs decisions with, and the worker checks them with. Never log or store the result.
+ */
+export function readGatewaySecrets(env: NodeJS.ProcessEnv = process.env): string[] {
+  return splitSecrets(env.RUNBOOK_GATEWAY_SECRET);
+}

@@ -6,11 +6,12 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { createActivities } from '../activities/index.js';
+import { Client } from '@temporalio/client';
+import { createActivities, type ActivityDependencies } from '../activities/index.js';
 import { LoggingNotifier, type Notifier } from '../activities/notify/index.js';
 import { PagerDutyNotifier } from '../activities/pagerduty/index.js';
 import { loadConfig, settingsFromConfig, type RunbookConfig } from '../config/runbook-config.js';
-import { readPagerDutySecrets } from '../config/secrets.js';
+import { readGatewaySecrets, readPagerDutySecrets } from '../config/secrets.js';
 import { connectionOptionsFrom, TemporalUnreachableError } from '../client/index.js';
 import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
 import { redisConnectorFromConfig } from './redis-connector.js';
@@ -89,12 +90,23 @@ export interface RunWorkerOptions {
  * The clients the activities are built from, each reading secrets from `env` (never from `process.env` behind the
  * caller's back): the Kubernetes config, the Redis connector, the notifier and the settings.
  */
-export function workerDependencies(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger) {
+export function workerDependencies(
+  cfg: RunbookConfig,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  connection: NativeConnection,
+): ActivityDependencies {
   return {
     kubeConfig: loadKubeConfig(cfg),
     redis: redisConnectorFromConfig(cfg, env),
     notifier: createNotifier(cfg, env, logger),
     settings: settingsFromConfig(cfg),
+    temporal: new Client({ connection, namespace: cfg.temporal.namespace }),
+    identity: {
+      acceptProofs: cfg.approval.acceptProofs,
+      allowedSigners: cfg.allowedSigners,
+      gatewaySecrets: readGatewaySecrets(env),
+    },
   };
 }
 
@@ -127,7 +139,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     const added = await ensureSearchAttributes(connection, namespace);
     if (added.length > 0) logger.info({ namespace, added }, 'registered search attributes');
 
-    const deps = workerDependencies(cfg, env, logger);
+    const deps = workerDependencies(cfg, env, logger, connection);
     const { kubeConfig } = deps;
     const activities = createActivities(deps);
     const t0 = performance.now();
@@ -150,6 +162,8 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         configFile: cfg.configFile ?? null,
         kubeCluster: kubeConfig.getCurrentCluster()?.server ?? null,
         approvers: cfg.approval.approvers,
+        requireProof: cfg.approval.requireProof,
+        allowedSigners: cfg.allowedSigners.length,
         targets: cfg.targets.map((t) => t.name),
         pagerduty: cfg.pagerduty.writeBack ? cfg.pagerduty.apiUrl : null,
         buildId: bundle.buildId,

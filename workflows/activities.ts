@@ -3,7 +3,7 @@
  * step cannot reach, say, a change with the short timeout of a read.
  */
 import type { ActivityOptions } from '@temporalio/workflow';
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../activities/index.js';
 import { NON_RETRYABLE_ERRORS } from './definitions.js';
 
@@ -54,7 +54,21 @@ export const redisChange = proxyActivities<Only<'applyRedisAction'>>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '10s',
   retry: retry(15),
+  // A cancelled run waits for the cleanup to stop at its batch boundary, then reports what the marker says it did.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+
+/** What an action changed so far, from its progress marker (after a cancellation). */
+export const redisProgress = proxyActivities<Only<'actionProgress'>>({ startToCloseTimeout: '30s', retry: retry(5) });
+
+/** The per-target lock's signal-with-start. */
+export const coordination = proxyActivities<Only<'requestTargetLease'>>({
+  startToCloseTimeout: '10s',
+  retry: retry(10),
+});
+
+/** Checks the proof a decision carries; pure computation on the worker, so it answers within the update. */
+export const identity = proxyActivities<Only<'verifyDecisionProof'>>({ startToCloseTimeout: '5s', retry: retry(3) });
 
 /** Notes to PagerDuty (or the log). */
 export const notifier = proxyActivities<Only<'notify'>>({ startToCloseTimeout: '30s', retry: retry(5) });

@@ -37,6 +37,55 @@ export const incidentResolvedSignal = defineSignal<[{ by?: string; reason?: stri
 /** Same decision as an Update: its validator refuses at once, so the caller knows whether it was taken. */
 export const decideUpdate = defineUpdate<DecisionRecord, [Decision]>('decide');
 
+/** Cancel the run cleanly: no further action starts, a running cleanup stops at its batch, the incident is told. */
+export const cancelSignal = defineSignal<[{ by: string; reason: string }]>('cancel');
+
+// The per-target lock: a coordinator workflow per Redis target (`lockWorkflowIdFor`) grants one run at a time.
+
+/** Workflow type of the per-target coordinator. */
+export const LOCK_WORKFLOW_TYPE = 'redisTargetLock';
+
+/** The coordinator of one Redis target; the runs of every incident for that target ask it. */
+export function lockWorkflowIdFor(target: RunbookTarget): string {
+  return `redis-target-lock:${targetLabel(target)}`;
+}
+
+/** A run asking for the target (sent with signal-with-start, so the first ask starts the coordinator). */
+export interface LeaseRequest extends LinkedRun {
+  runId: string;
+  cooldown: { maxRemediations: number; windowSeconds: number };
+}
+
+/** The coordinator's answer once the run holds the target. */
+export interface LeaseGrant {
+  /** Remediations of this target within the cooldown window before this grant. */
+  recentRemediations: number;
+  cooldown: LeaseRequest['cooldown'];
+}
+
+export const requestLeaseSignal = defineSignal<[LeaseRequest]>('requestLease');
+/** Sent by the holder when it ends (or by a queued run that gives up); `remediated` counts toward the cooldown. */
+export const releaseLeaseSignal =
+  defineSignal<[{ workflowId: string; runId: string; remediated: boolean }]>('releaseLease');
+export const leaseGrantedSignal = defineSignal<[LeaseGrant]>('leaseGranted');
+/** To a run that must wait: who holds the target. */
+export const leaseQueuedSignal = defineSignal<[LinkedRun]>('leaseQueued');
+/** To the holder: another incident's run waits for the target. */
+export const incidentLinkedSignal = defineSignal<[LinkedRun]>('incidentLinked');
+
+/** Holder, queue and recent remediations of one target. */
+export const lockStateQuery = defineQuery<TargetLockState>('lockState');
+
+/** The coordinator's whole state: what it carries across continue-as-new. */
+export interface TargetLockState {
+  target: string;
+  holder?: LeaseRequest & { grantedAt: string };
+  queue: LeaseRequest[];
+  /** When each recent remediation ended (ISO), pruned past the window. */
+  remediations: string[];
+  cooldown?: LeaseRequest['cooldown'];
+}
+
 /** Phase, findings, plan, what waits for approval, decisions so far. */
 export const statusQuery = defineQuery<RunbookStatus>('status');
 
@@ -122,6 +171,14 @@ export interface RunbookInput {
   cleanup?: string[];
 }
 
+/**
+ * Proof of who sent a decision, over {@link decisionMessage}: an SSH signature (`ssh-keygen -Y sign`, checked against
+ * the worker's allowed_signers), or the signature of a gateway that verified its user itself (the PagerDuty receiver).
+ */
+export type DecisionProof =
+  | { scheme: 'ssh'; signedAt: string; signature: string }
+  | { scheme: 'gateway'; gateway: 'pagerduty'; signedAt: string; signature: string };
+
 export interface Decision {
   decision: 'approve' | 'reject';
   by: string;
@@ -137,11 +194,24 @@ export interface Decision {
    * until a second person confirms it (for the same or fewer actions).
    */
   overrideBackup?: boolean;
+  /** Required when the policy says `requireProof` (the default with a RUNBOOK_CONFIG file). */
+  proof?: DecisionProof;
 }
 
-export interface DecisionRecord extends Decision {
+/** Who the worker found a decision's proof to be from. */
+export interface VerifiedIdentity {
+  scheme: DecisionProof['scheme'];
+  /** The email the key or the gateway vouches for. */
+  identity: string;
+  /** `SHA256:…` of the SSH key, or the gateway's name. */
+  by: string;
+}
+
+export interface DecisionRecord extends Omit<Decision, 'proof'> {
   at: string;
   accepted: boolean;
+  /** The proof that was checked; absent for a decision taken on its sender's word (requireProof off). */
+  verified?: VerifiedIdentity;
   /** A backup override taken from the first approver, waiting for a second one. */
   awaitingSecondApprover?: boolean;
   /** Why a decision was refused. */
@@ -152,6 +222,7 @@ export type Phase =
   | 'starting'
   | 'diagnosing'
   | 'planning'
+  | 'waiting-for-target'
   | 'backing-up'
   | 'awaiting-approval'
   | 'remediating'
@@ -169,6 +240,7 @@ export type Outcome =
   | 'backup-failed'
   | 'remediation-failed'
   | 'verification-failed'
+  | 'cancelled'
   | 'incident-resolved';
 
 /** What `status` returns: what an operator needs to decide, and what happened so far. */
@@ -190,6 +262,35 @@ export interface RunbookStatus {
   uiUrl: string;
   /** Notifications that could not be delivered (PagerDuty down…): the run went on without them. */
   notificationErrors?: string[];
+  /** Refused decisions, newest last, at most MAX_REFUSALS_RECORDED; `refusalsNotKept` counts the rest. */
+  refusals?: DecisionRecord[];
+  refusalsNotKept?: number;
+  /** The per-target lock: one backup and remediation per Redis at a time. */
+  lock?: TargetLockView;
+  cancelled?: { by: string; reason: string; at: string };
+  /** The values each change replaced, recorded before it ran (what a rollback would put back). */
+  previous?: Array<{ id: string; values: Record<string, number | string> }>;
+  /** Offered when an action failed after earlier ones changed something: a plan of its own, approved on its own. */
+  rollback?: RemediationPlan;
+}
+
+/** Another incident's run for the same target, and its workflow. */
+export interface LinkedRun {
+  incidentId: string;
+  workflowId: string;
+}
+
+/** The run's view of its target's lock. */
+export interface TargetLockView {
+  /** Workflow id of the target's coordinator. */
+  coordinator: string;
+  state: 'requested' | 'queued' | 'held' | 'released';
+  /** The run holding the lock while this one waits. */
+  behind?: LinkedRun;
+  /** Runs of other incidents for this target that waited on this one (each gets its own run after it). */
+  linked: LinkedRun[];
+  /** Why every action needs a person's approval: the target's cooldown is spent. */
+  breaker?: string;
 }
 
 /** The workflow's result, also handed to the notifier. */
@@ -207,4 +308,8 @@ export interface RunbookReport {
   after?: Record<string, number | string>;
   verification?: { passed: boolean; reasons: string[] };
   uiUrl: string;
+  /** Other incidents for the same target, whose runs waited on this one. */
+  linkedIncidents?: string[];
+  refusals?: number;
+  rollback?: RemediationPlan;
 }

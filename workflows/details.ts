@@ -9,6 +9,12 @@ export function renderDetails(s: RunbookStatus): string {
     `**Phase:** ${s.phase} · **Outcome:** ${s.outcome}`,
     `**Target:** ${s.target.namespace}/${s.target.pod} (${s.target.redis.host}:${s.target.redis.port})`,
   ];
+  const lock = s.lock;
+  if (lock?.behind) lines.push(`**Waiting for the target:** held by incident ${lock.behind.incidentId}`);
+  if (lock && lock.linked.length > 0)
+    lines.push(`**Linked incidents (waiting for this run):** ${lock.linked.map((l) => l.incidentId).join(', ')}`);
+  if (lock?.breaker) lines.push(`**Circuit breaker open:** ${lock.breaker}`);
+  if (s.cancelled) lines.push(`**Cancelled** by ${s.cancelled.by} at ${s.cancelled.at}: ${s.cancelled.reason}`);
   if (s.findings.length > 0) {
     lines.push('', '**Findings**');
     for (const f of s.findings.slice(0, 10)) lines.push(`- ${f.severity.toUpperCase()}: ${f.message}`);
@@ -32,12 +38,19 @@ export function renderDetails(s: RunbookStatus): string {
   }
   if (s.awaitingApproval.length > 0) {
     lines.push('', `**Waiting for approval until ${s.approvalDeadline ?? '?'}:** ${s.awaitingApproval.join(', ')}`);
-    lines.push(
-      `Approve: \`runbook approve ${s.incidentId} --by <email> --plan ${s.plan?.id ?? ''}\` or signal \`approve\` with \`{"by":"<email>","planId":"${s.plan?.id ?? ''}"}\``,
-    );
+    lines.push(`Approve: \`runbook approve ${s.incidentId} --by <email> --plan ${s.plan?.id ?? ''} --sign <ssh key>\``);
   }
   for (const d of s.decisions.slice(-5)) {
-    lines.push(`- ${d.at} ${d.decision} by ${d.by}: ${d.accepted ? 'accepted' : `refused (${d.refusal ?? ''})`}`);
+    const proven = d.verified ? ` (proven: ${d.verified.by})` : '';
+    lines.push(
+      `- ${d.at} ${d.decision} by ${d.by}${proven}: ${d.accepted ? 'accepted' : `refused (${d.refusal ?? ''})`}`,
+    );
+  }
+  const refusals = s.refusals ?? [];
+  if (refusals.length > 0) {
+    const more = s.refusalsNotKept ? ` (+${s.refusalsNotKept} more, not kept)` : '';
+    lines.push('', `**Refused decisions: ${refusals.length}${more}**`);
+    for (const d of refusals.slice(-3)) lines.push(`- ${d.at} ${d.decision} by ${d.by}: ${d.refusal ?? ''}`);
   }
   if (s.verification)
     lines.push(

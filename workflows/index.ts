@@ -1,2 +1,3 @@
 /** Workflow entry point bundled by the worker: export every workflow type here and nothing else. */
 export { redisIncidentRunbook } from './runbook.js';
+export { redisTargetLock } from './target-lock.js';

@@ -4,7 +4,10 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
+  isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -12,25 +15,39 @@ import {
 } from '@temporalio/workflow';
 import type { RunbookEvent } from '../activities/notify/events.js';
 import type { RunbookSettings } from '../activities/settings/types.js';
-import { notifier } from './activities.js';
+import { identity, notifier, redisProgress } from './activities.js';
 import {
   approveSignal,
+  cancelSignal,
   decideUpdate,
+  incidentLinkedSignal,
   incidentResolvedSignal,
+  leaseGrantedSignal,
+  leaseQueuedSignal,
   rejectSignal,
   searchAttributes,
   statusQuery,
   targetLabel,
   type Decision,
   type DecisionRecord,
+  type LeaseGrant,
   type Outcome,
   type Phase,
   type RunbookInput,
   type RunbookStatus,
+  type VerifiedIdentity,
 } from './definitions.js';
 import { renderDetails } from './details.js';
-import { checkDecision } from './logic/approval-policy.js';
+import type { PlannedAction } from './logic/actions.js';
+import { checkDecision, type DecisionCheck } from './logic/approval-policy.js';
 import type { Evidence } from './logic/findings.js';
+import { MAX_REFUSALS_RECORDED } from './logic/limits.js';
+
+/**
+ * The patch behind which this version's changes run: the per-target lock, proven decisions, refusals in the status,
+ * ordered notifications and cancellation. Runs recorded before it (test/histories/*.json) replay without them.
+ */
+export const SAFE_PRODUCTION_PATCH = 'safe-production';
 
 /**
  * Deterministic time, on purpose: the Temporal workflow sandbox replaces `Date`, so `Date.now()` here is the time of
@@ -42,8 +59,12 @@ export function now(): Date {
   return new Date(Date.now());
 }
 
-/** The message of a failed activity (its cause's, which is the activity's own error). */
-export function errorMessage(err: unknown): string {
+/**
+ * The message of a failed activity (its cause's, which is the activity's own error), for a step that turns a failure
+ * into evidence or a failed result. Rethrows a cancellation: a cancelled run stops, it never records that as evidence.
+ */
+export function failureMessage(err: unknown): string {
+  if (isCancellation(err)) throw err;
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
     return cause instanceof Error ? cause.message : err.message;
@@ -62,6 +83,8 @@ export interface Ending {
 }
 
 export class RunbookRun {
+  /** Whether this run runs with {@link SAFE_PRODUCTION_PATCH} (every run started on this version does). */
+  readonly v2: boolean;
   readonly status: RunbookStatus;
   readonly evidence: Evidence = {};
   /** Ids of the risky actions that need a decision, from the plan. */
@@ -74,9 +97,20 @@ export class RunbookRun {
   /** A backup override held from its first approver until a second one confirms it. */
   pendingOverride?: { by: string; actions: string[] };
   incidentResolved?: { by?: string; reason?: string };
+  /** The target's lock, once the coordinator granted it. */
+  lease?: LeaseGrant;
+  /** The cooldown is spent: every action of the plan needs a person's approval. */
+  breakerOpen = false;
+  /** The action running now, so a cancelled run can say how far it got. */
+  current?: PlannedAction;
+  /** The runbook's steps run in this scope: the `cancel` signal cancels it as Temporal's own cancel would. */
+  readonly steps = new CancellationScope();
   private loaded?: RunbookSettings;
+  /** The notifications started so far, chained so that they reach the incident in the order of the events. */
+  private outbox: Promise<void> = Promise.resolve();
 
   constructor(readonly input: RunbookInput) {
+    this.v2 = patched(SAFE_PRODUCTION_PATCH);
     this.status = {
       incidentId: input.incidentId,
       phase: 'starting',
@@ -90,17 +124,12 @@ export class RunbookRun {
       uiUrl: '',
     };
     setHandler(statusQuery, () => this.status);
-    setHandler(approveSignal, (d) => void this.decide({ ...d, decision: 'approve' }));
-    setHandler(rejectSignal, (d) => void this.decide({ ...d, decision: 'reject' }));
-    setHandler(decideUpdate, (d) => this.decide(d), {
-      validator: (d: Decision) => {
-        const check = this.check(d);
-        if (!check.accepted) throw ApplicationFailure.create({ type: 'DecisionRefused', message: check.refusal });
-      },
-    });
     setHandler(incidentResolvedSignal, (r) => {
       this.incidentResolved = r;
     });
+    if (this.v2) this.handleDecisions();
+    else this.handleDecisionsUnproven();
+    if (this.v2) this.handleLockAndCancel();
     upsertSearchAttributes([
       { key: searchAttributes.incidentId, value: input.incidentId },
       { key: searchAttributes.target, value: targetLabel(input.target) },
@@ -132,7 +161,9 @@ export class RunbookRun {
     return by ? ` (by ${by})` : '';
   }
 
-  enter(phase: Phase, outcome?: Outcome): void {
+  /** Moves to `phase` once every notification told so far went out (the incident reads the story in order). */
+  async enter(phase: Phase, outcome?: Outcome): Promise<void> {
+    if (this.v2) await this.outbox;
     this.status.phase = phase;
     if (outcome) this.status.outcome = outcome;
     upsertSearchAttributes([
@@ -146,15 +177,139 @@ export class RunbookRun {
     setCurrentDetails(renderDetails(this.status));
   }
 
-  /** Notifications never fail or stall the runbook: a failure is logged and kept in the status, and the run goes on. */
-  async tell(body: EventBody): Promise<void> {
+  /**
+   * Tells the incident. Notifications never fail or stall the runbook: a failure is logged and kept in the status,
+   * and the run goes on. They are sent one after another in the order they were told (a decision's note, told by a
+   * handler, waits for the note before it), and {@link enter} waits for all of them before the next phase.
+   */
+  tell(body: EventBody): Promise<void> {
+    if (!this.v2) return this.send(body);
+    const next = this.outbox.then(() => this.send(body));
+    this.outbox = next.catch(() => undefined);
+    return next;
+  }
+
+  private async send(body: EventBody): Promise<void> {
     const event = { ...body, incidentId: this.input.incidentId, uiUrl: this.status.uiUrl };
     try {
       await notifier.notify.executeWithOptions({ summary: `notify: ${event.type}` }, [event]);
     } catch (err) {
-      log.warn('notification failed', { event: event.type, error: errorMessage(err) });
-      (this.status.notificationErrors ??= []).push(`${event.type}: ${errorMessage(err)}`.slice(0, 300));
+      const message = failureMessage(err);
+      log.warn('notification failed', { event: event.type, error: message });
+      (this.status.notificationErrors ??= []).push(`${event.type}: ${message}`.slice(0, 300));
     }
+  }
+
+  /** Runs the runbook's steps; a cancellation (signal or Temporal's) ends them with a `cancelled` ending. */
+  async untilCancelled(walk: (run: RunbookRun) => Promise<Ending>): Promise<Ending> {
+    if (!this.v2) return walk(this);
+    try {
+      return await this.steps.run(() => walk(this));
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      return CancellationScope.nonCancellable(() => this.cancelledEnding());
+    }
+  }
+
+  private async cancelledEnding(): Promise<Ending> {
+    const c = (this.status.cancelled ??= {
+      by: 'Temporal',
+      reason: 'cancel requested through Temporal (UI, CLI or API)',
+      at: now().toISOString(),
+    });
+    const planned = this.current;
+    let stopped = '';
+    if (planned && ['expire-keys', 'unlink-keys', 'trim-sorted-set'].includes(planned.action.kind)) {
+      // The cleanup stopped at a batch boundary; its marker holds exactly what it changed.
+      const done = await redisProgress.actionProgress
+        .executeWithOptions({ summary: `what ${planned.id} did before the cancel` }, [
+          { redis: this.input.target.redis, actionId: planned.id },
+        ])
+        .catch(() => undefined);
+      const detail = `cancelled mid-way${done ? `: ${done.touched} keys touched before it stopped` : ''}`;
+      this.status.results.push({ id: planned.id, ok: false, detail, ...(done ? { keysTouched: done.touched } : {}) });
+      stopped = ` ${planned.id} was ${detail}.`;
+    }
+    const ran = this.status.results.filter((r) => r.ok).map((r) => r.id);
+    return {
+      outcome: 'cancelled',
+      summary: `Cancelled by ${c.by}: ${c.reason}. ${ran.length ? `Ran before it: ${ran.join(', ')}.` : 'Nothing was changed.'}${stopped}`,
+    };
+  }
+
+  private handleLockAndCancel(): void {
+    setHandler(leaseGrantedSignal, (grant) => {
+      this.lease = grant;
+    });
+    setHandler(leaseQueuedSignal, (holder) => {
+      if (this.status.lock) Object.assign(this.status.lock, { state: 'queued', behind: holder });
+      this.showDetails();
+      void this.tell({ type: 'target-busy', holder });
+    });
+    setHandler(incidentLinkedSignal, (other) => {
+      const lock = this.status.lock;
+      if (!lock || lock.linked.some((l) => l.workflowId === other.workflowId)) return;
+      lock.linked.push(other);
+      this.showDetails();
+      void this.tell({ type: 'incident-linked', other });
+    });
+    setHandler(cancelSignal, ({ by, reason }) => {
+      if (this.status.cancelled || this.status.phase === 'reporting' || this.status.phase === 'done') return;
+      this.status.cancelled = { by: String(by), reason: String(reason), at: now().toISOString() };
+      this.steps.cancel();
+    });
+  }
+
+  /** Decisions as this version takes them: proven (when the policy says so), refusals recorded. */
+  private handleDecisions(): void {
+    setHandler(approveSignal, (d) => this.submit({ ...d, decision: 'approve' }).then(() => undefined));
+    setHandler(rejectSignal, (d) => this.submit({ ...d, decision: 'reject' }).then(() => undefined));
+    setHandler(
+      decideUpdate,
+      async (d) => {
+        const record = await this.submit(d);
+        if (!record.accepted)
+          throw ApplicationFailure.create({ type: 'DecisionRefused', message: record.refusal, nonRetryable: true });
+        return record;
+      },
+      {
+        // Only malformed input is refused here (unrecorded); every real refusal is recorded by the handler.
+        validator: (d: Decision) => {
+          if (!d || (d.decision !== 'approve' && d.decision !== 'reject') || typeof d.by !== 'string')
+            throw ApplicationFailure.create({ type: 'DecisionRefused', message: 'malformed decision' });
+        },
+      },
+    );
+  }
+
+  /** Decisions as runs recorded before {@link SAFE_PRODUCTION_PATCH} took them (replay only). */
+  private handleDecisionsUnproven(): void {
+    setHandler(approveSignal, (d) => void this.decide({ ...d, decision: 'approve' }));
+    setHandler(rejectSignal, (d) => void this.decide({ ...d, decision: 'reject' }));
+    setHandler(decideUpdate, (d) => this.decide(d), {
+      validator: (d: Decision) => {
+        const check = this.check(d);
+        if (!check.accepted) throw ApplicationFailure.create({ type: 'DecisionRefused', message: check.refusal });
+      },
+    });
+  }
+
+  /** Verifies the decision's proof (an activity), then checks it against the policy and records it. */
+  private async submit(d: Decision): Promise<DecisionRecord> {
+    const at = now().toISOString();
+    let verified: VerifiedIdentity | undefined;
+    let refusal: string | undefined;
+    if (this.loaded && (this.loaded.approval.requireProof || d.proof)) {
+      const info = workflowInfo();
+      const verdict = await identity.verifyDecisionProof.executeWithOptions(
+        { summary: `verify the proof of a ${d.decision} by ${String(d.by).slice(0, 80)}` },
+        [{ decision: d, scope: { workflowId: info.workflowId, runId: info.runId }, at }],
+      );
+      if (verdict.ok) verified = verdict.verified;
+      else refusal = verdict.reason;
+    }
+    const check: DecisionCheck = refusal ? { accepted: false, refusal } : this.check(d);
+    return this.take(d, check, at, verified);
   }
 
   private check(d: Decision) {
@@ -170,13 +325,33 @@ export class RunbookRun {
     });
   }
 
-  /** Records a decision; it takes effect only if accepted. Shared by the signals and the update. */
+  /** Checks and records a decision (runs recorded before proofs). */
   private decide(d: Decision): DecisionRecord {
-    const check = this.check(d);
-    const record: DecisionRecord = { ...d, at: now().toISOString(), accepted: check.accepted };
+    return this.take(d, this.check(d), now().toISOString());
+  }
+
+  /**
+   * Records a checked decision; it takes effect only if accepted. A refusal is kept in `status.refusals` (the first
+   * MAX_REFUSALS_RECORDED, then only counted) and told to the incident while under that bound.
+   */
+  private take(d: Decision, check: DecisionCheck, at: string, verified?: VerifiedIdentity): DecisionRecord {
+    // The proof was checked by submit(); the signature itself is not kept in the status.
+    const record: DecisionRecord = { ...d, at, accepted: check.accepted, ...(verified ? { verified } : {}) };
+    delete (record as Decision).proof;
     if (!check.accepted) {
       record.refusal = check.refusal;
       log.warn('decision refused', { by: d.by, refusal: check.refusal });
+      if (this.v2) {
+        const refusals = (this.status.refusals ??= []);
+        if (refusals.length >= MAX_REFUSALS_RECORDED) {
+          this.status.refusalsNotKept = (this.status.refusalsNotKept ?? 0) + 1;
+          return record;
+        }
+        refusals.push(record);
+        this.showDetails();
+        void this.tell({ type: 'decision', record });
+        return record;
+      }
     } else if (d.decision === 'reject') {
       this.rejected = true;
     } else {

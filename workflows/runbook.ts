@@ -1,15 +1,17 @@
 /**
  * `redisIncidentRunbook`: the on-call runbook for a crashing Redis in Kubernetes, as durable steps. Deterministic
  * orchestration only; everything that touches a system is an activity (`activities.ts`), the reasoning is pure logic
- * (`logic/`), and the state with its handlers is one object (`run-state.ts`). Each step may end the run early.
+ * (`logic/`), and the state with its handlers is one object (`run-state.ts`). Each step may end the run early; a
+ * cancellation ends it too, and the lock and the report happen whatever ended it.
  */
-import { allHandlersFinished, condition } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition } from '@temporalio/workflow';
 import type { RunbookInput, RunbookReport } from './definitions.js';
 import { settingsActivities } from './activities.js';
-import { RunbookRun } from './run-state.js';
+import { RunbookRun, type Ending } from './run-state.js';
 import { awaitApproval } from './steps/approval.js';
 import { backUp } from './steps/backup.js';
 import { gatherEvidence } from './steps/evidence.js';
+import { holdTarget, releaseTarget } from './steps/lease.js';
 import { planRemediation } from './steps/plan.js';
 import { remediate } from './steps/remediate.js';
 import { report } from './steps/report.js';
@@ -22,14 +24,24 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
     await settingsActivities.loadSettings.executeWithOptions({ summary: 'load approval policy and thresholds' }, []),
   );
   await run.tell({ type: 'started', target: input.target });
+  const ending = await run.untilCancelled(walkRunbook);
+  const result = await CancellationScope.nonCancellable(async () => {
+    await releaseTarget(run);
+    return report(run, ending);
+  });
+  await condition(allHandlersFinished);
+  return result;
+}
+
+/** The runbook's steps in order, each over the one run state. */
+async function walkRunbook(run: RunbookRun): Promise<Ending> {
   await gatherEvidence(run);
-  const ending =
+  return (
     (await planRemediation(run)) ??
+    (await holdTarget(run)) ??
     (await backUp(run)) ??
     (await awaitApproval(run)) ??
     (await remediate(run)) ??
-    (await verify(run));
-  const result = await report(run, ending);
-  await condition(allHandlersFinished);
-  return result;
+    (await verify(run))
+  );
 }

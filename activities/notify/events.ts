@@ -1,4 +1,4 @@
-import type { DecisionRecord, RunbookReport, RunbookTarget } from '../../workflows/definitions.js';
+import type { DecisionRecord, LinkedRun, RunbookReport, RunbookTarget } from '../../workflows/definitions.js';
 import type { Finding } from '../../workflows/logic/findings.js';
 import type { RemediationPlan } from '../../workflows/logic/actions.js';
 
@@ -16,4 +16,17 @@ export type RunbookEvent =
   | { type: 'approval-reminder'; incidentId: string; uiUrl: string; planId: string; deadline: string }
   | { type: 'approval-escalated'; incidentId: string; uiUrl: string; planId: string; deadline: string }
   | { type: 'decision'; incidentId: string; uiUrl: string; record: DecisionRecord }
+  /** Another incident's run holds the target: this one waits, then diagnoses again. */
+  | { type: 'target-busy'; incidentId: string; uiUrl: string; holder: LinkedRun }
+  /** Another incident for this target waits for this run. */
+  | { type: 'incident-linked'; incidentId: string; uiUrl: string; other: LinkedRun }
+  | {
+      type: 'breaker-open';
+      incidentId: string;
+      uiUrl: string;
+      recentRemediations: number;
+      maxRemediations: number;
+      windowSeconds: number;
+      planId: string;
+    }
   | { type: 'finished'; incidentId: string; uiUrl: string; report: RunbookReport };

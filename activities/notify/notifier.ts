@@ -27,6 +27,12 @@ export function describeEvent(event: RunbookEvent): string {
       const verdict = r.accepted ? r.decision : `${r.decision} refused (${r.refusal ?? 'no reason'})`;
       return `${verdict} by ${r.by}${r.reason ? `: ${r.reason}` : ''}`;
     }
+    case 'target-busy':
+      return `waiting for the target: incident ${event.holder.incidentId} (${event.holder.workflowId}) holds it`;
+    case 'incident-linked':
+      return `incident ${event.other.incidentId} (${event.other.workflowId}) waits for this run`;
+    case 'breaker-open':
+      return `circuit breaker open: ${event.recentRemediations} remediation(s) in ${event.windowSeconds} s (limit ${event.maxRemediations}); every action of plan ${event.planId} needs approval`;
     case 'finished':
       return `finished: ${event.report.outcome}: ${event.report.summary}`;
   }

@@ -69,6 +69,22 @@ export function renderNote(event: RunbookEvent): string {
       const scope = r.accepted && r.decision === 'approve' && r.actions?.length ? ` (${r.actions.join(', ')})` : '';
       return cap(`${what} by ${r.by}${via} ${verdict}${scope}.${r.reason ? ` Reason: ${r.reason}` : ''}`);
     }
+    case 'target-busy':
+      return cap(
+        `Another incident's run is working on this Redis: ${event.holder.incidentId} (${event.holder.workflowId}). ` +
+          `This run waits for it to end (no second backup or remediation), then diagnoses again on fresh evidence.\nRun: ${event.uiUrl}`,
+      );
+    case 'incident-linked':
+      return cap(
+        `Incident ${event.other.incidentId} was opened for the same Redis; its run (${event.other.workflowId}) waits ` +
+          `for this one to end.\nRun: ${event.uiUrl}`,
+      );
+    case 'breaker-open':
+      return cap(
+        `Circuit breaker open: this Redis was remediated ${event.recentRemediations} time(s) in the last ` +
+          `${event.windowSeconds} s (limit ${event.maxRemediations}). Every action of plan ${event.planId} needs ` +
+          `a person's approval, the safe ones too: a remediation that keeps coming back is not fixing the cause.\nRun: ${event.uiUrl}`,
+      );
     case 'finished': {
       const report = event.report;
       const lines = [`Runbook finished: ${report.outcome}. ${report.summary}`];

@@ -158,7 +158,7 @@ interface Marker {
   capReached: boolean;
 }
 
-async function readMarker(redis: Redis, key: string): Promise<Marker> {
+export async function readMarker(redis: Redis, key: string): Promise<Marker> {
   const m = await redis.hgetall(key);
   return {
     touched: Number(m['touched'] ?? 0),

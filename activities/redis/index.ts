@@ -6,7 +6,7 @@ import type { BackupResult, CleanupPreview, RedisDiagnostics } from './types.js'
 import type { RedisAddress } from '../../workflows/definitions.js';
 import type { ActionResult, PlannedAction } from '../../workflows/logic/actions.js';
 import { backupProgressSchema, takeBackup } from './backup.js';
-import { cleanupStateSchema } from './cleanup.js';
+import { cleanupStateSchema, markerKey, readMarker } from './cleanup.js';
 import { previewPattern, previewStateSchema } from './cleanup-preview.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
@@ -95,6 +95,21 @@ export function createRedisActivities(connect: RedisConnector) {
           activityProgress(backupProgressSchema),
         ),
       );
+    },
+
+    /**
+     * What an action of this run changed so far, from its progress marker (exact across attempts): what a run reports
+     * for a cleanup it cancelled mid-way. Zero when no batch ran.
+     */
+    async actionProgress(input: {
+      redis: RedisAddress;
+      actionId: string;
+    }): Promise<{ touched: number; bytes: number }> {
+      return withRedis(connect, input.redis, async (redis) => {
+        await redis.select(input.redis.db ?? 0);
+        const marker = await readMarker(redis, markerKey(currentRun() ?? '', input.actionId));
+        return { touched: marker.touched, bytes: marker.bytes };
+      });
     },
 
     /** Applies one planned remediation action (idempotent); key actions work on `redis.db` (default 0). */

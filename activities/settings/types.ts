@@ -11,6 +11,18 @@ export interface ApprovalPolicy {
   reminderIntervalSeconds: number;
   /** At the deadline: reject (default), or escalate once and wait another `timeoutSeconds` before rejecting. */
   onTimeout: 'reject' | 'escalate';
+  /**
+   * Count a decision only with a verified proof of who sent it (an SSH signature or a gateway's signature). Absent in
+   * histories recorded before proofs existed, which replay as they ran (unproven).
+   */
+  requireProof?: boolean;
+}
+
+/** How often one Redis target may be remediated: past the limit every action needs a person's approval. */
+export interface CooldownPolicy {
+  /** Remediations allowed per window before the circuit breaker opens. */
+  maxRemediations: number;
+  windowSeconds: number;
 }
 
 export interface VerifyPolicy {
@@ -25,6 +37,8 @@ export interface RunbookSettings {
   approval: ApprovalPolicy;
   verify: VerifyPolicy;
   thresholds: Thresholds;
+  /** Absent in histories recorded before the per-target lock. */
+  cooldown?: CooldownPolicy;
   /** Base URL of the Temporal Web UI, for links in reports. */
   temporalUiUrl: string;
   namespace: string;

@@ -3,6 +3,7 @@ import { NoWorkerError, readStatus, sendDecision } from '../../client/index.js';
 import { toWorkflowId } from '../../workflows/definitions.js';
 import type { DecisionRecord, RunbookStatus } from '../../workflows/definitions.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
+import { sshSigner } from '../sign.js';
 
 /** Options of `runbook approve`. */
 export interface ApproveOptions {
@@ -16,6 +17,8 @@ export interface ApproveOptions {
   reason?: string;
   /** Approve although the backup could not be confirmed (a second approver must confirm it). */
   overrideBackup?: boolean;
+  /** SSH key that signs the approval (private key file, or a public key held by ssh-agent). */
+  sign?: string;
   /** How long to wait for a worker to take the decision, in ms. Default 30 s. */
   timeoutMs?: number;
 }
@@ -78,6 +81,7 @@ export async function approveCommand(
       via: 'cli',
     },
     timeoutMs,
+    opts.sign ? sshSigner(opts.sign) : undefined,
   );
   ctx.out(
     `approved plan ${record.planId ?? planId}` +

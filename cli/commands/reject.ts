@@ -3,6 +3,7 @@ import { toWorkflowId } from '../../workflows/definitions.js';
 import type { DecisionRecord } from '../../workflows/definitions.js';
 import { CliError, ExitCode, type CommandContext } from '../client.js';
 import { sendDecision } from '../../client/index.js';
+import { sshSigner } from '../sign.js';
 import { checkBy } from './approve.js';
 
 /** Options of `runbook reject`. */
@@ -11,6 +12,8 @@ export interface RejectOptions {
   id: string;
   by: string;
   reason: string;
+  /** SSH key that signs the rejection (see `runbook approve --sign`). */
+  sign?: string;
   /** How long to wait for a worker to take the decision, in ms. Default 30 s. */
   timeoutMs?: number;
 }
@@ -29,6 +32,7 @@ export async function rejectCommand(client: Client, opts: RejectOptions, ctx: Co
     client.workflow.getHandle(workflowId),
     { decision: 'reject', by: opts.by, reason: opts.reason, via: 'cli' },
     timeoutMs,
+    opts.sign ? sshSigner(opts.sign) : undefined,
   );
   ctx.out(`rejected ${workflowId} by ${record.by} at ${record.at}: ${opts.reason}`);
   return record;

@@ -8,6 +8,10 @@ import type { RunbookEvent } from '../../activities/notify/events.js';
 import type { BackupResult, RedisDiagnostics } from '../../activities/redis/types.js';
 import type { RunbookSettings } from '../../activities/settings/types.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
+import type { Client } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
+import { createIdentityActivities, type IdentityPolicy } from '../../activities/identity/index.js';
+import { createTemporalActivities } from '../../activities/temporal/index.js';
 
 const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -143,10 +147,15 @@ export interface FakeOptions {
   failAction?: string;
   /** This action stops at its cap (more left to do) the first time it runs. */
   capReachedOnce?: string;
+  /** How long the notifier takes for each event (to answer out of order). */
+  notifyDelayMs?: (event: RunbookEvent) => number;
+  identity?: IdentityPolicy;
+  /** An action that runs until it is cancelled, heartbeating. */
+  blockAction?: string;
 }
 
 /** Activity doubles for the workflow-logic tests, recording every call. */
-export function fakeActivities(opts: FakeOptions = {}): { activities: object; recorder: Recorder } {
+export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activities: object; recorder: Recorder } {
   const recorder: Recorder = {
     calls: [],
     events: [],
@@ -178,8 +187,18 @@ export function fakeActivities(opts: FakeOptions = {}): { activities: object; re
         opts.backup ?? { confirmed: true, lastSave: 2, previousLastSave: 1, status: 'ok', durationMs: 5 },
       );
     },
-    applyRedisAction: (input: { action: { id: string }; pacing?: { p99TargetMs?: number } }): Promise<ActionResult> => {
+    applyRedisAction: async (input: {
+      action: { id: string };
+      pacing?: { p99TargetMs?: number };
+    }): Promise<ActionResult> => {
       record('applyRedisAction', [input]);
+      if (input.action.id === opts.blockAction) {
+        const ctx = Context.current();
+        for (;;) {
+          ctx.heartbeat();
+          await ctx.sleep(100); // rejects once the run cancels the activity
+        }
+      }
       if (input.action.id === opts.failAction)
         return Promise.resolve({ id: input.action.id, ok: false, detail: 'boom' });
       if (input.action.id === opts.capReachedOnce && !capped) {
@@ -208,10 +227,17 @@ export function fakeActivities(opts: FakeOptions = {}): { activities: object; re
         phase: 'Running',
       });
     },
-    notify: (event: RunbookEvent) => {
+    notify: async (event: RunbookEvent) => {
+      // A notifier that answers out of order: the run must still tell the events in order.
+      if (opts.notifyDelayMs) await new Promise((r) => setTimeout(r, opts.notifyDelayMs!(event)));
       recorder.events.push(event);
-      return Promise.resolve();
     },
+    actionProgress: () => Promise.resolve({ touched: 0, bytes: 0 }),
+    // The real lock and proof activities: the coordinator runs on the same worker, the proofs are pure computation.
+    ...(client ? createTemporalActivities(client) : {}),
+    ...createIdentityActivities(
+      opts.identity ?? { acceptProofs: ['ssh', 'pagerduty'], allowedSigners: [], gatewaySecrets: [] },
+    ),
   };
   return { activities, recorder };
 }

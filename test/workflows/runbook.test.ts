@@ -28,12 +28,18 @@ let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
 let counter = 0;
 
+/** A target per run: each test's worker polls a queue of its own, and a target's lock runs on the first asker's. */
 function input(overrides: Partial<RunbookInput> = {}): RunbookInput {
   counter++;
   return {
     incidentId: `TS${counter}`,
     startedBy: 'carol@example.com',
-    target: { namespace: 'cache', pod: 'redis-0', container: 'redis', redis: { host: '127.0.0.1', port: 6379 } },
+    target: {
+      namespace: 'cache',
+      pod: 'redis-0',
+      container: 'redis',
+      redis: { host: '127.0.0.1', port: 20000 + counter },
+    },
     ...overrides,
   };
 }
@@ -44,7 +50,7 @@ async function run(
   drive: (h: WorkflowHandle<typeof redisIncidentRunbook>) => Promise<void>,
   overrides: Partial<RunbookInput> = {},
 ): Promise<{ report: RunbookReport; recorder: Recorder; status: RunbookStatus }> {
-  const { activities, recorder } = fakeActivities(fakes);
+  const { activities, recorder } = fakeActivities(fakes, env.client);
   const taskQueue = `tq-${counter + 1}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -66,13 +72,22 @@ async function run(
   });
 }
 
-async function waitForPhase(h: WorkflowHandle, phase: RunbookStatus['phase']): Promise<RunbookStatus> {
+function waitForPhase(h: WorkflowHandle, phase: RunbookStatus['phase']): Promise<RunbookStatus> {
+  return until(h, (s) => s.phase === phase, `workflow never reached ${phase}`);
+}
+
+/** The status once `ok` holds for it. */
+async function until(
+  h: WorkflowHandle,
+  ok: (s: RunbookStatus) => boolean,
+  why = 'the status never got there',
+): Promise<RunbookStatus> {
   for (let i = 0; i < 200; i++) {
     const s = await h.query(statusQuery);
-    if (s.phase === phase) return s;
+    if (ok(s)) return s;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`workflow never reached ${phase}`);
+  throw new Error(why);
 }
 
 const noDrive = () => Promise.resolve();
@@ -135,19 +150,33 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
         h.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'carol@example.com', planId }] }),
         /Update failed|started this run/,
       );
-      // the same refusals through signals are recorded in the run
+      // the same refusals through signals: every one, by either path, is recorded in the run
       await h.signal(approveSignal, { by: 'mallory@example.com', planId });
       await h.signal(approveSignal, { by: 'alice@example.com', planId: 'plan-stale' });
-      const mid = await h.query(statusQuery);
-      refusals = mid.decisions.filter((d) => !d.accepted).map((d) => d.refusal ?? '');
+      refusals = (await until(h, (st) => (st.refusals?.length ?? 0) >= 5)).refusals!.map((d) => d.refusal ?? '');
       const record = await h.executeUpdate(decideUpdate, {
         args: [{ decision: 'approve', by: 'alice@example.com', planId, via: 'test' }],
       });
       assert.equal(record.accepted, true);
     });
-    assert.equal(refusals.length, 2);
-    assert.match(refusals[0]!, /not on the approvers list/);
-    assert.match(refusals[1]!, /stale plan/);
+    assert.equal(refusals.length, 5);
+    assert.match(refusals[0]!, /stale plan/);
+    assert.match(refusals[1]!, /not on the approvers list/);
+    assert.match(refusals[2]!, /started this run/);
+    assert.match(refusals[3]!, /not on the approvers list/);
+    assert.match(refusals[4]!, /stale plan/);
+    assert.ok(
+      status.decisions.every((d) => d.accepted),
+      'refusals are kept apart from the decisions',
+    );
+    const told = recorder.events.flatMap((e) => (e.type === 'decision' && !e.record.accepted ? [e.record.by] : []));
+    assert.deepEqual(told, [
+      'alice@example.com',
+      'mallory@example.com',
+      'carol@example.com',
+      'mallory@example.com',
+      'alice@example.com',
+    ]);
     assert.equal(report.outcome, 'resolved');
     assert.equal(report.approvedBy, 'alice@example.com');
     assert.ok(status.decisions.some((d) => d.accepted && d.by === 'alice@example.com'));

@@ -1,5 +1,6 @@
 import { condition } from '@temporalio/workflow';
 import type { RemediationPlan } from '../logic/actions.js';
+import { reminderInterval } from '../logic/limits.js';
 import { now, type Ending, type RunbookRun } from '../run-state.js';
 
 /**
@@ -14,7 +15,7 @@ export async function waitForDecision(run: RunbookRun, plan: RemediationPlan, ap
   let deadlineMs = now().getTime() + policy.timeoutSeconds * 1000;
   let escalated = false;
   status.approvalDeadline = new Date(deadlineMs).toISOString();
-  run.enter('awaiting-approval');
+  await run.enter('awaiting-approval');
   for (;;) {
     const left = deadlineMs - now().getTime();
     if (left <= 0) {
@@ -26,7 +27,8 @@ export async function waitForDecision(run: RunbookRun, plan: RemediationPlan, ap
       await run.tell({ type: 'approval-escalated', planId: plan.id, deadline: status.approvalDeadline });
       continue;
     }
-    const slice = policy.reminderIntervalSeconds > 0 ? Math.min(left, policy.reminderIntervalSeconds * 1000) : left;
+    const every = reminderInterval(policy.timeoutSeconds, policy.reminderIntervalSeconds);
+    const slice = every > 0 ? Math.min(left, every * 1000) : left;
     if (await condition(() => run.decided(), slice, { summary: `waiting for approval of ${plan.id}` })) break;
     if (now().getTime() < deadlineMs)
       await run.tell({ type: 'approval-reminder', planId: plan.id, deadline: status.approvalDeadline });

@@ -1,6 +1,6 @@
 import type { BackupResult } from '../../activities/redis/types.js';
 import { redisBackup } from '../activities.js';
-import { errorMessage, type Ending, type RunbookRun } from '../run-state.js';
+import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
 
 /**
  * Runbook step 6: a confirmed backup before anything risky or destructive. Without one the run still asks (only an
@@ -9,7 +9,7 @@ import { errorMessage, type Ending, type RunbookRun } from '../run-state.js';
 export async function backUp(run: RunbookRun): Promise<Ending | undefined> {
   const plan = run.status.plan!;
   if (run.needsApproval.length === 0 && !plan.actions.some((a) => a.destructive)) return undefined;
-  run.enter('backing-up');
+  await run.enter('backing-up');
   let backup: BackupResult;
   try {
     backup = await redisBackup.backupRedis.executeWithOptions({ summary: 'BGSAVE and confirm LASTSAVE advanced' }, [
@@ -22,7 +22,7 @@ export async function backUp(run: RunbookRun): Promise<Ending | undefined> {
       previousLastSave: 0,
       status: 'err',
       durationMs: 0,
-      error: errorMessage(err),
+      error: failureMessage(err),
     };
   }
   run.status.backup = backup;

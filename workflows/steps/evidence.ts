@@ -1,23 +1,26 @@
 import type { CleanupPreview } from '../../activities/redis/types.js';
 import { kubernetes, redisScan } from '../activities.js';
 import type { RedisAddress } from '../definitions.js';
+import { MAX_CLEANUP_PATTERNS } from '../logic/limits.js';
 import { patternRefusal } from '../logic/patterns.js';
-import { errorMessage, type RunbookRun } from '../run-state.js';
+import { failureMessage, type RunbookRun } from '../run-state.js';
 
 /**
  * Runbook steps 1-4: the pod and its events, the previous container's log, requests and limits, Redis's own view. A
  * failed step leaves its error as evidence instead of stopping the runbook: a half-broken cluster is the usual case.
  */
 export async function gatherEvidence(run: RunbookRun): Promise<void> {
-  run.enter('diagnosing');
+  await run.enter('diagnosing');
   const { namespace, pod, container, redis } = run.input.target;
   const evidence = run.evidence;
+  // A second pass (after waiting for the target) starts from nothing: no error of the first pass lingers.
+  for (const key of Object.keys(evidence)) delete evidence[key as keyof typeof evidence];
   try {
     evidence.pod = await kubernetes.describePod.executeWithOptions({ summary: `describe pod ${namespace}/${pod}` }, [
       { namespace, pod },
     ]);
   } catch (err) {
-    evidence.podError = errorMessage(err);
+    evidence.podError = failureMessage(err);
   }
   try {
     evidence.logs = await kubernetes.fetchPreviousLogs.executeWithOptions(
@@ -27,7 +30,7 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
   } catch (err) {
     evidence.logs = {
       available: false,
-      unavailableReason: errorMessage(err),
+      unavailableReason: failureMessage(err),
       bytesRead: 0,
       signals: [],
       lastLines: [],
@@ -39,7 +42,7 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
       [{ namespace, pod, container }],
     );
   } catch (err) {
-    evidence.limitsError = errorMessage(err);
+    evidence.limitsError = failureMessage(err);
   }
   try {
     evidence.redis = await redisScan.diagnoseRedis.executeWithOptions(
@@ -47,10 +50,11 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
       [{ redis }],
     );
   } catch (err) {
-    evidence.redisError = errorMessage(err);
+    evidence.redisError = failureMessage(err);
   }
   // Only when asked: runs without cleanup patterns schedule exactly what they always did.
-  for (const pattern of run.input.cleanup ?? []) (evidence.cleanup ??= []).push(await previewCleanup(pattern, redis));
+  for (const pattern of (run.input.cleanup ?? []).slice(0, MAX_CLEANUP_PATTERNS))
+    (evidence.cleanup ??= []).push(await previewCleanup(pattern, redis));
 }
 
 /** What a cleanup of `pattern` would remove; a pattern the policy refuses is never scanned. */
@@ -63,6 +67,6 @@ async function previewCleanup(pattern: string, redis: RedisAddress): Promise<Cle
       { redis, pattern },
     ]);
   } catch (err) {
-    return { ...none, refused: `not previewed (${errorMessage(err)})` };
+    return { ...none, refused: `not previewed (${failureMessage(err)})` };
   }
 }

@@ -7,7 +7,7 @@ import type { Ending, RunbookRun } from '../run-state.js';
  * dry run, when there is nothing to do, or when the incident was resolved meanwhile.
  */
 export async function planRemediation(run: RunbookRun): Promise<Ending | undefined> {
-  run.enter('planning');
+  await run.enter('planning');
   const { thresholds } = run.settings;
   const findings = deriveFindings(run.evidence, thresholds);
   const plan = buildPlan(run.evidence, findings, thresholds);

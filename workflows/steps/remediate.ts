@@ -1,33 +1,42 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { kubernetes, redisChange } from '../activities.js';
 import type { ActionResult, PlannedAction, RemediationPlan } from '../logic/actions.js';
+import { MAX_CONTINUATIONS } from '../logic/limits.js';
 import { contentId } from '../logic/plan-id.js';
-import { errorMessage, type Ending, type RunbookRun } from '../run-state.js';
+import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
 import { waitForDecision } from './approval.js';
 
-/** How many times one action may go past its cap, each with its own approval. */
-const MAX_CONTINUATIONS = 5;
-
-/** One planned action through the activity for its system; a failure becomes a failed result. */
+/**
+ * One planned action through the activity for its system; a failure becomes a failed result. A cancellation passes
+ * through with `run.current` still set, so the cancelled run can say how far the action got.
+ */
 async function runAction(run: RunbookRun, planned: PlannedAction): Promise<ActionResult> {
+  run.current = planned;
+  let result: ActionResult;
+  try {
+    result = await applyAction(run, planned);
+  } catch (err) {
+    result = { id: planned.id, ok: false, detail: failureMessage(err) };
+  }
+  run.current = undefined;
+  return result;
+}
+
+function applyAction(run: RunbookRun, planned: PlannedAction): Promise<ActionResult> {
   const summary = planned.summary.slice(0, 120);
   const { action } = planned;
-  try {
-    if (action.kind === 'rolling-restart')
-      return await kubernetes.rollingRestart.executeWithOptions({ summary }, [
-        { workload: action.workload, restartedAt: `${workflowInfo().runId}:${planned.id}` },
-      ]);
-    if (action.kind === 'set-memory-limit')
-      return await kubernetes.setMemoryLimit.executeWithOptions({ summary }, [
-        { workload: action.workload, container: action.container, bytes: action.bytes, actionId: planned.id },
-      ]);
-    const p99TargetMs = run.settings.thresholds.cleanupP99TargetMs;
-    return await redisChange.applyRedisAction.executeWithOptions({ summary }, [
-      { redis: run.input.target.redis, action: planned, ...(p99TargetMs ? { pacing: { p99TargetMs } } : {}) },
+  if (action.kind === 'rolling-restart')
+    return kubernetes.rollingRestart.executeWithOptions({ summary }, [
+      { workload: action.workload, restartedAt: `${workflowInfo().runId}:${planned.id}` },
     ]);
-  } catch (err) {
-    return { id: planned.id, ok: false, detail: errorMessage(err) };
-  }
+  if (action.kind === 'set-memory-limit')
+    return kubernetes.setMemoryLimit.executeWithOptions({ summary }, [
+      { workload: action.workload, container: action.container, bytes: action.bytes, actionId: planned.id },
+    ]);
+  const p99TargetMs = run.settings.thresholds.cleanupP99TargetMs;
+  return redisChange.applyRedisAction.executeWithOptions({ summary }, [
+    { redis: run.input.target.redis, action: planned, ...(p99TargetMs ? { pacing: { p99TargetMs } } : {}) },
+  ]);
 }
 
 /** An action stopped at its cap: going further is a plan of its own, approved on its own. */
@@ -52,7 +61,7 @@ async function continuePastCap(
   await run.tell({ type: 'plan-ready', findings: run.status.findings, plan: continuation, needsApproval: [more.id] });
   await waitForDecision(run, continuation, [more.id]);
   run.status.plan = plan;
-  run.enter('remediating');
+  await run.enter('remediating');
   if (run.approvedActions === undefined) return undefined;
   return runAction(run, more);
 }
@@ -63,8 +72,11 @@ async function continuePastCap(
  */
 export async function remediate(run: RunbookRun): Promise<Ending | undefined> {
   const { status } = run;
-  run.enter('remediating');
-  const toRun = status.plan!.actions.filter((a) => a.risk === 'safe' || run.approved.includes(a.id));
+  await run.enter('remediating');
+  // With the circuit breaker open nothing runs on its own: every action was put up for approval.
+  const toRun = status.plan!.actions.filter(
+    (a) => (a.risk === 'safe' && !run.breakerOpen) || run.approved.includes(a.id),
+  );
   const record = (result: ActionResult) => {
     status.results.push(result);
     run.showDetails();

@@ -6,7 +6,7 @@ import type { Ending, RunbookRun } from '../run-state.js';
 export async function report(run: RunbookRun, { outcome, summary }: Ending): Promise<RunbookReport> {
   const { status } = run;
   status.outcome = outcome;
-  run.enter('reporting');
+  await run.enter('reporting');
   const approval = [...status.decisions].reverse().find((d) => d.accepted && d.decision === 'approve');
   const result: RunbookReport = {
     incidentId: run.input.incidentId,
@@ -24,6 +24,6 @@ export async function report(run: RunbookRun, { outcome, summary }: Ending): Pro
     uiUrl: status.uiUrl,
   };
   await run.tell({ type: 'finished', report: result });
-  run.enter('done');
+  await run.enter('done');
   return result;
 }

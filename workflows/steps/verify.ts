@@ -3,15 +3,16 @@ import type { PodHealthSample } from '../../activities/kubernetes/types.js';
 import type { RedisDiagnostics } from '../../activities/redis/types.js';
 import { kubernetes, redisScan } from '../activities.js';
 import { deriveFindings } from '../logic/findings.js';
+import { verifyRounds } from '../logic/limits.js';
 import { evaluateVerification } from '../logic/verify.js';
-import { errorMessage, type Ending, type RunbookRun } from '../run-state.js';
+import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
 
 /**
  * Runbook step 9: Redis again, and the pod over a durable watch window. A failed verification escalates to a human;
  * the run never loops on its own remediation.
  */
 export async function verify(run: RunbookRun): Promise<Ending> {
-  run.enter('verifying');
+  await run.enter('verifying');
   const { namespace, pod, redis } = run.input.target;
   const { verify: window, thresholds } = run.settings;
   let after: RedisDiagnostics | undefined;
@@ -21,20 +22,20 @@ export async function verify(run: RunbookRun): Promise<Ending> {
       { redis },
     ]);
   } catch (err) {
-    afterError = errorMessage(err);
+    afterError = failureMessage(err);
   }
   const samples: PodHealthSample[] = [];
   let podError: string | undefined;
   const { windowSeconds, intervalSeconds } = window;
-  const rounds = Math.max(1, Math.ceil(windowSeconds / Math.max(1, intervalSeconds)));
+  const { rounds, everySeconds } = verifyRounds(windowSeconds, intervalSeconds);
   for (let i = 0; i <= rounds && !podError; i++) {
-    if (i > 0) await sleep(Math.min(intervalSeconds, windowSeconds) * 1000, { summary: 'verify window' });
+    if (i > 0) await sleep(everySeconds * 1000, { summary: 'verify window' });
     try {
       samples.push(
         await kubernetes.podHealth.executeWithOptions({ summary: `pod health ${i}/${rounds}` }, [{ namespace, pod }]),
       );
     } catch (err) {
-      podError = errorMessage(err);
+      podError = failureMessage(err);
     }
   }
   const findingsAfter = after

@@ -1,0 +1,19 @@
+/**
+ * Gateway proofs: a gateway that verified its user itself (the PagerDuty receiver checks PagerDuty's webhook
+ * signature and looks the user up) signs the decision message with a secret it shares with the worker.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** HMAC-SHA256 of `message` under `secret`, hex. */
+export function gatewaySignature(secret: string, message: string): string {
+  return createHmac('sha256', secret).update(message).digest('hex');
+}
+
+/** Whether `signature` is `message` signed by one of `secrets` (several during a rotation). */
+export function verifyGatewaySignature(secrets: string[], message: string, signature: string): boolean {
+  const given = Buffer.from(signature, 'hex');
+  return secrets.some((secret) => {
+    const expected = Buffer.from(gatewaySignature(secret, message), 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+}

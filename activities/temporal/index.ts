@@ -1,0 +1,52 @@
+/**
+ * Activities that talk to Temporal itself: asking a target's coordinator for the lock (signal-with-start, which a
+ * workflow cannot send) and checking whether a run still runs. Built from the worker's client.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  LOCK_WORKFLOW_TYPE,
+  requestLeaseSignal,
+  type LeaseRequest,
+  type TargetLockState,
+} from '../../workflows/definitions.js';
+
+export interface LeaseAsk {
+  /** The coordinator's workflow id (`lockWorkflowIdFor(target)`). */
+  lockId: string;
+  /** The target as the coordinator names it. */
+  target: string;
+  /** Task queue the coordinator runs on: the asking run's. */
+  taskQueue: string;
+  request: LeaseRequest;
+}
+
+export function createTemporalActivities(client: Client) {
+  return {
+    /**
+     * Asks for the target's lock, starting its coordinator if none runs. Idempotent: the coordinator answers a
+     * repeated ask of the same run once more and queues nobody twice.
+     */
+    async requestTargetLease(ask: LeaseAsk): Promise<void> {
+      const initial: TargetLockState = { target: ask.target, queue: [], remediations: [] };
+      await client.workflow.signalWithStart(LOCK_WORKFLOW_TYPE, {
+        workflowId: ask.lockId,
+        taskQueue: ask.taskQueue,
+        args: [initial],
+        signal: requestLeaseSignal,
+        signalArgs: [ask.request],
+        staticSummary: `lock of Redis target ${ask.target}`,
+      });
+    },
+
+    /** Whether the run is still running (false once it completed, failed, was terminated or timed out). */
+    async runIsOpen(run: { workflowId: string; runId: string }): Promise<boolean> {
+      try {
+        const d = await client.workflow.getHandle(run.workflowId, run.runId).describe();
+        return d.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+  };
+}

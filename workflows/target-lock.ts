@@ -1,0 +1,124 @@
+/**
+ * `redisTargetLock`: one per Redis target, the lock that lets one run at a time back up and change it, and the
+ * target's cooldown. Runs ask with signal-with-start (`requestLease`), so the first ask starts it; it grants in order
+ * of asking, tells a waiting run who holds the target and the holder who waits, and ends once idle with no
+ * remediation left in the window. A holder that ends without releasing (terminated) is noticed within
+ * HOLDER_CHECK and dropped. It carries its state across continue-as-new, so it never outgrows its history.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RunbookActivities } from '../activities/index.js';
+import {
+  incidentLinkedSignal,
+  leaseGrantedSignal,
+  leaseQueuedSignal,
+  lockStateQuery,
+  releaseLeaseSignal,
+  requestLeaseSignal,
+  type LeaseRequest,
+  type TargetLockState,
+} from './definitions.js';
+import { now } from './run-state.js';
+
+/** How often the coordinator checks that its holder still runs (the fallback for a run terminated by hand). */
+const HOLDER_CHECK = '15s';
+
+/** History length past which the coordinator continues as new. */
+const MAX_EVENTS = 2000;
+
+const temporal = proxyActivities<Pick<RunbookActivities, 'runIsOpen'>>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 5, initialInterval: '1s' },
+});
+
+const same = (a: { workflowId: string; runId: string }, b: { workflowId: string; runId: string }) =>
+  a.workflowId === b.workflowId && a.runId === b.runId;
+
+export async function redisTargetLock(state: TargetLockState): Promise<void> {
+  let changed = true;
+  /** Notices owed to runs (who waits, who holds), sent by the loop in order. */
+  const notices: Array<() => Promise<void>> = [];
+  setHandler(lockStateQuery, () => state);
+  setHandler(requestLeaseSignal, (r) => {
+    changed = true;
+    state.cooldown = r.cooldown;
+    if (state.holder && same(state.holder, r))
+      notices.push(() => grant(r)); // a retried ask: answer again
+    else if (!state.queue.some((q) => same(q, r))) {
+      state.queue.push(r);
+      const holder = state.holder;
+      if (holder) notices.push(() => tellQueued(r, holder));
+    }
+  });
+  setHandler(releaseLeaseSignal, (r) => {
+    changed = true;
+    if (state.holder && same(state.holder, r)) {
+      if (r.remediated) state.remediations.push(now().toISOString());
+      state.holder = undefined;
+    }
+    state.queue = state.queue.filter((q) => !same(q, r));
+  });
+
+  async function grant(r: LeaseRequest): Promise<void> {
+    const windowMs = (state.cooldown ?? r.cooldown).windowSeconds * 1000;
+    const since = now().getTime() - windowMs;
+    const recentRemediations = state.remediations.filter((t) => Date.parse(t) >= since).length;
+    try {
+      await getExternalWorkflowHandle(r.workflowId, r.runId).signal(leaseGrantedSignal, {
+        recentRemediations,
+        cooldown: state.cooldown ?? r.cooldown,
+      });
+    } catch (err) {
+      // The run ended while it waited: it holds nothing.
+      log.info('lease holder is gone', { workflowId: r.workflowId, error: String(err) });
+      if (state.holder && same(state.holder, r)) state.holder = undefined;
+      changed = true;
+    }
+  }
+
+  async function tellQueued(r: LeaseRequest, holder: LeaseRequest): Promise<void> {
+    const link = (x: LeaseRequest) => ({ incidentId: x.incidentId, workflowId: x.workflowId });
+    await Promise.allSettled([
+      getExternalWorkflowHandle(r.workflowId, r.runId).signal(leaseQueuedSignal, link(holder)),
+      getExternalWorkflowHandle(holder.workflowId, holder.runId).signal(incidentLinkedSignal, link(r)),
+    ]);
+  }
+
+  for (;;) {
+    changed = false;
+    const windowMs = (state.cooldown?.windowSeconds ?? 0) * 1000;
+    state.remediations = state.remediations.filter((t) => Date.parse(t) > now().getTime() - windowMs);
+    while (notices.length > 0) await notices.shift()!();
+    if (!state.holder && state.queue.length > 0) {
+      const next = state.queue.shift()!;
+      state.holder = { ...next, grantedAt: now().toISOString() };
+      await grant(next);
+      for (const waiting of state.queue) if (state.holder) await tellQueued(waiting, state.holder);
+      continue;
+    }
+    if (!state.holder && state.queue.length === 0 && state.remediations.length === 0) break;
+    if (workflowInfo().historyLength > MAX_EVENTS || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof redisTargetLock>(state);
+    }
+    const untilExpiry = state.remediations.length
+      ? Math.max(1000, Date.parse(state.remediations[0]!) + windowMs - now().getTime())
+      : undefined;
+    const woke = await condition(() => changed || notices.length > 0, state.holder ? HOLDER_CHECK : untilExpiry!);
+    const holder = state.holder;
+    if (!woke && holder && !(await temporal.runIsOpen({ workflowId: holder.workflowId, runId: holder.runId }))) {
+      log.warn('lease holder ended without releasing; counted as a remediation', { workflowId: holder.workflowId });
+      state.remediations.push(now().toISOString());
+      state.holder = undefined;
+    }
+  }
+  await condition(allHandlersFinished);
+}
