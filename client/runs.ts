@@ -108,9 +108,14 @@ export type DecisionSigner = (message: string) => Promise<Omit<DecisionProof, 's
  * The decision with its proof: the text naming the run (both ids, read now), plan, actions and decision, signed by
  * `sign`. The run checks it before it counts.
  */
-export async function withProof(handle: WorkflowHandle, decision: Decision, sign: DecisionSigner): Promise<Decision> {
+export async function withProof(
+  handle: WorkflowHandle,
+  decision: Decision,
+  sign: DecisionSigner,
+  now: () => Date = () => new Date(),
+): Promise<Decision> {
   const { runId } = await handle.describe();
-  const signedAt = new Date().toISOString();
+  const signedAt = now().toISOString();
   const proof = await sign(decisionMessage(decision, { workflowId: handle.workflowId, runId }, signedAt));
   return { ...decision, proof: { ...proof, signedAt } as DecisionProof };
 }
@@ -119,17 +124,17 @@ export async function withProof(handle: WorkflowHandle, decision: Decision, sign
  * Sends a decision through the `decide` Update and waits (up to `timeoutMs`) for a worker to take it, so a refusal
  * (wrong approver, stale plan id, unknown action, a missing or forged proof, nothing waiting) comes back at once as a
  * {@link DecisionRefusedError} with the run's words (the run records it too); {@link NoWorkerError} when no worker
- * took it in time. With `sign`, the decision carries a proof of who sent it ({@link withProof}).
+ * took it in time. With `proof.sign`, the decision carries a proof of who sent it ({@link withProof}).
  */
 export async function sendDecision(
   client: Client,
   handle: WorkflowHandle,
   decision: Decision,
   timeoutMs: number,
-  sign?: DecisionSigner,
+  proof: { sign?: DecisionSigner; now?: () => Date } = {},
 ): Promise<DecisionRecord> {
   try {
-    const signed = sign ? await withProof(handle, decision, sign) : decision;
+    const signed = proof.sign ? await withProof(handle, decision, proof.sign, proof.now) : decision;
     const record = await client.withDeadline(Date.now() + timeoutMs, () =>
       handle.executeUpdate(decideUpdate, { args: [signed] }),
     );

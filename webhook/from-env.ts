@@ -3,7 +3,7 @@ import { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { connectTemporal } from '../client/index.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/runbook-config.js';
-import { readPagerDutySecrets } from '../config/secrets.js';
+import { readGatewaySecrets, readPagerDutySecrets } from '../config/secrets.js';
 import { createWebhookHandler, type WebhookHandler } from './handler.js';
 
 /** Environment variables the receiver reads (`docker-compose.yml` and the Kubernetes manifests set these names). */
@@ -18,6 +18,7 @@ export const WEBHOOK_ENV_VARS = [
   'PAGERDUTY_WEBHOOK_SECRET',
   'PAGERDUTY_ACTION_SECRET',
   'PAGERDUTY_API_URL',
+  'RUNBOOK_GATEWAY_SECRET',
   'PORT',
   'HOST',
 ] as const;
@@ -78,6 +79,11 @@ export async function createWebhookFromEnv(
           },
         })
       : undefined;
+  const gateway = readGatewaySecrets(env);
+  if (cfg.approval.requireProof && gateway.length === 0)
+    logger.warn(
+      'RUNBOOK_GATEWAY_SECRET is not set: approvals from PagerDuty go unsigned and runs requiring proof refuse them',
+    );
   const handle = createWebhookHandler({
     secrets: secrets.webhookSecrets,
     actionSecrets: secrets.actionSecrets,
@@ -88,6 +94,7 @@ export async function createWebhookFromEnv(
     targets: cfg.targets,
     approval: cfg.approval,
     logger,
+    ...(gateway[0] ? { gatewaySecret: gateway[0] } : {}),
   });
   return { handle, logger, close: () => temporal.close() };
 }

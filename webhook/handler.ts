@@ -7,6 +7,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { PagerDutyError } from '../activities/pagerduty/index.js';
+import { gatewaySignature } from '../activities/identity/gateway.js';
 import { DecisionRefusedError, NoWorkerError, readStatus, sendDecision, startRunbook } from '../client/index.js';
 import type { ServiceRoute, TargetConfig } from '../config/runbook-file.js';
 import { incidentResolvedSignal, workflowIdFor } from '../workflows/definitions.js';
@@ -56,6 +57,11 @@ export interface WebhookDeps {
   maxBodyBytes?: number;
   /** How long an approval waits for the run to take it, in ms. Default 20 s. */
   decisionTimeoutMs?: number;
+  /**
+   * `RUNBOOK_GATEWAY_SECRET`: signs each decision with the PagerDuty user's email it looked up, so the run can tell it
+   * from a bare claim. Without it decisions go unsigned (and a run whose policy requires proof refuses them).
+   */
+  gatewaySecret?: string;
 }
 
 /** Methods of HTTP that a route may not allow (405); any other is not implemented here (501). */
@@ -258,7 +264,23 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         ...(a.reason || a.action === 'reject' ? { reason: a.reason ?? 'rejected from the PagerDuty incident' } : {}),
         via: 'pagerduty',
       };
-      const record = await sendDecision(deps.client, handle, decision, timeoutMs);
+      const gatewaySecret = deps.gatewaySecret;
+      const record = await sendDecision(
+        deps.client,
+        handle,
+        decision,
+        timeoutMs,
+        gatewaySecret
+          ? {
+              sign: (message) =>
+                Promise.resolve({
+                  scheme: 'gateway',
+                  gateway: 'pagerduty',
+                  signature: gatewaySignature(gatewaySecret, message),
+                }),
+            }
+          : {},
+      );
       log.info({ incidentId, by: email, decision: a.action }, 'decision taken');
       return json(200, { accepted: true, record });
     } catch (err) {

@@ -14,6 +14,12 @@ import type { Verification } from './logic/verify.js';
 /** Default task queue of the worker (`RUNBOOK_TASK_QUEUE` overrides it). */
 export const DEFAULT_TASK_QUEUE = 'redis-runbook';
 
+/**
+ * The patch (`patched()`) behind which version 2's changes run: the per-target lock, proven decisions, refusals in the
+ * status, ordered notifications and cancellation. Runs started before it replay without them (test/histories/).
+ */
+export const SAFE_PRODUCTION_PATCH = 'safe-production';
+
 /** Name of the workflow type, for clients that start it by name. */
 export const WORKFLOW_TYPE = 'redisIncidentRunbook';
 

@@ -25,6 +25,7 @@ import {
   leaseGrantedSignal,
   leaseQueuedSignal,
   rejectSignal,
+  SAFE_PRODUCTION_PATCH,
   searchAttributes,
   statusQuery,
   targetLabel,
@@ -42,12 +43,6 @@ import type { PlannedAction } from './logic/actions.js';
 import { checkDecision, type DecisionCheck } from './logic/approval-policy.js';
 import type { Evidence } from './logic/findings.js';
 import { MAX_REFUSALS_RECORDED } from './logic/limits.js';
-
-/**
- * The patch behind which this version's changes run: the per-target lock, proven decisions, refusals in the status,
- * ordered notifications and cancellation. Runs recorded before it (test/histories/*.json) replay without them.
- */
-export const SAFE_PRODUCTION_PATCH = 'safe-production';
 
 /**
  * Deterministic time, on purpose: the Temporal workflow sandbox replaces `Date`, so `Date.now()` here is the time of
@@ -242,7 +237,9 @@ export class RunbookRun {
       this.lease = grant;
     });
     setHandler(leaseQueuedSignal, (holder) => {
-      if (this.status.lock) Object.assign(this.status.lock, { state: 'queued', behind: holder });
+      const lock = this.status.lock;
+      if (!lock || this.lease || lock.behind?.workflowId === holder.workflowId) return;
+      Object.assign(lock, { state: 'queued', behind: holder });
       this.showDetails();
       void this.tell({ type: 'target-busy', holder });
     });

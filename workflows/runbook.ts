@@ -23,18 +23,19 @@ export async function redisIncidentRunbook(input: RunbookInput): Promise<Runbook
   run.load(
     await settingsActivities.loadSettings.executeWithOptions({ summary: 'load approval policy and thresholds' }, []),
   );
-  await run.tell({ type: 'started', target: input.target });
   const ending = await run.untilCancelled(walkRunbook);
-  const result = await CancellationScope.nonCancellable(async () => {
+  // Whatever ended the run (a cancel too): the target is given back, the report told, the handlers finish.
+  return CancellationScope.nonCancellable(async () => {
     await releaseTarget(run);
-    return report(run, ending);
+    const result = await report(run, ending);
+    await condition(allHandlersFinished);
+    return result;
   });
-  await condition(allHandlersFinished);
-  return result;
 }
 
 /** The runbook's steps in order, each over the one run state. */
 async function walkRunbook(run: RunbookRun): Promise<Ending> {
+  await run.tell({ type: 'started', target: run.input.target });
   await gatherEvidence(run);
   return (
     (await planRemediation(run)) ??

@@ -3,7 +3,7 @@
  * target's cooldown. Runs ask with signal-with-start (`requestLease`), so the first ask starts it; it grants in order
  * of asking, tells a waiting run who holds the target and the holder who waits, and ends once idle with no
  * remediation left in the window. A holder that ends without releasing (terminated) is noticed within
- * HOLDER_CHECK and dropped. It carries its state across continue-as-new, so it never outgrows its history.
+ * a minute or so (backing off) and dropped. It carries its state across continue-as-new, so it never outgrows its history.
  */
 import {
   allHandlersFinished,
@@ -28,8 +28,11 @@ import {
 } from './definitions.js';
 import { now } from './run-state.js';
 
-/** How often the coordinator checks that its holder still runs (the fallback for a run terminated by hand). */
-const HOLDER_CHECK = '15s';
+/**
+ * How often the coordinator checks that its holder still runs (the fallback for a run terminated by hand): after a
+ * minute, then backing off to every 30 minutes, so a holder waiting a week for approval costs a few hundred checks.
+ */
+const holderCheckMs = (checks: number) => Math.min(30 * 60_000, 60_000 * 2 ** checks);
 
 /** History length past which the coordinator continues as new. */
 const MAX_EVENTS = 2000;
@@ -92,6 +95,8 @@ export async function redisTargetLock(state: TargetLockState): Promise<void> {
     ]);
   }
 
+  let checks = 0;
+  let checked: string | undefined;
   for (;;) {
     changed = false;
     const windowMs = (state.cooldown?.windowSeconds ?? 0) * 1000;
@@ -99,9 +104,11 @@ export async function redisTargetLock(state: TargetLockState): Promise<void> {
     while (notices.length > 0) await notices.shift()!();
     if (!state.holder && state.queue.length > 0) {
       const next = state.queue.shift()!;
-      state.holder = { ...next, grantedAt: now().toISOString() };
+      // Those already waiting learn who holds it now; those who ask from here on are told by the handler.
+      const waiting = [...state.queue];
+      const holder = (state.holder = { ...next, grantedAt: now().toISOString() });
+      for (const w of waiting) notices.push(() => tellQueued(w, holder));
       await grant(next);
-      for (const waiting of state.queue) if (state.holder) await tellQueued(waiting, state.holder);
       continue;
     }
     if (!state.holder && state.queue.length === 0 && state.remediations.length === 0) break;
@@ -112,7 +119,11 @@ export async function redisTargetLock(state: TargetLockState): Promise<void> {
     const untilExpiry = state.remediations.length
       ? Math.max(1000, Date.parse(state.remediations[0]!) + windowMs - now().getTime())
       : undefined;
-    const woke = await condition(() => changed || notices.length > 0, state.holder ? HOLDER_CHECK : untilExpiry!);
+    if (checked !== state.holder?.runId) [checks, checked] = [0, state.holder?.runId];
+    const woke = await condition(
+      () => changed || notices.length > 0,
+      state.holder ? holderCheckMs(checks++) : untilExpiry!,
+    );
     const holder = state.holder;
     if (!woke && holder && !(await temporal.runIsOpen({ workflowId: holder.workflowId, runId: holder.runId }))) {
       log.warn('lease holder ended without releasing; counted as a remediation', { workflowId: holder.workflowId });

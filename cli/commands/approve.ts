@@ -81,7 +81,7 @@ export async function approveCommand(
       via: 'cli',
     },
     timeoutMs,
-    opts.sign ? sshSigner(opts.sign) : undefined,
+    opts.sign ? { sign: sshSigner(opts.sign) } : {},
   );
   ctx.out(
     `approved plan ${record.planId ?? planId}` +

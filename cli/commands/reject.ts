@@ -32,7 +32,7 @@ export async function rejectCommand(client: Client, opts: RejectOptions, ctx: Co
     client.workflow.getHandle(workflowId),
     { decision: 'reject', by: opts.by, reason: opts.reason, via: 'cli' },
     timeoutMs,
-    opts.sign ? sshSigner(opts.sign) : undefined,
+    opts.sign ? { sign: sshSigner(opts.sign) } : {},
   );
   ctx.out(`rejected ${workflowId} by ${record.by} at ${record.at}: ${opts.reason}`);
   return record;

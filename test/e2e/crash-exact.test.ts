@@ -137,7 +137,7 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     await writeFile(
       config,
       [
-        'approval: { approvers: ["sre@example.com"], timeoutSeconds: 600, reminderIntervalSeconds: 0 }',
+        'approval: { approvers: ["sre@example.com"], timeoutSeconds: 600, reminderIntervalSeconds: 0, requireProof: false }',
         'verify: { windowSeconds: 1, intervalSeconds: 1 }',
         `thresholds: { maxKeysPerAction: ${CAP}, sidekiqDeadMax: ${KEEP}, cleanupP99TargetMs: 1000 }`,
       ].join('\n'),

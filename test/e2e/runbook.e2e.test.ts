@@ -63,7 +63,8 @@ async function finish(incident: string, record: string): Promise<{ report: Runbo
   const historyText = historyToJSON(await handle.fetchHistory());
   if (process.env.RECORD_HISTORIES) {
     await mkdir(HISTORIES, { recursive: true });
-    await writeFile(`${HISTORIES}${record}.json`, historyText);
+    // Beside the histories of earlier versions, never over them: the replay test replays them all.
+    await writeFile(`${HISTORIES}${record}.v2.json`, historyText);
   }
   return { report, historyText };
 }

@@ -19,13 +19,14 @@ import { createWebhookFromEnv, type WebhookFromEnv } from '../../webhook/from-en
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
 import { statusQuery, workflowIdFor } from '../../workflows/definitions.js';
-import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
+import type { DecisionRecord, RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 import { installQuietRuntime } from '../../local-servers/temporal.js';
 
 installQuietRuntime();
 
 const SECRETS = ['whsec-e2e-previous-9f8e7d', 'whsec-e2e-current-1a2b3c'];
+const GATEWAY_SECRET = 'gateway-e2e-5c4b3a';
 const SERVICE = 'PDEMO01';
 const logs: string[] = [];
 const capture = new Writable({
@@ -110,7 +111,8 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 }
 
 function assertNoSecret(text: string, where: string): void {
-  for (const secret of [pd.token, ...SECRETS]) assert.ok(!text.includes(secret), `a secret appears in ${where}`);
+  for (const secret of [pd.token, ...SECRETS, GATEWAY_SECRET])
+    assert.ok(!text.includes(secret), `a secret appears in ${where}`);
 }
 
 describe('PagerDuty end to end: webhook → run → notes → approval from PagerDuty → resolve', () => {
@@ -125,6 +127,8 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
       workerConfig,
       stringify({
         ...demo,
+        // Production's default: a decision counts only with a proof (here the receiver's gateway signature).
+        approval: { ...(demo.approval as object), requireProof: true, acceptProofs: ['pagerduty'] },
         pagerduty: { ...(demo.pagerduty as object), acknowledgeOnStart: true, resolveOnSuccess: true },
       }),
     );
@@ -132,6 +136,7 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
       PAGERDUTY_API_TOKEN: pd.token,
       PAGERDUTY_FROM_EMAIL: 'runbook-bot@example.com',
       PAGERDUTY_API_URL: pd.url,
+      RUNBOOK_GATEWAY_SECRET: GATEWAY_SECRET,
     };
     stack = await startLocalStack({
       keepRuntime: true,
@@ -226,8 +231,9 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
       reason: 'approved from the incident',
     });
     assert.equal(approved.status, 200);
-    const { record } = (await approved.json()) as { record: { by: string; via: string; accepted: boolean } };
+    const { record } = (await approved.json()) as { record: DecisionRecord };
     assert.deepEqual([record.by, record.via, record.accepted], ['oncall@example.com', 'pagerduty', true]);
+    assert.deepEqual(record.verified, { scheme: 'gateway', identity: 'oncall@example.com', by: 'pagerduty' });
 
     const { report, payloads } = await finished('QE2E1');
     assert.equal(report.outcome, 'resolved', report.summary);

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
+import { SAFE_PRODUCTION_PATCH } from '../../workflows/definitions.js';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -41,9 +42,24 @@ describe('replay of recorded histories', () => {
     });
   });
 
-  it('has the approved, rejected and dry-run histories', async () => {
+  it('has the approved, rejected and dry-run histories of each version', async () => {
     const names = (await histories()).map((h) => h.name);
-    assert.deepEqual(names, ['approved.json', 'dry-run.json', 'rejected.json']);
+    assert.deepEqual(names, [
+      'approved.json',
+      'approved.v2.json',
+      'dry-run.json',
+      'dry-run.v2.json',
+      'rejected.json',
+      'rejected.v2.json',
+    ]);
+  });
+
+  it('the v2 histories ran behind the safe-production patch, the first ones before it', async () => {
+    for (const { name } of await histories()) {
+      const text = await readFile(HISTORIES + name, 'utf8');
+      const marker = Buffer.from(JSON.stringify(SAFE_PRODUCTION_PATCH)).toString('base64');
+      assert.equal(text.includes('core_patch') && text.includes(marker), name.endsWith('.v2.json'), name);
+    }
   });
 
   it('replays every history with the current workflow code', async () => {

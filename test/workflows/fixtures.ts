@@ -8,7 +8,7 @@ import type { RunbookEvent } from '../../activities/notify/events.js';
 import type { BackupResult, RedisDiagnostics } from '../../activities/redis/types.js';
 import type { RunbookSettings } from '../../activities/settings/types.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { createIdentityActivities, type IdentityPolicy } from '../../activities/identity/index.js';
 import { createTemporalActivities } from '../../activities/temporal/index.js';
@@ -101,9 +101,14 @@ export function fixedRedis(): RedisDiagnostics {
 }
 
 export function testSettings(
-  overrides: { approval?: Partial<RunbookSettings['approval']>; verify?: Partial<RunbookSettings['verify']> } = {},
+  overrides: {
+    approval?: Partial<RunbookSettings['approval']>;
+    verify?: Partial<RunbookSettings['verify']>;
+    cooldown?: RunbookSettings['cooldown'];
+  } = {},
 ): RunbookSettings {
   return {
+    ...(overrides.cooldown ? { cooldown: overrides.cooldown } : {}),
     approval: {
       approvers: ['alice@example.com', 'bob@example.com'],
       requireDifferentApprover: true,
@@ -147,6 +152,8 @@ export interface FakeOptions {
   failAction?: string;
   /** This action stops at its cap (more left to do) the first time it runs. */
   capReachedOnce?: string;
+  /** Every diagnosis finds the first one's Redis (no remediation fixes it). */
+  stillBroken?: boolean;
   /** How long the notifier takes for each event (to answer out of order). */
   notifyDelayMs?: (event: RunbookEvent) => number;
   identity?: IdentityPolicy;
@@ -178,7 +185,9 @@ export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activ
     diagnoseRedis: (...args: unknown[]) => {
       record('diagnoseRedis', args);
       diagnoses++;
-      return Promise.resolve(diagnoses === 1 ? (opts.before ?? seedRedis()) : (opts.after ?? fixedRedis()));
+      return Promise.resolve(
+        diagnoses === 1 || opts.stillBroken ? (opts.before ?? seedRedis()) : (opts.after ?? fixedRedis()),
+      );
     },
     backupRedis: (...args: unknown[]) => {
       record('backupRedis', args);
@@ -234,7 +243,7 @@ export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activ
     },
     actionProgress: () => Promise.resolve({ touched: 0, bytes: 0 }),
     // The real lock and proof activities: the coordinator runs on the same worker, the proofs are pure computation.
-    ...(client ? createTemporalActivities(client) : {}),
+    ...(client ? createTemporalActivities(new Client({ connection: client.connection, namespace: 'default' })) : {}),
     ...createIdentityActivities(
       opts.identity ?? { acceptProofs: ['ssh', 'pagerduty'], allowedSigners: [], gatewaySecrets: [] },
     ),

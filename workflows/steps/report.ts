@@ -22,6 +22,9 @@ export async function report(run: RunbookRun, { outcome, summary }: Ending): Pro
     after: keyFigures(status.verification?.after),
     verification: status.verification && { passed: status.verification.passed, reasons: status.verification.reasons },
     uiUrl: status.uiUrl,
+    ...(status.lock?.linked.length ? { linkedIncidents: status.lock.linked.map((l) => l.incidentId) } : {}),
+    ...(status.refusals?.length ? { refusals: status.refusals.length + (status.refusalsNotKept ?? 0) } : {}),
+    ...(status.rollback ? { rollback: status.rollback } : {}),
   };
   await run.tell({ type: 'finished', report: result });
   await run.enter('done');
