@@ -57,8 +57,11 @@ describe('replay of recorded histories', () => {
   it('the v2 histories ran behind the safe-production patch, the first ones before it', async () => {
     for (const { name } of await histories()) {
       const text = await readFile(HISTORIES + name, 'utf8');
-      const marker = Buffer.from(JSON.stringify(SAFE_PRODUCTION_PATCH)).toString('base64');
-      assert.equal(text.includes('core_patch') && text.includes(marker), name.endsWith('.v2.json'), name);
+      const decoded = [...text.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
+        Buffer.from(m[1]!, 'base64').toString('utf8'),
+      );
+      const marked = decoded.some((d) => d.includes(`"id":${JSON.stringify(SAFE_PRODUCTION_PATCH)}`));
+      assert.equal(text.includes('core_patch') && marked, name.endsWith('.v2.json'), name);
     }
   });
 
