@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { connectClient, errorLine, ExitCode, exitCodeFor, type CliClient, type Out } from './client.js';
-import { approveCommand } from './commands/approve.js';
+import { approveCommand, type ApproveOptions } from './commands/approve.js';
 import { cancelCommand } from './commands/cancel.js';
 import { diagnoseCommand } from './commands/diagnose.js';
 import { listCommand } from './commands/list.js';
@@ -118,21 +118,9 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--reason <text>', 'why')
     .option('--override-backup', 'approve although no backup was confirmed (a second approver must confirm)')
     .addOption(SIGN_OPTION())
-    .action(
-      async (
-        id: string,
-        opts: {
-          by: string;
-          plan?: string;
-          actions?: string[];
-          reason?: string;
-          overrideBackup?: boolean;
-          sign?: string;
-        },
-      ) => {
-        await withClient(({ client, settings }) => approveCommand(client, { id, ...opts }, { settings, out: io.out }));
-      },
-    );
+    .action(async (id: string, opts: Omit<ApproveOptions, 'id'>) => {
+      await withClient(({ client, settings }) => approveCommand(client, { id, ...opts }, { settings, out: io.out }));
+    });
 
   program
     .command('reject')

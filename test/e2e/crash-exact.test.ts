@@ -26,6 +26,7 @@ import {
 } from '../../local-servers/simulated-cluster/index.js';
 import { startSimulatedKubelet, type SimulatedKubelet } from '../../local-servers/simulated-kubelet.js';
 import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
+import { until } from './until.js';
 import { startWorkerProcess } from '../../local-servers/worker-process.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { toWorkflowId } from '../../workflows/definitions.js';
@@ -84,16 +85,6 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
 
   async function statusNow(): Promise<RunbookStatus> {
     return readStatus(temporal.client, temporal.client.workflow.getHandle(toWorkflowId('CRASH-1')), 20_000);
-  }
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(25);
-    }
   }
 
   let run = '';

@@ -24,6 +24,7 @@ import {
   type SimulatedCluster,
 } from '../../local-servers/simulated-cluster/index.js';
 import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
+import { until } from './until.js';
 import { startWorkerProcess } from '../../local-servers/worker-process.js';
 import { lockStateQuery, lockWorkflowIdFor, type RunbookStatus } from '../../workflows/definitions.js';
 import type { RunbookInput } from '../../workflows/definitions.js';
@@ -41,15 +42,6 @@ describe('one remediation per target across a SIGKILL of the worker', () => {
   let worker: ChildProcess | undefined;
   let env: NodeJS.ProcessEnv;
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  }
   const status = (h: WorkflowHandle) => readStatus(temporal.client, h, 20_000);
   /** When `h` gave the target back (its release signal), in ms. */
   const releasedAt = async (h: WorkflowHandle) => {
