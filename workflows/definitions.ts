@@ -274,8 +274,6 @@ export interface RunbookStatus {
   /** The per-target lock: one backup and remediation per Redis at a time. */
   lock?: TargetLockView;
   cancelled?: { by: string; reason: string; at: string };
-  /** The values each change replaced, recorded before it ran (what a rollback would put back). */
-  previous?: Array<{ id: string; values: Record<string, number | string> }>;
   /** Offered when an action failed after earlier ones changed something: a plan of its own, approved on its own. */
   rollback?: RemediationPlan;
 }

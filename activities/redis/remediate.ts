@@ -140,7 +140,11 @@ async function setMaxmemory(redis: Redis, bytes: number): Promise<Outcome> {
   const current = Number((await configGet(redis, 'maxmemory'))['maxmemory']);
   if (current === bytes) return { ok: true, detail: `maxmemory already ${bytes} bytes (${PERSIST_HINT})` };
   await redis.config('SET', 'maxmemory', String(bytes));
-  return { ok: true, detail: `maxmemory ${current} → ${bytes} bytes (${PERSIST_HINT})` };
+  return {
+    ok: true,
+    detail: `maxmemory ${current} → ${bytes} bytes (${PERSIST_HINT})`,
+    previous: { maxmemory: current },
+  };
 }
 
 async function setMaxmemoryPolicy(redis: Redis, policy: string): Promise<Outcome> {
@@ -150,7 +154,11 @@ async function setMaxmemoryPolicy(redis: Redis, policy: string): Promise<Outcome
   const current = (await configGet(redis, 'maxmemory-policy'))['maxmemory-policy'];
   if (current === policy) return { ok: true, detail: `maxmemory-policy already ${policy} (${PERSIST_HINT})` };
   await redis.config('SET', 'maxmemory-policy', policy);
-  return { ok: true, detail: `maxmemory-policy ${current ?? '?'} → ${policy} (${PERSIST_HINT})` };
+  return {
+    ok: true,
+    detail: `maxmemory-policy ${current ?? '?'} → ${policy} (${PERSIST_HINT})`,
+    ...(current ? { previous: { 'maxmemory-policy': current } } : {}),
+  };
 }
 
 async function memoryPurge(redis: Redis): Promise<Outcome> {

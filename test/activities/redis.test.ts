@@ -376,8 +376,10 @@ void describe('applyRedisAction', () => {
   const invalid = { type: 'InvalidAction', nonRetryable: true };
 
   void it('set-maxmemory sets it once, refuses 0 and values below the memory in use', async () => {
+    const [, before] = (await admin.config('GET', 'maxmemory')) as [string, string];
     const first = await apply({ kind: 'set-maxmemory', bytes: 64 * 1024 * 1024 });
     assert.equal(first.ok, true);
+    assert.deepEqual(first.previous, { maxmemory: Number(before) }, 'the value it replaced, for a rollback');
     assert.deepEqual(await admin.config('GET', 'maxmemory'), ['maxmemory', String(64 * 1024 * 1024)]);
     const second = await apply({ kind: 'set-maxmemory', bytes: 64 * 1024 * 1024 });
     assert.match(second.detail, /already/);
@@ -387,7 +389,10 @@ void describe('applyRedisAction', () => {
   });
 
   void it('set-maxmemory-policy sets a known policy once and refuses others', async () => {
-    assert.equal((await apply({ kind: 'set-maxmemory-policy', policy: 'allkeys-lru' })).ok, true);
+    const [, before] = (await admin.config('GET', 'maxmemory-policy')) as [string, string];
+    const set = await apply({ kind: 'set-maxmemory-policy', policy: 'allkeys-lru' });
+    assert.equal(set.ok, true);
+    if (before !== 'allkeys-lru') assert.deepEqual(set.previous, { 'maxmemory-policy': before });
     assert.deepEqual(await admin.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'allkeys-lru']);
     assert.match((await apply({ kind: 'set-maxmemory-policy', policy: 'allkeys-lru' })).detail, /already/);
     await assert.rejects(apply({ kind: 'set-maxmemory-policy', policy: 'delete-everything' }), invalid);

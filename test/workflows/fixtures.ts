@@ -214,7 +214,18 @@ export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activ
         capped = true;
         return Promise.resolve({ id: input.action.id, ok: true, detail: 'stopped at the cap', capReached: true });
       }
-      return Promise.resolve({ id: input.action.id, ok: true, detail: 'done' });
+      // The config changes say what they replaced, as the real activity does.
+      const previous: Record<string, Record<string, string | number>> = {
+        'set-maxmemory': { maxmemory: 100 * MiB },
+        'set-maxmemory-policy': { 'maxmemory-policy': 'noeviction' },
+      };
+      const replaced = previous[input.action.id];
+      return Promise.resolve({
+        id: input.action.id,
+        ok: true,
+        detail: 'done',
+        ...(replaced ? { previous: replaced } : {}),
+      });
     },
     rollingRestart: (input: { workload: { name: string } }): Promise<ActionResult> => {
       record('rollingRestart', [input]);

@@ -292,3 +292,42 @@ describe('bounded history (time-skipping server)', () => {
     console.log(`# longest settings: ${events} events with approval and the day-long verify window`);
   });
 });
+
+describe('compensation (time-skipping server)', () => {
+  before(() => harness.start());
+  after(() => harness.stop());
+
+  it('after a failed action, offers the previous values as a rollback that runs only once approved', async () => {
+    const { report, recorder, status } = await harness.run({ failAction: 'expire-stat-keys' }, async (h) => {
+      await approveWhenAsked(h);
+      const offered = await until(h, (s) => s.phase === 'awaiting-approval' && s.plan?.id === s.rollback?.id);
+      assert.deepEqual(
+        offered.rollback?.actions.map((a) => [a.id, a.action]),
+        [
+          ['rollback-set-maxmemory-policy', { kind: 'set-maxmemory-policy', policy: 'noeviction' }],
+          ['rollback-set-maxmemory', { kind: 'set-maxmemory', bytes: 100 * 1024 * 1024 }],
+        ],
+      );
+      await h.executeUpdate(decideUpdate, {
+        args: [{ decision: 'approve', by: 'alice@example.com', planId: offered.rollback?.id }],
+      });
+    });
+    assert.equal(report.outcome, 'remediation-failed');
+    assert.match(
+      report.summary,
+      /Rollback plan-[0-9a-f]+: rollback-set-maxmemory-policy done; rollback-set-maxmemory done/,
+    );
+    const ran = recorder.named('applyRedisAction').map((a) => (a[0] as { action: { id: string } }).action.id);
+    assert.deepEqual(ran.slice(-2), ['rollback-set-maxmemory-policy', 'rollback-set-maxmemory']);
+    assert.ok(status.results.find((r) => r.id === 'set-maxmemory')?.previous, 'the replaced value is in the report');
+    assert.ok(report.rollback);
+  });
+
+  it('a rollback nobody approves does not run', async () => {
+    const settings = testSettings({ approval: { timeoutSeconds: 600, reminderIntervalSeconds: 0 } });
+    const { report, recorder } = await harness.run({ failAction: 'expire-stat-keys', settings }, approveWhenAsked);
+    assert.match(report.summary, /A rollback \(plan-[0-9a-f]+\) was offered and not approved/);
+    const ran = recorder.named('applyRedisAction').map((a) => (a[0] as { action: { id: string } }).action.id);
+    assert.equal(ran.filter((id) => id.startsWith('rollback-')).length, 0);
+  });
+});

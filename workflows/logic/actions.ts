@@ -52,4 +52,6 @@ export interface ActionResult {
   bytesFreed?: number;
   /** The action stopped at its per-run cap with more left to do; going further needs its own approval. */
   capReached?: boolean;
+  /** The values the action replaced, read just before it changed them: what a rollback puts back. */
+  previous?: Record<string, number | string>;
 }

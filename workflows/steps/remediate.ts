@@ -3,6 +3,7 @@ import { kubernetes, redisChange } from '../activities.js';
 import type { ActionResult, PlannedAction, RemediationPlan } from '../logic/actions.js';
 import { MAX_CONTINUATIONS } from '../logic/limits.js';
 import { contentId } from '../logic/plan-id.js';
+import { rollbackPlan } from '../logic/rollback.js';
 import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
 import { waitForDecision } from './approval.js';
 
@@ -93,11 +94,40 @@ export async function remediate(run: RunbookRun): Promise<Ending | undefined> {
       result = next;
       record(result);
     }
-    if (!result.ok && planned.action.kind !== 'config-rewrite')
-      return {
-        outcome: 'remediation-failed',
-        summary: `Action ${planned.id} failed: ${result.detail}. The remaining actions were not run; a human must take over.`,
-      };
+    if (!result.ok && planned.action.kind !== 'config-rewrite') {
+      const summary = `Action ${planned.id} failed: ${result.detail}. The remaining actions were not run; a human must take over.`;
+      return { outcome: 'remediation-failed', summary: `${summary}${await offerRollback(run)}` };
+    }
   }
   return undefined;
+}
+
+/**
+ * After a failure, the values the earlier actions replaced, as a rollback plan of its own: run only if a person
+ * approves it (before its deadline), never on its own. Says in one sentence what became of it.
+ */
+async function offerRollback(run: RunbookRun): Promise<string> {
+  const { status } = run;
+  const plan = status.plan!;
+  const rollback = run.v2 ? rollbackPlan(plan.id, status.results) : undefined;
+  if (!rollback) return '';
+  status.rollback = rollback;
+  const ids = rollback.actions.map((a) => a.id);
+  run.approvedActions = undefined;
+  run.pendingOverride = undefined;
+  await run.tell({ type: 'plan-ready', findings: status.findings, plan: rollback, needsApproval: ids });
+  await waitForDecision(run, rollback, ids);
+  status.plan = plan;
+  await run.enter('remediating');
+  // Set by a decision handler while waitForDecision waited (TypeScript cannot see that).
+  const approved: string[] = (run.approvedActions as string[] | undefined) ?? [];
+  if (approved.length === 0) return ` A rollback (${rollback.id}) was offered and not approved.`;
+  const done: string[] = [];
+  for (const a of rollback.actions.filter((x) => approved.includes(x.id))) {
+    const result = await runAction(run, a);
+    status.results.push(result);
+    done.push(`${a.id} ${result.ok ? 'done' : `failed (${result.detail})`}`);
+  }
+  run.showDetails();
+  return ` Rollback ${rollback.id}: ${done.join('; ')}.`;
 }
