@@ -20,6 +20,7 @@ export const ENV_VARS = [
   'PAGERDUTY_API_TOKEN',
   'PAGERDUTY_FROM_EMAIL',
   'PAGERDUTY_API_URL',
+  'RUNBOOK_GATEWAY_SECRET',
 ] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -124,7 +124,7 @@ describe('k8s/ manifests', () => {
     const secretKeys = Object.keys(
       (readManifestFile(SECRET_TEMPLATE)[0]?.object as { stringData?: object }).stringData ?? {},
     ).sort();
-    assert.deepEqual(secretKeys, [...PAGERDUTY_ENV, 'REDIS_PASSWORD'].sort());
+    assert.deepEqual(secretKeys, [...PAGERDUTY_ENV, 'REDIS_PASSWORD', 'RUNBOOK_GATEWAY_SECRET'].sort());
     const known = new Set<string>([...ENV_VARS, ...PAGERDUTY_ENV, ...WEBHOOK_ENV_VARS]);
     for (const { name, template } of podTemplates().filter((t) => t.name.startsWith('redis-runbook'))) {
       for (const env of template.spec?.containers.flatMap((c) => c.env ?? []) ?? []) {

@@ -46,7 +46,10 @@ void describe('loadConfig', () => {
       timeoutSeconds: 3600,
       reminderIntervalSeconds: 900,
       onTimeout: 'reject',
+      requireProof: false,
+      acceptProofs: ['ssh', 'pagerduty'],
     });
+    assert.deepEqual(cfg.cooldown, { maxRemediations: 3, windowSeconds: 3600 });
     assert.deepEqual(cfg.verify, { windowSeconds: 300, intervalSeconds: 30 });
     assert.deepEqual(cfg.thresholds, {
       memoryNearLimitRatio: 0.9,
@@ -116,12 +119,22 @@ void describe('loadConfig', () => {
     assert.deepEqual(cfg.targets, [
       { name: 's', namespace: 'cache', pod: 'r-0', redis: { host: 'r.cache', port: 6380, db: 2 }, passwordEnv: 'S_PW' },
     ]);
-    assert.deepEqual(cfg.warnings, []);
+    assert.equal(cfg.approval.requireProof, true, 'with a file, decisions need a proof unless it says otherwise');
+    assert.deepEqual(cfg.warnings, [
+      'approval.requireProof is on and no allowed_signers are configured: only gateway proofs (PagerDuty) can count',
+    ]);
     const serialized = JSON.stringify(cfg);
     assert.ok(!serialized.includes('hunter2') && !serialized.includes('secret'));
 
     const settings = settingsFromConfig(cfg);
-    assert.deepEqual(Object.keys(settings).sort(), ['approval', 'namespace', 'temporalUiUrl', 'thresholds', 'verify']);
+    assert.deepEqual(Object.keys(settings).sort(), [
+      'approval',
+      'cooldown',
+      'namespace',
+      'temporalUiUrl',
+      'thresholds',
+      'verify',
+    ]);
     assert.equal(settings.namespace, 'default');
     assert.equal(settings.temporalUiUrl, 'http://localhost:8233');
   });
@@ -141,7 +154,7 @@ void describe('loadConfig', () => {
     await rejectsWith({ RUNBOOK_CONFIG: path }, [
       `RUNBOOK_CONFIG ${path}: approval: unknown key \`timeoutSecond\` — did you mean \`timeoutSeconds\`?`,
       `RUNBOOK_CONFIG ${path}: unknown key \`threshold\` — did you mean \`thresholds\`?`,
-      `RUNBOOK_CONFIG ${path}: unknown key \`foo\` (known keys: approval, verify, thresholds, targets, redis, pagerduty)`,
+      `RUNBOOK_CONFIG ${path}: unknown key \`foo\` (known keys: approval, verify, thresholds, cooldown, targets, redis, pagerduty)`,
     ]);
   });
 
