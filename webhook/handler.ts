@@ -7,7 +7,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { PagerDutyError } from '../activities/pagerduty/index.js';
-import { gatewaySignature } from '../activities/identity/gateway.js';
+import { gatewaySigner } from '../activities/identity/gateway.js';
 import { DecisionRefusedError, NoWorkerError, readStatus, sendDecision, startRunbook } from '../client/index.js';
 import type { ServiceRoute, TargetConfig } from '../config/runbook-file.js';
 import { incidentResolvedSignal, workflowIdFor } from '../workflows/definitions.js';
@@ -264,22 +264,12 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         ...(a.reason || a.action === 'reject' ? { reason: a.reason ?? 'rejected from the PagerDuty incident' } : {}),
         via: 'pagerduty',
       };
-      const gatewaySecret = deps.gatewaySecret;
       const record = await sendDecision(
         deps.client,
         handle,
         decision,
         timeoutMs,
-        gatewaySecret
-          ? {
-              sign: (message) =>
-                Promise.resolve({
-                  scheme: 'gateway',
-                  gateway: 'pagerduty',
-                  signature: gatewaySignature(gatewaySecret, message),
-                }),
-            }
-          : {},
+        deps.gatewaySecret ? { sign: gatewaySigner(deps.gatewaySecret) } : {},
       );
       log.info({ incidentId, by: email, decision: a.action }, 'decision taken');
       return json(200, { accepted: true, record });

@@ -38,21 +38,12 @@ import {
   type RunbookStatus,
   type VerifiedIdentity,
 } from './definitions.js';
+import { now } from './clock.js';
 import { renderDetails } from './details.js';
 import type { PlannedAction } from './logic/actions.js';
 import { checkDecision, type DecisionCheck } from './logic/approval-policy.js';
 import type { Evidence } from './logic/findings.js';
 import { MAX_REFUSALS_RECORDED } from './logic/limits.js';
-
-/**
- * Deterministic time, on purpose: the Temporal workflow sandbox replaces `Date`, so `Date.now()` here is the time of
- * the current workflow task, the same value on every replay (the SDK has no other clock for workflow code). Deadlines
- * and decision timestamps are derived from it.
- */
-export function now(): Date {
-  // eslint-disable-next-line no-restricted-syntax -- the sandbox's now().getTime() is the workflow task's time, replay-safe
-  return new Date(Date.now());
-}
 
 /**
  * The message of a failed activity (its cause's, which is the activity's own error), for a step that turns a failure

@@ -26,7 +26,7 @@ import {
   type LeaseRequest,
   type TargetLockState,
 } from './definitions.js';
-import { now } from './run-state.js';
+import { now } from './clock.js';
 
 /**
  * How often the coordinator checks that its holder still runs (the fallback for a run terminated by hand): after a

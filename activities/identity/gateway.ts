@@ -17,3 +17,13 @@ export function verifyGatewaySignature(secrets: string[], message: string, signa
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
 }
+
+/** The receiver's signer for the decisions it forwards (`sendDecision`'s `proof.sign`). */
+export function gatewaySigner(secret: string) {
+  return (message: string) =>
+    Promise.resolve({
+      scheme: 'gateway' as const,
+      gateway: 'pagerduty' as const,
+      signature: gatewaySignature(secret, message),
+    });
+}

@@ -1,7 +1,8 @@
 import { condition } from '@temporalio/workflow';
 import type { RemediationPlan } from '../logic/actions.js';
 import { reminderInterval } from '../logic/limits.js';
-import { now, type Ending, type RunbookRun } from '../run-state.js';
+import { now } from '../clock.js';
+import type { Ending, RunbookRun } from '../run-state.js';
 
 /**
  * Waits for a decision on `plan` until the policy's deadline, reminding the incident on the way, and escalating once

@@ -57,14 +57,24 @@ async function continuePastCap(
     actions: [more],
     persistAdvice: [],
   };
+  if ((await approveSeparately(run, continuation)) === undefined) return undefined;
+  return runAction(run, more);
+}
+
+/**
+ * A plan of its own (a continuation past a cap, a rollback), told to the incident and approved on its own while the
+ * run's plan stays the one reported. The action ids approved, or undefined when nobody approved it in time.
+ */
+async function approveSeparately(run: RunbookRun, separate: RemediationPlan): Promise<string[] | undefined> {
+  const plan = run.status.plan!;
+  const ids = separate.actions.map((a) => a.id);
   run.approvedActions = undefined;
   run.pendingOverride = undefined;
-  await run.tell({ type: 'plan-ready', findings: run.status.findings, plan: continuation, needsApproval: [more.id] });
-  await waitForDecision(run, continuation, [more.id]);
+  await run.tell({ type: 'plan-ready', findings: run.status.findings, plan: separate, needsApproval: ids });
+  await waitForDecision(run, separate, ids);
   run.status.plan = plan;
   await run.enter('remediating');
-  if (run.approvedActions === undefined) return undefined;
-  return runAction(run, more);
+  return run.approvedActions;
 }
 
 /**
@@ -108,19 +118,10 @@ export async function remediate(run: RunbookRun): Promise<Ending | undefined> {
  */
 async function offerRollback(run: RunbookRun): Promise<string> {
   const { status } = run;
-  const plan = status.plan!;
-  const rollback = run.v2 ? rollbackPlan(plan.id, status.results) : undefined;
+  const rollback = run.v2 ? rollbackPlan(status.plan!.id, status.results) : undefined;
   if (!rollback) return '';
   status.rollback = rollback;
-  const ids = rollback.actions.map((a) => a.id);
-  run.approvedActions = undefined;
-  run.pendingOverride = undefined;
-  await run.tell({ type: 'plan-ready', findings: status.findings, plan: rollback, needsApproval: ids });
-  await waitForDecision(run, rollback, ids);
-  status.plan = plan;
-  await run.enter('remediating');
-  // Set by a decision handler while waitForDecision waited (TypeScript cannot see that).
-  const approved: string[] = (run.approvedActions as string[] | undefined) ?? [];
+  const approved = (await approveSeparately(run, rollback)) ?? [];
   if (approved.length === 0) return ` A rollback (${rollback.id}) was offered and not approved.`;
   const done: string[] = [];
   for (const a of rollback.actions.filter((x) => approved.includes(x.id))) {
