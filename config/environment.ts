@@ -21,6 +21,9 @@ export const ENV_VARS = [
   'PAGERDUTY_FROM_EMAIL',
   'PAGERDUTY_API_URL',
   'RUNBOOK_GATEWAY_SECRET',
+  'RUNBOOK_DEPLOYMENT_NAME',
+  'RUNBOOK_BUILD_ID',
+  'RUNBOOK_PROMOTE_VERSION',
 ] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -42,6 +45,16 @@ const envSchema = z.object({
     .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://api.pagerduty.com' })
     .default('https://api.pagerduty.com'),
   PAGERDUTY_FROM_EMAIL: z.email({ error: 'expected the email of a PagerDuty user' }).optional(),
+  // Worker Deployment Versioning: on when a deployment name is given (k8s/ and docker-compose.yml give one).
+  RUNBOOK_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/, { error: 'expected letters, digits, - or _ (no dots), e.g. redis-runbook' })
+    .optional(),
+  RUNBOOK_BUILD_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/, { error: 'expected an image tag or version, e.g. 0.2.0' })
+    .optional(),
+  RUNBOOK_PROMOTE_VERSION: z.enum(['true', 'false'], { error: 'expected true or false' }).default('false'),
   // Only whether it is set: the value is read where it is used (readPagerDutySecrets), never kept here.
   PAGERDUTY_API_TOKEN: z
     .string()
@@ -89,6 +102,15 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env) {
       taskQueue: v.RUNBOOK_TASK_QUEUE,
       uiUrl: v.TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
+    ...(v.RUNBOOK_DEPLOYMENT_NAME
+      ? {
+          deployment: {
+            deploymentName: v.RUNBOOK_DEPLOYMENT_NAME,
+            ...(v.RUNBOOK_BUILD_ID ? { buildId: v.RUNBOOK_BUILD_ID } : {}),
+            promote: v.RUNBOOK_PROMOTE_VERSION === 'true',
+          },
+        }
+      : {}),
     configFile: v.RUNBOOK_CONFIG,
     kubeconfig: v.KUBECONFIG,
     logLevel: v.LOG_LEVEL,

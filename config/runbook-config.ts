@@ -26,6 +26,12 @@ import {
 /** Everything the worker runs with. Holds no secret: passwords stay in the environment until a connection is made. */
 export interface RunbookConfig {
   temporal: TemporalSettings;
+  /**
+   * Worker Deployment Versioning (`RUNBOOK_DEPLOYMENT_NAME`, `RUNBOOK_BUILD_ID`, `RUNBOOK_PROMOTE_VERSION`): runs stay
+   * on the version that started them. Without a build id the worker makes one from the package version and the
+   * workflow bundle's hash, so changed workflow code never shares a build id with the old.
+   */
+  deployment?: { deploymentName: string; buildId?: string; promote: boolean };
   /** Path of the YAML file it was read from, when `RUNBOOK_CONFIG` was set. */
   configFile?: string;
   /** `KUBECONFIG` when set (checked to exist); otherwise `~/.kube/config` or the in-cluster service account. */
@@ -113,6 +119,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     warnings.push('approval.requireProof is off: a decision counts on the name its sender typed (--by)');
   return {
     temporal: e.temporal,
+    ...(e.deployment ? { deployment: e.deployment } : {}),
     ...(e.configFile ? { configFile: e.configFile } : {}),
     ...(e.kubeconfig ? { kubeconfig: e.kubeconfig } : {}),
     logLevel: e.logLevel,

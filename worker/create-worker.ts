@@ -23,6 +23,11 @@ export interface RunbookWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** The build id the worker reports (the bundle's, see `workflow-bundle.ts`). */
   buildId?: string;
+  /**
+   * Poll as this Worker Deployment Version: new runs go to the deployment's current version and stay pinned to the
+   * version that started them (see README, "Changing the workflow"). Without it the worker is unversioned.
+   */
+  deployment?: { deploymentName: string; buildId: string };
   /** How long running activities get to finish after a shutdown signal before they are cancelled, in ms. Default 30 s. */
   shutdownGraceTimeMs?: number;
   identity?: string;
@@ -45,14 +50,23 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
     // Progress of long cleanups reaches `runbook status` and the UI within 2 s (the SDK's default waits up to 60 s).
     maxHeartbeatThrottleInterval: '2s',
     defaultHeartbeatThrottleInterval: '2s',
-    ...(opts.buildId
+    ...(opts.deployment
       ? {
           workerDeploymentOptions: {
-            version: { deploymentName: 'redis-runbook', buildId: opts.buildId },
-            useWorkerVersioning: false,
+            version: opts.deployment,
+            useWorkerVersioning: true,
+            // The runbook declares PINNED itself and the lock AUTO_UPGRADE; this covers anything else.
+            defaultVersioningBehavior: 'PINNED' as const,
           },
         }
-      : {}),
+      : opts.buildId
+        ? {
+            workerDeploymentOptions: {
+              version: { deploymentName: 'redis-runbook', buildId: opts.buildId },
+              useWorkerVersioning: false,
+            },
+          }
+        : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
 }

@@ -17,6 +17,7 @@ import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js'
 import { redisConnectorFromConfig } from './redis-connector.js';
 import { isEntryPoint } from './entry-point.js';
 import { loadWorkflowBundle } from './workflow-bundle.js';
+import { deploymentBuildId, promoteVersion } from './deployment.js';
 
 /** Paths pino blanks out, as a second line of defence: the worker never passes secrets to the logger. */
 const REDACT = ['password', '*.password', '*.*.password', 'auth', '*.auth', 'headers.authorization'];
@@ -144,6 +145,10 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     const activities = createActivities(deps);
     const t0 = performance.now();
     const bundle = await loadWorkflowBundle();
+    const deployment = cfg.deployment && {
+      deploymentName: cfg.deployment.deploymentName,
+      buildId: deploymentBuildId(cfg.deployment.buildId, bundle.buildId),
+    };
     const worker = await createRunbookWorker({
       connection,
       namespace,
@@ -151,6 +156,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       activities,
       workflowBundle: { code: bundle.code },
       buildId: bundle.buildId,
+      ...(deployment ? { deployment } : {}),
     });
     const workflowCodeMs = Math.round(performance.now() - t0);
     logger.info(
@@ -167,13 +173,23 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         targets: cfg.targets.map((t) => t.name),
         pagerduty: cfg.pagerduty.writeBack ? cfg.pagerduty.apiUrl : null,
         buildId: bundle.buildId,
+        deployment: deployment ?? null,
         workflowBundle: bundle.prebuilt ? 'prebuilt' : 'bundled at start-up (run `npm run build` to prebuild it)',
         workflowCodeMs,
       },
       'worker started',
     );
     opts.onReady?.(() => worker.shutdown());
-    await worker.run();
+    const running = worker.run();
+    if (deployment && cfg.deployment?.promote) {
+      await promoteVersion(connection, namespace, deployment).catch(async (err: unknown) => {
+        worker.shutdown();
+        await running.catch(() => undefined);
+        throw err;
+      });
+      logger.info(deployment, 'this version is now the current version of its deployment');
+    }
+    await running;
     logger.info('worker stopped');
   } finally {
     await connection.close();

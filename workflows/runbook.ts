@@ -4,7 +4,7 @@
  * (`logic/`), and the state with its handlers is one object (`run-state.ts`). Each step may end the run early; a
  * cancellation ends it too, and the lock and the report happen whatever ended it.
  */
-import { allHandlersFinished, CancellationScope, condition } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, setWorkflowOptions } from '@temporalio/workflow';
 import type { RunbookInput, RunbookReport } from './definitions.js';
 import { settingsActivities } from './activities.js';
 import { RunbookRun, type Ending } from './run-state.js';
@@ -16,6 +16,9 @@ import { planRemediation } from './steps/plan.js';
 import { remediate } from './steps/remediate.js';
 import { report } from './steps/report.js';
 import { verify } from './steps/verify.js';
+
+// A run waits hours for a person: it finishes on the worker version that started it, whatever ships meanwhile.
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, redisIncidentRunbook);
 
 export async function redisIncidentRunbook(input: RunbookInput): Promise<RunbookReport> {
   const run = new RunbookRun(input);

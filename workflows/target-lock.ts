@@ -13,6 +13,7 @@ import {
   log,
   proxyActivities,
   setHandler,
+  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunbookActivities } from '../activities/index.js';
@@ -44,6 +45,10 @@ const temporal = proxyActivities<Pick<RunbookActivities, 'runIsOpen'>>({
 
 const same = (a: { workflowId: string; runId: string }, b: { workflowId: string; runId: string }) =>
   a.workflowId === b.workflowId && a.runId === b.runId;
+
+// The coordinator lives as long as its target sees incidents: it moves to each new version (its changes go behind
+// patched()), or it would keep an old version's workers alive for good.
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, redisTargetLock);
 
 export async function redisTargetLock(state: TargetLockState): Promise<void> {
   let changed = true;

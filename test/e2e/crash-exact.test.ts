@@ -7,9 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -18,16 +15,11 @@ import { markerKey } from '../../activities/redis/cleanup.js';
 import { commandCalls, parseInfo, rdbStateOf } from '../../activities/redis/info.js';
 import { readStatus, sendDecision, startRunbook } from '../../client/index.js';
 import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
-import {
-  demoScenarioPath,
-  loadScenario,
-  startSimulatedCluster,
-  type SimulatedCluster,
-} from '../../local-servers/simulated-cluster/index.js';
+import type { SimulatedCluster } from '../../local-servers/simulated-cluster/index.js';
 import { startSimulatedKubelet, type SimulatedKubelet } from '../../local-servers/simulated-kubelet.js';
-import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
+import { installQuietRuntime } from '../../local-servers/temporal.js';
 import { until } from './until.js';
-import { startWorkerProcess } from '../../local-servers/worker-process.js';
+import { killWorker as killProcess, startWorkerStack, type WorkerStack } from './worker-stack.js';
 import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { toWorkflowId } from '../../workflows/definitions.js';
 
@@ -65,20 +57,16 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
   let cluster: SimulatedCluster;
   let kubelet: SimulatedKubelet | undefined;
   let probe: Redis | undefined;
-  let dir: string;
+  let stack: WorkerStack;
   let worker: ChildProcess | undefined;
-  let env: NodeJS.ProcessEnv;
   const kills: string[] = [];
 
   async function startWorker(): Promise<void> {
-    worker = (await startWorkerProcess(env)).child;
+    worker = (await stack.startWorker()).child;
   }
 
   async function killWorker(why: string): Promise<void> {
-    const child = worker!;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await killProcess(worker!);
     kills.push(why);
     await startWorker();
   }
@@ -110,7 +98,6 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
   }
 
   before(async () => {
-    temporal = await startDevServer();
     server = await startRedisServer({ enableDebug: true });
     redis = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
     await redis.call('DEBUG', 'POPULATE', String(STAT_KEYS), 'stat', '10');
@@ -122,37 +109,21 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     }
     // A slow save (µs per key), so that a kill lands while the fork writes.
     await redis.config('SET', 'rdb-key-save-delay', '15');
-    cluster = await startSimulatedCluster(loadScenario(demoScenarioPath('oomkilled-redis.yaml')));
-    dir = await mkdtemp(join(tmpdir(), 'crash-exact-'));
-    const config = join(dir, 'runbook.yaml');
-    await writeFile(
-      config,
-      [
-        'approval: { approvers: ["sre@example.com"], timeoutSeconds: 600, reminderIntervalSeconds: 0, requireProof: false }',
-        'verify: { windowSeconds: 1, intervalSeconds: 1 }',
-        `thresholds: { maxKeysPerAction: ${CAP}, sidekiqDeadMax: ${KEEP}, cleanupP99TargetMs: 1000 }`,
-      ].join('\n'),
-    );
-    env = {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: temporal.address,
-      RUNBOOK_TASK_QUEUE: TASK_QUEUE,
-      RUNBOOK_CONFIG: config,
-      KUBECONFIG: cluster.kubeconfigPath,
-      LOG_LEVEL: 'info',
-    };
+    stack = await startWorkerStack(TASK_QUEUE, [
+      'approval: { approvers: ["sre@example.com"], timeoutSeconds: 600, reminderIntervalSeconds: 0, requireProof: false }',
+      'verify: { windowSeconds: 1, intervalSeconds: 1 }',
+      `thresholds: { maxKeysPerAction: ${CAP}, sidekiqDeadMax: ${KEEP}, cleanupP99TargetMs: 1000 }`,
+    ]);
+    ({ temporal, cluster } = stack);
     await startWorker();
   });
 
   after(async () => {
-    worker?.kill('SIGKILL');
     await kubelet?.stop();
     probe?.disconnect();
     redis?.disconnect();
-    await cluster?.stop();
     await server?.stop();
-    await temporal?.teardown();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it(`keeps one BGSAVE, exact counts and the cap across ${KILLS + UNLINK_KILLS + 2} kills (seed ${SEED})`, async () => {

@@ -6,26 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { commandCalls, parseInfo } from '../../activities/redis/info.js';
 import { readStatus, sendDecision, startRunbook } from '../../client/index.js';
-import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
-import {
-  demoScenarioPath,
-  loadScenario,
-  startSimulatedCluster,
-  type SimulatedCluster,
-} from '../../local-servers/simulated-cluster/index.js';
-import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
+import type { RedisServer } from '../../local-servers/redis-server.js';
+import { installQuietRuntime } from '../../local-servers/temporal.js';
 import { until } from './until.js';
-import { startWorkerProcess } from '../../local-servers/worker-process.js';
+import { killWorker, redisAtItsLimit, startWorkerStack, type WorkerStack } from './worker-stack.js';
 import { lockStateQuery, lockWorkflowIdFor, type RunbookStatus } from '../../workflows/definitions.js';
 import type { RunbookInput } from '../../workflows/definitions.js';
 
@@ -34,13 +25,11 @@ installQuietRuntime();
 const TASK_QUEUE = 'target-lock';
 
 describe('one remediation per target across a SIGKILL of the worker', () => {
+  let stack: WorkerStack;
   let temporal: TestWorkflowEnvironment;
   let server: RedisServer;
   let redis: Redis;
-  let cluster: SimulatedCluster;
-  let dir: string;
   let worker: ChildProcess | undefined;
-  let env: NodeJS.ProcessEnv;
 
   const status = (h: WorkflowHandle) => readStatus(temporal.client, h, 20_000);
   /** When `h` gave the target back (its release signal), in ms. */
@@ -53,43 +42,20 @@ describe('one remediation per target across a SIGKILL of the worker', () => {
   };
 
   before(async () => {
-    temporal = await startDevServer();
-    server = await startRedisServer({ enableDebug: true });
-    redis = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
-    // A Redis at its limit under noeviction: writes fail, and the plan asks to change it.
-    await redis.call('DEBUG', 'POPULATE', '20000', 'stat', '50');
-    const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-    await redis.config('SET', 'maxmemory', String(used));
-    await redis.config('SET', 'maxmemory-policy', 'noeviction');
-    cluster = await startSimulatedCluster(loadScenario(demoScenarioPath('oomkilled-redis.yaml')));
-    dir = await mkdtemp(join(tmpdir(), 'target-lock-'));
-    const config = join(dir, 'runbook.yaml');
-    await writeFile(
-      config,
-      [
-        'approval: { approvers: ["sre@example.com"], timeoutSeconds: 600, reminderIntervalSeconds: 0, requireProof: false }',
-        'verify: { windowSeconds: 1, intervalSeconds: 1 }',
-        'cooldown: { maxRemediations: 1, windowSeconds: 3600 }',
-      ].join('\n'),
-    );
-    env = {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: temporal.address,
-      RUNBOOK_TASK_QUEUE: TASK_QUEUE,
-      RUNBOOK_CONFIG: config,
-      KUBECONFIG: cluster.kubeconfigPath,
-      LOG_LEVEL: 'info',
-    };
-    worker = (await startWorkerProcess(env)).child;
+    stack = await startWorkerStack(TASK_QUEUE, [
+      'approval: { approvers: ["sre@example.com"], timeoutSeconds: 600, reminderIntervalSeconds: 0, requireProof: false }',
+      'verify: { windowSeconds: 1, intervalSeconds: 1 }',
+      'cooldown: { maxRemediations: 1, windowSeconds: 3600 }',
+    ]);
+    temporal = stack.temporal;
+    ({ server, redis } = await redisAtItsLimit());
+    worker = (await stack.startWorker()).child;
   });
 
   after(async () => {
-    worker?.kill('SIGKILL');
     redis?.disconnect();
-    await cluster?.stop();
     await server?.stop();
-    await temporal?.teardown();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('two incidents 50 ms apart: one holds, one waits linked; kill -9 of the worker; each backs up alone', async () => {
@@ -127,11 +93,8 @@ describe('one remediation per target across a SIGKILL of the worker', () => {
     assert.equal(commandCalls(parseInfo(await redis.info('commandstats')))['bgsave'], 1, 'only the holder backed up');
 
     // The worker dies while the target is held; a new one takes over, and the lock is still exactly where it was.
-    const child = worker!;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-    worker = (await startWorkerProcess(env)).child;
+    await killWorker(worker!);
+    worker = (await stack.startWorker()).child;
     const lock = await temporal.client.workflow.getHandle(lockWorkflowIdFor(input('x').target)).query(lockStateQuery);
     assert.equal(lock.holder?.workflowId, holder!.workflowId);
     assert.deepEqual(

@@ -139,6 +139,26 @@ describe('k8s/ manifests', () => {
     }
   });
 
+  it('the worker is one Deployment per release: its name, version label, selector and build id are the image tag', () => {
+    const [kustomization] = readManifestFile('kustomization.yaml');
+    const images = (kustomization?.object as { images?: Array<{ name: string; newTag?: string }> }).images ?? [];
+    const tag = images.find((i) => i.name === 'redis-runbook')?.newTag;
+    assert.ok(tag, 'kustomization.yaml tags the image');
+    const worker = (ofKind(base, 'Deployment') as V1Deployment[]).find(
+      (d) => d.metadata?.labels?.['app.kubernetes.io/component'] === 'worker',
+    )!;
+    const env = Object.fromEntries(
+      (worker.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
+    );
+    assert.equal(worker.metadata?.name, `redis-runbook-worker-${tag}`);
+    assert.equal(env.RUNBOOK_BUILD_ID, tag);
+    assert.equal(env.RUNBOOK_DEPLOYMENT_NAME, 'redis-runbook');
+    assert.equal(env.RUNBOOK_PROMOTE_VERSION, 'false', 'an operator makes a release current, not its pods');
+    // Two releases side by side must not adopt each other's pods.
+    assert.equal(worker.spec?.selector.matchLabels?.['app.kubernetes.io/version'], tag);
+    assert.equal(worker.spec?.template.metadata?.labels?.['app.kubernetes.io/version'], tag);
+  });
+
   it('the Role grants exactly the verbs the activities use', () => {
     const [role] = ofKind(base, 'Role') as V1Role[];
     const grants = (role?.rules ?? [])
@@ -175,7 +195,10 @@ describe('k8s/ manifests on a real API server', { skip: kubeSuiteSkip() }, () =>
       await assert.doesNotReject(serverSideApply(admin, object), `${file}: ${object.kind} ${object.metadata?.name}`);
     }
     const apps = admin.makeApiClient(AppsV1Api);
-    const worker = await apps.readNamespacedDeployment({ name: 'redis-runbook-worker', namespace: RUNBOOK_NAMESPACE });
+    const worker = await apps.readNamespacedDeployment({
+      name: 'redis-runbook-worker-0.1.0',
+      namespace: RUNBOOK_NAMESPACE,
+    });
     assert.equal(worker.spec?.template.spec?.serviceAccountName, 'redis-runbook-worker');
     const core = admin.makeApiClient(CoreV1Api);
     const service = await core.readNamespacedService({ name: 'redis-runbook-webhook', namespace: RUNBOOK_NAMESPACE });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTemporalSettings } from '../../config/environment.js';
 import { ConfigError } from '../../config/errors.js';
 import { loadConfig, settingsFromConfig } from '../../config/runbook-config.js';
+import { deploymentBuildId } from '../../worker/deployment.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -90,6 +91,28 @@ void describe('loadConfig', () => {
   void it('names the variable of a malformed environment value', async () => {
     await rejectsWith({ TEMPORAL_ADDRESS: 'http://x' }, ['TEMPORAL_ADDRESS: expected host:port, e.g. localhost:7233']);
     assert.throws(() => loadTemporalSettings({ LOG_LEVEL: 'info', TEMPORAL_UI_URL: 'nope' }), /TEMPORAL_UI_URL/);
+  });
+
+  void it('turns Worker Deployment Versioning on with a deployment name, and refuses names Temporal cannot take', async () => {
+    assert.equal((await loadConfig({})).deployment, undefined, 'unversioned by default');
+    assert.deepEqual((await loadConfig({ RUNBOOK_DEPLOYMENT_NAME: 'redis-runbook' })).deployment, {
+      deploymentName: 'redis-runbook',
+      promote: false,
+    });
+    assert.deepEqual(
+      (await loadConfig({ RUNBOOK_DEPLOYMENT_NAME: 'rr', RUNBOOK_BUILD_ID: '0.2.0', RUNBOOK_PROMOTE_VERSION: 'true' }))
+        .deployment,
+      { deploymentName: 'rr', buildId: '0.2.0', promote: true },
+    );
+    // A dot separates the deployment name from the build id in a version string.
+    await rejectsWith({ RUNBOOK_DEPLOYMENT_NAME: 'redis.runbook' }, [
+      'RUNBOOK_DEPLOYMENT_NAME: expected letters, digits, - or _ (no dots), e.g. redis-runbook',
+    ]);
+    await rejectsWith({ RUNBOOK_DEPLOYMENT_NAME: 'rr', RUNBOOK_PROMOTE_VERSION: 'yes' }, [
+      'RUNBOOK_PROMOTE_VERSION: expected true or false',
+    ]);
+    assert.match(deploymentBuildId(undefined, 'bundle-0123456789abcdef'), /^\d+\.\d+\.\d+-bundle-0123456789abcdef$/);
+    assert.equal(deploymentBuildId('0.2.0', 'bundle-0123456789abcdef'), '0.2.0');
   });
 
   void it('reads a valid file, fills defaults, and never holds a password', async () => {
