@@ -114,11 +114,15 @@ export async function withProof(
   sign: DecisionSigner,
   now: () => Date = () => new Date(),
 ): Promise<Decision> {
-  const { runId } = await handle.describe();
+  // The chain's first run, which the run checks against: it stays the same when the run continues as new.
+  const { runId: latest, raw } = await handle.describe();
+  const runId = raw.workflowExecutionInfo?.firstRunId || latest;
   const signedAt = now().toISOString();
   const proof = await sign(decisionMessage(decision, { workflowId: handle.workflowId, runId }, signedAt));
   return { ...decision, proof: { ...proof, signedAt } as DecisionProof };
 }
+
+const hasType = (err: unknown, type: string) => (err as { type?: unknown } | undefined)?.type === type;
 
 /**
  * Sends a decision through the `decide` Update and waits (up to `timeoutMs`) for a worker to take it, so a refusal
@@ -133,11 +137,20 @@ export async function sendDecision(
   timeoutMs: number,
   proof: { sign?: DecisionSigner; now?: () => Date } = {},
 ): Promise<DecisionRecord> {
+  const deadline = Date.now() + timeoutMs;
   try {
-    const signed = proof.sign ? await withProof(handle, decision, proof.sign, proof.now) : decision;
-    const record = await client.withDeadline(Date.now() + timeoutMs, () =>
-      handle.executeUpdate(decideUpdate, { args: [signed] }),
-    );
+    let record: DecisionRecord | undefined;
+    while (!record) {
+      const signed = proof.sign ? await withProof(handle, decision, proof.sign, proof.now) : decision;
+      try {
+        record = await client.withDeadline(deadline, () => handle.executeUpdate(decideUpdate, { args: [signed] }));
+      } catch (err) {
+        // The run is handing over to its next run (continue-as-new): the same decision reaches that one.
+        const continuing = err instanceof WorkflowUpdateFailedError && hasType(err.cause, 'RunContinuing');
+        if (!continuing || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
     if (!record.accepted) throw new DecisionRefusedError(record.refusal ?? 'no reason given');
     return record;
   } catch (err) {

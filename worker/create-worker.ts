@@ -55,7 +55,8 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
           workerDeploymentOptions: {
             version: opts.deployment,
             useWorkerVersioning: true,
-            // The runbook declares PINNED itself and the lock AUTO_UPGRADE; this covers anything else.
+            // Every run finishes on the version that started it (a workflow may declare a behaviour only on a
+            // versioned worker, so the default says it for all); the lock moves on at a continue-as-new.
             defaultVersioningBehavior: 'PINNED' as const,
           },
         }

@@ -8,7 +8,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BackupResult } from '../activities/redis/types.js';
 import type { ActionResult, RemediationPlan } from './logic/actions.js';
-import type { Finding } from './logic/findings.js';
+import type { Evidence, Finding } from './logic/findings.js';
+import type { RunbookSettings } from '../activities/settings/types.js';
 import type { Verification } from './logic/verify.js';
 
 /** Default task queue of the worker (`RUNBOOK_TASK_QUEUE` overrides it). */
@@ -19,6 +20,12 @@ export const DEFAULT_TASK_QUEUE = 'redis-runbook';
  * status, ordered notifications and cancellation. Runs started before it replay without them (test/histories/).
  */
 export const SAFE_PRODUCTION_PATCH = 'safe-production';
+
+/**
+ * The patch behind which a long approval wait continues as new once the history grows past
+ * `CONTINUE_AFTER_EVENTS` (a flood of refused decisions, say), carrying the run's state across.
+ */
+export const CONTINUE_APPROVAL_PATCH = 'continue-approval-wait';
 
 /** Name of the workflow type, for clients that start it by name. */
 export const WORKFLOW_TYPE = 'redisIncidentRunbook';
@@ -58,7 +65,10 @@ export function lockWorkflowIdFor(target: RunbookTarget): string {
 
 /** A run asking for the target (sent with signal-with-start, so the first ask starts the coordinator). */
 export interface LeaseRequest extends LinkedRun {
+  /** The first run of the asking run's chain: stays the same when the run continues as new. */
   runId: string;
+  /** The run of that chain to signal now (after a continue-as-new the run asks again with its new run id). */
+  currentRunId?: string;
   cooldown: { maxRemediations: number; windowSeconds: number };
 }
 
@@ -175,6 +185,24 @@ export interface RunbookInput {
    * (`cleanup`) or the target's `cleanup` in RUNBOOK_CONFIG.
    */
   cleanup?: string[];
+  /** Set only by the run itself when it continues as new while it waits for approval. */
+  resume?: RunbookResume;
+}
+
+/**
+ * What a run waiting for approval carries into its next run when it continues as new: its settings, status and
+ * evidence, the lock it holds and where the wait stood. The next run goes straight back to the wait.
+ */
+export interface RunbookResume {
+  settings: RunbookSettings;
+  status: RunbookStatus;
+  evidence: Evidence;
+  needsApproval: string[];
+  pendingOverride?: { by: string; actions: string[] };
+  lease?: LeaseGrant;
+  breakerOpen: boolean;
+  /** The wait's deadline was already extended once (`onTimeout: escalate`). */
+  escalated: boolean;
 }
 
 /**
@@ -276,6 +304,8 @@ export interface RunbookStatus {
   cancelled?: { by: string; reason: string; at: string };
   /** Offered when an action failed after earlier ones changed something: a plan of its own, approved on its own. */
   rollback?: RemediationPlan;
+  /** How often the approval wait continued as new (a fresh history, same run). */
+  continuedAsNew?: number;
 }
 
 /** Another incident's run for the same target, and its workflow. */

@@ -35,6 +35,7 @@ import {
   type Outcome,
   type Phase,
   type RunbookInput,
+  type RunbookResume,
   type RunbookStatus,
   type VerifiedIdentity,
 } from './definitions.js';
@@ -89,6 +90,11 @@ export class RunbookRun {
   breakerOpen = false;
   /** The action running now, so a cancelled run can say how far it got. */
   current?: PlannedAction;
+  /**
+   * Set while the approval wait hands over to a fresh run (continue-as-new): decisions are turned away at once, with
+   * no proof check, so the handlers in flight can finish; the sender sends again and reaches the next run.
+   */
+  continuing = false;
   /** The runbook's steps run in this scope: the `cancel` signal cancels it as Temporal's own cancel would. */
   readonly steps = new CancellationScope();
   private loaded?: RunbookSettings;
@@ -128,6 +134,31 @@ export class RunbookRun {
     return this.loaded;
   }
 
+  /** The state a run waiting for approval carries into its next run (see {@link restore}). */
+  snapshot(escalated: boolean): RunbookResume {
+    return {
+      settings: this.settings,
+      status: this.status,
+      evidence: this.evidence,
+      needsApproval: this.needsApproval,
+      ...(this.pendingOverride ? { pendingOverride: this.pendingOverride } : {}),
+      ...(this.lease ? { lease: this.lease } : {}),
+      breakerOpen: this.breakerOpen,
+      escalated,
+    };
+  }
+
+  /** Takes the state of the run it continues; the UI link becomes this run's. */
+  restore(r: RunbookResume): void {
+    Object.assign(this.status, r.status);
+    Object.assign(this.evidence, r.evidence);
+    this.needsApproval = r.needsApproval;
+    this.pendingOverride = r.pendingOverride;
+    this.lease = r.lease;
+    this.breakerOpen = r.breakerOpen;
+    this.load(r.settings);
+  }
+
   /** Takes the loaded settings and derives the run's link in the Temporal UI from them. */
   load(settings: RunbookSettings): void {
     this.loaded = settings;
@@ -157,6 +188,11 @@ export class RunbookRun {
       { key: searchAttributes.outcome, value: this.status.outcome },
     ]);
     this.showDetails();
+  }
+
+  /** Resolves once every notification told so far went out. */
+  async delivered(): Promise<void> {
+    await this.outbox;
   }
 
   showDetails(): void {
@@ -252,6 +288,7 @@ export class RunbookRun {
   private handleDecisions(): void {
     setHandler(approveSignal, (d) => this.submit({ ...d, decision: 'approve' }).then(() => undefined));
     setHandler(rejectSignal, (d) => this.submit({ ...d, decision: 'reject' }).then(() => undefined));
+    const CONTINUING = 'the run is moving to a fresh history (continue-as-new): send the decision again';
     setHandler(
       decideUpdate,
       async (d) => {
@@ -265,6 +302,7 @@ export class RunbookRun {
         validator: (d: Decision) => {
           if (!d || (d.decision !== 'approve' && d.decision !== 'reject') || typeof d.by !== 'string')
             throw ApplicationFailure.create({ type: 'DecisionRefused', message: 'malformed decision' });
+          if (this.continuing) throw ApplicationFailure.create({ type: 'RunContinuing', message: CONTINUING });
         },
       },
     );
@@ -285,19 +323,25 @@ export class RunbookRun {
   /** Verifies the decision's proof (an activity), then checks it against the policy and records it. */
   private async submit(d: Decision): Promise<DecisionRecord> {
     const at = now().toISOString();
+    if (this.continuing)
+      // Recorded, not told: the hand-over waits for the notes in flight, and must not wait on new ones.
+      return this.take(d, { accepted: false, refusal: 'the run was moving to a fresh history: send it again' }, at, {
+        quiet: true,
+      });
     let verified: VerifiedIdentity | undefined;
     let refusal: string | undefined;
     if (this.loaded && (this.loaded.approval.requireProof || d.proof)) {
       const info = workflowInfo();
       const verdict = await identity.verifyDecisionProof.executeWithOptions(
         { summary: `verify the proof of a ${d.decision} by ${String(d.by).slice(0, 80)}` },
-        [{ decision: d, scope: { workflowId: info.workflowId, runId: info.runId }, at }],
+        // The chain's first run: a signature stays good when the wait continues as new.
+        [{ decision: d, scope: { workflowId: info.workflowId, runId: info.firstExecutionRunId }, at }],
       );
       if (verdict.ok) verified = verdict.verified;
       else refusal = verdict.reason;
     }
     const check: DecisionCheck = refusal ? { accepted: false, refusal } : this.check(d);
-    return this.take(d, check, at, verified);
+    return this.take(d, check, at, verified ? { verified } : {});
   }
 
   private check(d: Decision) {
@@ -322,7 +366,12 @@ export class RunbookRun {
    * Records a checked decision; it takes effect only if accepted. A refusal is kept in `status.refusals` (the first
    * MAX_REFUSALS_RECORDED, then only counted) and told to the incident while under that bound.
    */
-  private take(d: Decision, check: DecisionCheck, at: string, verified?: VerifiedIdentity): DecisionRecord {
+  private take(
+    d: Decision,
+    check: DecisionCheck,
+    at: string,
+    { verified, quiet = false }: { verified?: VerifiedIdentity; quiet?: boolean } = {},
+  ): DecisionRecord {
     // The proof was checked by submit(); the signature itself is not kept in the status.
     const record: DecisionRecord = { ...d, at, accepted: check.accepted, ...(verified ? { verified } : {}) };
     delete (record as Decision).proof;
@@ -337,7 +386,7 @@ export class RunbookRun {
         }
         refusals.push(record);
         this.showDetails();
-        void this.tell({ type: 'decision', record });
+        if (!quiet) void this.tell({ type: 'decision', record });
         return record;
       }
     } else if (d.decision === 'reject') {

@@ -9,11 +9,11 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  makeContinueAsNewFunc,
   getExternalWorkflowHandle,
   log,
   proxyActivities,
   setHandler,
-  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunbookActivities } from '../activities/index.js';
@@ -46,9 +46,8 @@ const temporal = proxyActivities<Pick<RunbookActivities, 'runIsOpen'>>({
 const same = (a: { workflowId: string; runId: string }, b: { workflowId: string; runId: string }) =>
   a.workflowId === b.workflowId && a.runId === b.runId;
 
-// The coordinator lives as long as its target sees incidents: it moves to each new version (its changes go behind
-// patched()), or it would keep an old version's workers alive for good.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, redisTargetLock);
+/** The run of a chain to signal now: the one that asked last (a run that continued as new asks again). */
+const reach = (r: LeaseRequest) => getExternalWorkflowHandle(r.workflowId, r.currentRunId ?? r.runId);
 
 export async function redisTargetLock(state: TargetLockState): Promise<void> {
   let changed = true;
@@ -58,9 +57,11 @@ export async function redisTargetLock(state: TargetLockState): Promise<void> {
   setHandler(requestLeaseSignal, (r) => {
     changed = true;
     state.cooldown = r.cooldown;
-    if (state.holder && same(state.holder, r))
-      notices.push(() => grant(r)); // a retried ask: answer again
-    else if (!state.queue.some((q) => same(q, r))) {
+    if (state.holder && same(state.holder, r)) {
+      // A retried ask, or the holder continued as new: answer again, at the run that asked.
+      if (r.currentRunId) state.holder.currentRunId = r.currentRunId;
+      notices.push(() => grant(r));
+    } else if (!state.queue.some((q) => same(q, r))) {
       state.queue.push(r);
       const holder = state.holder;
       if (holder) notices.push(() => tellQueued(r, holder));
@@ -80,7 +81,7 @@ export async function redisTargetLock(state: TargetLockState): Promise<void> {
     const since = now().getTime() - windowMs;
     const recentRemediations = state.remediations.filter((t) => Date.parse(t) >= since).length;
     try {
-      await getExternalWorkflowHandle(r.workflowId, r.runId).signal(leaseGrantedSignal, {
+      await reach(r).signal(leaseGrantedSignal, {
         recentRemediations,
         cooldown: state.cooldown ?? r.cooldown,
       });
@@ -95,8 +96,8 @@ export async function redisTargetLock(state: TargetLockState): Promise<void> {
   async function tellQueued(r: LeaseRequest, holder: LeaseRequest): Promise<void> {
     const link = (x: LeaseRequest) => ({ incidentId: x.incidentId, workflowId: x.workflowId });
     await Promise.allSettled([
-      getExternalWorkflowHandle(r.workflowId, r.runId).signal(leaseQueuedSignal, link(holder)),
-      getExternalWorkflowHandle(holder.workflowId, holder.runId).signal(incidentLinkedSignal, link(r)),
+      reach(r).signal(leaseQueuedSignal, link(holder)),
+      reach(holder).signal(incidentLinkedSignal, link(r)),
     ]);
   }
 
@@ -117,9 +118,15 @@ export async function redisTargetLock(state: TargetLockState): Promise<void> {
       continue;
     }
     if (!state.holder && state.queue.length === 0 && state.remediations.length === 0) break;
-    if (workflowInfo().historyLength > MAX_EVENTS || workflowInfo().continueAsNewSuggested) {
+    const info = workflowInfo();
+    // Pinned like every run of a versioned worker; a new current version takes it over at its next continue-as-new.
+    const upgrade = info.targetWorkerDeploymentVersionChanged;
+    if (info.historyLength > MAX_EVENTS || info.continueAsNewSuggested || upgrade) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof redisTargetLock>(state);
+      const next = upgrade
+        ? makeContinueAsNewFunc<typeof redisTargetLock>({ initialVersioningBehavior: 'AUTO_UPGRADE' })
+        : continueAsNew<typeof redisTargetLock>;
+      await next(state);
     }
     const untilExpiry = state.remediations.length
       ? Math.max(1000, Date.parse(state.remediations[0]!) + windowMs - now().getTime())

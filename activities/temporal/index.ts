@@ -38,11 +38,15 @@ export function createTemporalActivities(client: Client) {
       });
     },
 
-    /** Whether the run is still running (false once it completed, failed, was terminated or timed out). */
+    /**
+     * Whether the run is still running (false once it completed, failed, was terminated or timed out). `runId` is the
+     * first run of its chain: a run that continued as new still runs, under its latest run id.
+     */
     async runIsOpen(run: { workflowId: string; runId: string }): Promise<boolean> {
       try {
-        const d = await client.workflow.getHandle(run.workflowId, run.runId).describe();
-        return d.status.name === 'RUNNING';
+        const d = await client.workflow.getHandle(run.workflowId).describe();
+        const chain = d.raw.workflowExecutionInfo?.firstRunId || d.runId;
+        return d.status.name === 'RUNNING' && (chain === run.runId || d.runId === run.runId);
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return false;
         throw err;

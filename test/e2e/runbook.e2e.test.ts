@@ -26,6 +26,8 @@ import { installQuietRuntime } from '../../local-servers/temporal.js';
 installQuietRuntime();
 
 const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
+/** The suffix of the histories this version records (`.json` was version 1): bump it on each workflow change. */
+const HISTORY_VERSION = 'v3';
 let stack: LocalStack;
 let client: Client;
 let ctx: CommandContext;
@@ -64,7 +66,7 @@ async function finish(incident: string, record: string): Promise<{ report: Runbo
   if (process.env.RECORD_HISTORIES) {
     await mkdir(HISTORIES, { recursive: true });
     // Beside the histories of earlier versions, never over them: the replay test replays them all.
-    await writeFile(`${HISTORIES}${record}.v2.json`, historyText);
+    await writeFile(`${HISTORIES}${record}.${HISTORY_VERSION}.json`, historyText);
   }
   return { report, historyText };
 }

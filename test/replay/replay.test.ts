@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { SAFE_PRODUCTION_PATCH } from '../../workflows/definitions.js';
+import { CONTINUE_APPROVAL_PATCH, SAFE_PRODUCTION_PATCH } from '../../workflows/definitions.js';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -42,26 +42,34 @@ describe('replay of recorded histories', () => {
     });
   });
 
-  it('has the approved, rejected and dry-run histories of each version', async () => {
+  it('has the approved, rejected and dry-run histories of each version, and a continued approval wait', async () => {
     const names = (await histories()).map((h) => h.name);
     assert.deepEqual(names, [
       'approved.json',
       'approved.v2.json',
+      'approved.v3.json',
+      'continued.v3.json',
       'dry-run.json',
       'dry-run.v2.json',
+      'dry-run.v3.json',
       'rejected.json',
       'rejected.v2.json',
+      'rejected.v3.json',
+      'resumed.v3.json',
     ]);
   });
 
-  it('the v2 histories ran behind the safe-production patch, the first ones before it', async () => {
+  it('each version ran behind the patches of its time: v1 none, v2 safe-production, v3 also continue-approval-wait', async () => {
     for (const { name } of await histories()) {
       const text = await readFile(HISTORIES + name, 'utf8');
       const decoded = [...text.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
         Buffer.from(m[1]!, 'base64').toString('utf8'),
       );
-      const marked = decoded.some((d) => d.includes(`"id":${JSON.stringify(SAFE_PRODUCTION_PATCH)}`));
-      assert.equal(text.includes('core_patch') && marked, name.endsWith('.v2.json'), name);
+      const marked = (patch: string) => decoded.some((d) => d.includes(`"id":${JSON.stringify(patch)}`));
+      const version = /\.(v\d)\.json$/.exec(name)?.[1] ?? 'v1';
+      assert.equal(marked(SAFE_PRODUCTION_PATCH), version !== 'v1', name);
+      // A dry run never waits for approval, so it never meets the second patch.
+      assert.equal(marked(CONTINUE_APPROVAL_PATCH), version === 'v3' && !name.startsWith('dry-run'), name);
     }
   });
 

@@ -5,17 +5,27 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { parseAllowedSigners } from '../../activities/identity/allowed-signers.js';
 import { sendDecision } from '../../client/index.js';
 import { DecisionRefusedError } from '../../client/errors.js';
 import { sshSigner } from '../../cli/sign.js';
-import { approveSignal, cancelSignal, decideUpdate, statusQuery } from '../../workflows/definitions.js';
 import {
+  approveSignal,
+  cancelSignal,
+  decideUpdate,
+  lockStateQuery,
+  statusQuery,
+  type RunbookStatus,
+} from '../../workflows/definitions.js';
+import {
+  CONTINUE_AFTER_EVENTS,
   MAX_APPROVAL_TIMEOUT_SECONDS,
   MAX_CLEANUP_PATTERNS,
   MAX_CONTINUATIONS,
@@ -28,6 +38,7 @@ import { testSettings } from './fixtures.js';
 import { Harness, until, waitForPhase, type RunbookHandle } from './harness.js';
 
 const harness = new Harness();
+const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
 
 async function approveWhenAsked(h: RunbookHandle, by = 'alice@example.com'): Promise<void> {
   const s = await waitForPhase(h, 'awaiting-approval');
@@ -227,6 +238,73 @@ describe('safe in production (time-skipping server)', () => {
       );
       assert.equal(status.decisions.length, 1);
       assert.equal(JSON.stringify(status).includes('BEGIN SSH SIGNATURE'), false, 'no signature kept in the status');
+    });
+
+    it('a flood of unsigned approvals continues the wait as new: state, lock and deadline cross, a signature still counts', async () => {
+      const settings = testSettings({ approval: { requireProof: true } });
+      const identity = {
+        acceptProofs: ['ssh' as const],
+        allowedSigners: parseAllowedSigners([`alice@example.com ${await readFile(`${alice}.pub`, 'utf8')}`], 'test'),
+        gatewaySecrets: [],
+      };
+      const skewMs = (await harness.env.currentTimeMs()) - Date.now();
+      const serverNow = () => new Date(Date.now() + skewMs);
+      let firstRunId = '';
+      let workflowId = '';
+      let before: RunbookStatus | undefined;
+      let flood = 0;
+      const { report, status, recorder } = await harness.run({ settings, identity }, async (h) => {
+        before = await waitForPhase(h, 'awaiting-approval');
+        workflowId = h.workflowId;
+        const latest = async () => (await h.describe()).runId;
+        firstRunId = await latest();
+        // Each refusal costs the signal, its proof check and the tasks around them: the history fills up.
+        while ((await h.describe()).historyLength < CONTINUE_AFTER_EVENTS) {
+          for (let i = 0; i < 25; i++)
+            await h.signal(approveSignal, { by: `m${flood++}@example.com`, planId: before.plan!.id });
+          assert.ok(flood < 2000, 'the history never filled up');
+        }
+        const resumed = await until(h, (st) => st.continuedAsNew === 1, 'the wait never continued as new');
+        assert.notEqual(await latest(), firstRunId);
+        assert.equal(resumed.phase, 'awaiting-approval');
+        assert.equal(resumed.continuedAsNew, 1);
+        assert.equal(resumed.plan?.id, before.plan?.id);
+        assert.equal(resumed.approvalDeadline, before.approvalDeadline, 'the deadline stays where it was');
+        assert.equal(resumed.lock?.state, 'held');
+        const lock = harness.env.client.workflow.getHandle(resumed.lock.coordinator);
+        const now = await latest();
+        let held = await lock.query(lockStateQuery);
+        // The continued run's first step tells the lock its run id.
+        for (let i = 0; i < 100 && held.holder?.currentRunId !== now; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          held = await lock.query(lockStateQuery);
+        }
+        assert.equal(held.holder?.runId, firstRunId, 'the lock knows the run by its chain');
+        assert.equal(held.holder?.currentRunId, now, 'and signals its continued run');
+        const approval = { decision: 'approve' as const, by: 'alice@example.com', planId: before.plan!.id, via: 'cli' };
+        const record = await sendDecision(harness.env.client, h, approval, 20_000, {
+          sign: sshSigner(alice),
+          now: serverNow,
+        });
+        assert.equal(record.accepted, true, 'a signature for the chain counts in its continued run');
+        await h.result();
+        const released = await lock.query(lockStateQuery);
+        assert.equal(released.holder, undefined, 'the chain gave the target back');
+        assert.equal(released.remediations.length, 1);
+      });
+      assert.equal(report.outcome, 'resolved');
+      assert.equal(status.continuedAsNew, 1);
+      assert.equal(status.refusals?.length, MAX_REFUSALS_RECORDED);
+      assert.equal((status.refusals?.length ?? 0) + (status.refusalsNotKept ?? 0), flood, 'every refusal counted');
+      assert.deepEqual(status.findings, before!.findings, 'the evidence crossed');
+      assert.equal(recorder.named('backupRedis').length, 1, 'one backup for the whole run');
+      assert.equal(recorder.named('diagnoseRedis').length, 2, 'one diagnosis and one verification, none again');
+      if (process.env.RECORD_HISTORIES) {
+        // The run that continued as new and the one that resumed, for the replay test.
+        const handle = (runId?: string) => harness.env.client.workflow.getHandle(workflowId, runId);
+        await writeFile(`${HISTORIES}continued.v3.json`, historyToJSON(await handle(firstRunId).fetchHistory()));
+        await writeFile(`${HISTORIES}resumed.v3.json`, historyToJSON(await handle().fetchHistory()));
+      }
     });
   });
 });

@@ -14,6 +14,7 @@ export const PROOF_MAX_AGE_MS = 10 * 60 * 1000;
 /** The run a decision is about: both ids, so a signature for one run of an incident does not count for another. */
 export interface DecisionScope {
   workflowId: string;
+  /** The first run id of the run's chain: a signature stays good when the run continues as new. */
   runId: string;
 }
 

@@ -21,6 +21,13 @@ export const MAX_CONTINUATIONS = 5;
 /** Refused decisions kept one by one in the status; past it only counted (a flood cannot grow the run). */
 export const MAX_REFUSALS_RECORDED = 20;
 
+/**
+ * Events after which an approval wait continues as new: a flood of decisions (each refusal costs a handful of
+ * events, its proof check included) ends up in a fresh history instead of growing one without end. A run that is not
+ * flooded stays far below it (a week's wait with every reminder is about 300 events).
+ */
+export const CONTINUE_AFTER_EVENTS = 2000;
+
 /** Cleanup patterns one run previews and may act on. */
 export const MAX_CLEANUP_PATTERNS = 10;
 

@@ -1,23 +1,51 @@
-import { condition } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
+import { CONTINUE_APPROVAL_PATCH } from '../definitions.js';
 import type { RemediationPlan } from '../logic/actions.js';
-import { reminderInterval } from '../logic/limits.js';
+import { CONTINUE_AFTER_EVENTS, reminderInterval } from '../logic/limits.js';
 import { now } from '../clock.js';
 import type { Ending, RunbookRun } from '../run-state.js';
 
+/** The history has grown enough that the wait should go on in a fresh one. */
+function historyFull(): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= CONTINUE_AFTER_EVENTS;
+}
+
 /**
  * Waits for a decision on `plan` until the policy's deadline, reminding the incident on the way, and escalating once
- * at the deadline if the policy says so. Returns when decided, resolved elsewhere, or out of time.
+ * at the deadline if the policy says so. Returns when decided, resolved elsewhere, or out of time. A `continuable`
+ * wait (the plan's own) continues as new when the history fills up, and a run resumed that way waits on where it was.
  */
-export async function waitForDecision(run: RunbookRun, plan: RemediationPlan, approvable: string[]): Promise<void> {
+export async function waitForDecision(
+  run: RunbookRun,
+  plan: RemediationPlan,
+  approvable: string[],
+  continuable = false,
+): Promise<void> {
   const { status } = run;
   const policy = run.settings.approval;
+  const resumed = continuable ? run.input.resume : undefined;
   status.plan = plan;
   status.awaitingApproval = approvable;
-  let deadlineMs = now().getTime() + policy.timeoutSeconds * 1000;
-  let escalated = false;
+  let deadlineMs = resumed ? Date.parse(status.approvalDeadline!) : now().getTime() + policy.timeoutSeconds * 1000;
+  let escalated = resumed?.escalated ?? false;
   status.approvalDeadline = new Date(deadlineMs).toISOString();
   await run.enter('awaiting-approval');
+  const mayContinue = continuable && run.v2 && patched(CONTINUE_APPROVAL_PATCH);
   for (;;) {
+    if (mayContinue && historyFull()) {
+      // Every note out and every handler done first: nothing in flight is lost, and a decision that landed wins.
+      run.continuing = true;
+      await condition(allHandlersFinished);
+      await run.delivered();
+      run.continuing = false;
+      if (run.decided()) break;
+      status.continuedAsNew = (status.continuedAsNew ?? 0) + 1;
+      await continueAsNew<(input: typeof run.input) => Promise<unknown>>({
+        ...run.input,
+        resume: run.snapshot(escalated),
+      });
+    }
     const left = deadlineMs - now().getTime();
     if (left <= 0) {
       if (policy.onTimeout !== 'escalate' || escalated) break;
@@ -30,7 +58,11 @@ export async function waitForDecision(run: RunbookRun, plan: RemediationPlan, ap
     }
     const every = reminderInterval(policy.timeoutSeconds, policy.reminderIntervalSeconds);
     const slice = every > 0 ? Math.min(left, every * 1000) : left;
-    if (await condition(() => run.decided(), slice, { summary: `waiting for approval of ${plan.id}` })) break;
+    const woke = await condition(() => run.decided() || (mayContinue && historyFull()), slice, {
+      summary: `waiting for approval of ${plan.id}`,
+    });
+    if (woke && run.decided()) break;
+    if (woke) continue; // the history filled up: continue as new above
     if (now().getTime() < deadlineMs)
       await run.tell({ type: 'approval-reminder', planId: plan.id, deadline: status.approvalDeadline });
   }
@@ -44,7 +76,7 @@ export async function waitForDecision(run: RunbookRun, plan: RemediationPlan, ap
 export async function awaitApproval(run: RunbookRun): Promise<Ending | undefined> {
   if (run.needsApproval.length === 0) return undefined;
   const { status } = run;
-  await waitForDecision(run, status.plan!, run.needsApproval);
+  await waitForDecision(run, status.plan!, run.needsApproval, true);
   if (run.incidentResolved && run.approvedActions === undefined && !run.rejected)
     return {
       outcome: 'incident-resolved',

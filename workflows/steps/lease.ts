@@ -1,6 +1,7 @@
 import { condition, getExternalWorkflowHandle, log, workflowInfo } from '@temporalio/workflow';
 import { coordination } from '../activities.js';
-import { lockWorkflowIdFor, releaseLeaseSignal, targetLabel } from '../definitions.js';
+import type { LeaseAsk } from '../../activities/temporal/index.js';
+import { lockWorkflowIdFor, releaseLeaseSignal, targetLabel, type LeaseRequest } from '../definitions.js';
 import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
 import { gatherEvidence } from './evidence.js';
 import { planRemediation } from './plan.js';
@@ -16,7 +17,6 @@ const DEFAULT_COOLDOWN = { maxRemediations: 3, windowSeconds: 3600 };
 export async function holdTarget(run: RunbookRun): Promise<Ending | undefined> {
   if (!run.v2) return undefined;
   const { status, input } = run;
-  const info = workflowInfo();
   const coordinator = lockWorkflowIdFor(input.target);
   const cooldown = run.settings.cooldown ?? DEFAULT_COOLDOWN;
   status.lock = { coordinator, state: 'requested', linked: [] };
@@ -24,14 +24,7 @@ export async function holdTarget(run: RunbookRun): Promise<Ending | undefined> {
   try {
     await coordination.requestTargetLease.executeWithOptions(
       { summary: `ask for the lock of ${targetLabel(input.target)}` },
-      [
-        {
-          lockId: coordinator,
-          target: targetLabel(input.target),
-          taskQueue: info.taskQueue,
-          request: { incidentId: input.incidentId, workflowId: info.workflowId, runId: info.runId, cooldown },
-        },
-      ],
+      [leaseAsk(run, cooldown)],
     );
   } catch (err) {
     return {
@@ -64,15 +57,48 @@ export async function holdTarget(run: RunbookRun): Promise<Ending | undefined> {
   return undefined;
 }
 
+/** The ask for the target's lock: the run's chain (stable across continue-as-new) and the run to signal now. */
+function leaseAsk(run: RunbookRun, cooldown: LeaseRequest['cooldown']): LeaseAsk {
+  const info = workflowInfo();
+  return {
+    lockId: lockWorkflowIdFor(run.input.target),
+    target: targetLabel(run.input.target),
+    taskQueue: info.taskQueue,
+    request: {
+      incidentId: run.input.incidentId,
+      workflowId: info.workflowId,
+      runId: info.firstExecutionRunId,
+      currentRunId: info.runId,
+      cooldown,
+    },
+  };
+}
+
+/**
+ * A run that continued as new while holding the target tells the coordinator its new run id (the same ask again:
+ * the coordinator answers it and signals this run from now on). The lock itself never left the run.
+ */
+export async function rejoinTarget(run: RunbookRun): Promise<void> {
+  if (run.status.lock?.state !== 'held' || !run.lease) return;
+  try {
+    await coordination.requestTargetLease.executeWithOptions({ summary: 'tell the lock this run continued as new' }, [
+      leaseAsk(run, run.lease.cooldown),
+    ]);
+  } catch (err) {
+    // The lock still counts this run as its holder (by its chain); only its notices would miss this run.
+    log.warn('could not tell the target lock the new run id', { error: failureMessage(err) });
+  }
+}
+
 /** Gives the target back (or leaves its queue): the next incident's run may go. Never cancelled, never throws. */
 export async function releaseTarget(run: RunbookRun): Promise<void> {
   const lock = run.status.lock;
   if (!lock || lock.state === 'released') return;
-  const { workflowId, runId } = workflowInfo();
+  const { workflowId, firstExecutionRunId } = workflowInfo();
   try {
     await getExternalWorkflowHandle(lock.coordinator).signal(releaseLeaseSignal, {
       workflowId,
-      runId,
+      runId: firstExecutionRunId,
       remediated: run.status.results.some((r) => r.ok || (r.keysTouched ?? 0) > 0),
     });
   } catch (err) {
