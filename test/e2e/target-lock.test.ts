@@ -118,7 +118,7 @@ describe('one remediation per target across a SIGKILL of the worker', () => {
       return ['awaiting-approval', 'done'].includes(s.phase) && s.lock?.state !== 'queued' ? s : undefined;
     });
     if (after.phase === 'awaiting-approval') {
-      assert.match(after.lock?.breaker ?? '', /limit 1/);
+      assert.match(after.lock?.breaker ?? '', /^1 remediation\(s\) of this target .*\(limit 1\)/);
       await sendDecision(
         temporal.client,
         waiter!,
