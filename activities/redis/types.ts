@@ -93,6 +93,49 @@ export interface BackupResult {
   rdbBytes?: number;
   durationMs: number;
   error?: string;
+  /** The copy streamed off the server and restore-tested; only a verified one makes the backup confirmed. */
+  copy?: BackupCopy;
+}
+
+/** A snapshot copied off the Redis server into the backup store. */
+export interface BackupCopy {
+  /** Where it is, in the worker's backup store. */
+  path: string;
+  bytes: number;
+  sha256: string;
+  /** The RDB's own CRC-64, checked against its trailer. */
+  crc64: string;
+  rdbVersion: number;
+  /** `redis-ver` of the server that wrote it. */
+  redisVersion?: string;
+  copiedAt: string;
+  copyMs: number;
+  /** MiB/s of the copy. */
+  rate: number;
+  restoreTest: RestoreTest;
+  /** True when the checksum matched and the restore test passed: the only copy that counts. */
+  verified: boolean;
+  /** How to put it back, for the report. */
+  restoreHint: string;
+  /** Older copies of the target deleted by retention. */
+  pruned: number;
+}
+
+/** A copy loaded into a scratch redis-server and compared. */
+export interface RestoreTest {
+  ok: boolean;
+  reason?: string;
+  scratchVersion: string;
+  sourceVersion: string;
+  /** Keys the scratch server loaded (in the snapshot's first database). */
+  keys: number;
+  /** The snapshot's own count (RESIZEDB). */
+  expectedKeys?: number;
+  sampled: number;
+  typesMatched: number;
+  /** Sampled keys gone from the live server since (not a mismatch). */
+  changedSince: number;
+  loadMs: number;
 }
 
 /** What a pattern cleanup would remove, shown before its approval. */

@@ -1,0 +1,132 @@
+/**
+ * The backup store's activity: after a confirmed BGSAVE, the snapshot is streamed off the Redis server (replication
+ * protocol), checked (CRC-64, length), written to the store under a partial name, restore-tested in a scratch
+ * redis-server, and only then given its final name. Idempotent: a retry of the same run returns the copy an earlier
+ * attempt verified, or starts over cleanly after removing that attempt's partial file.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { RunbookErrorType, type RedisAddress } from '../../workflows/definitions.js';
+import { configGet } from '../redis/config.js';
+import { withRedis, type RedisConnector } from '../redis/connection.js';
+import { activityProgress, currentRun } from '../redis/progress.js';
+import type { BackupCopy } from '../redis/types.js';
+import { RdbVerifier } from './rdb.js';
+import { streamSnapshot, type ReplicationEndpoint } from './replication.js';
+import { restoreTest } from './restore-test.js';
+import { DirectoryStore, type BackupStoreConfig } from './store.js';
+
+export type { BackupStoreConfig } from './store.js';
+
+export interface CopyBackupInput {
+  redis: RedisAddress;
+  incidentId: string;
+  /** The target's label (`targetLabel`), which names its folder in the store. */
+  target: string;
+  /** Limit on the restore test's load, in seconds (default 300). */
+  loadTimeoutSeconds?: number;
+}
+
+const copyProgressSchema = z.object({ kind: z.literal('backup-copy'), bytes: z.number(), total: z.number() });
+
+/** Where ioredis was told to connect, for the replication connection (the password never leaves this process). */
+function endpointOf(redis: Redis): ReplicationEndpoint {
+  const o = redis.options;
+  return {
+    host: o.host ?? '127.0.0.1',
+    port: o.port ?? 6379,
+    ...(o.username ? { username: o.username } : {}),
+    ...(o.password ? { password: o.password } : {}),
+    ...(o.tls ? { tls: o.tls } : {}),
+  };
+}
+
+export function createBackupActivities(connect: RedisConnector, config: BackupStoreConfig) {
+  const store = new DirectoryStore(config);
+  return {
+    /** Copies the current snapshot off the server into the backup store and restore-tests it. */
+    async copyBackup(input: CopyBackupInput): Promise<BackupCopy> {
+      const run = currentRun() ?? `detached/${Date.now()}`;
+      const earlier = await store.findCopyOf(input.target, run);
+      if (earlier) return earlier;
+      await store.removePartials(input.target, input.incidentId);
+      return withRedis(connect, input.redis, async (redis) => {
+        const progress = activityProgress(copyProgressSchema);
+        const at = new Date();
+        const reserved = await store.reserve(input.target, input.incidentId, at);
+        const where: Record<string, string> = await configGet(redis, 'dir', 'dbfilename').catch(() => ({}));
+        const { dir, dbfilename } = where;
+        const verifier = new RdbVerifier();
+        const sha = createHash('sha256');
+        const out = createWriteStream(reserved.partial, { flags: 'w' });
+        const t0 = performance.now();
+        let lastBeat = 0;
+        try {
+          await streamSnapshot(
+            endpointOf(redis),
+            async (chunk) => {
+              verifier.push(chunk);
+              sha.update(chunk);
+              if (!out.write(chunk)) await once(out, 'drain');
+            },
+            (bytes, total) => {
+              if (performance.now() - lastBeat < 1000 && bytes < total) return;
+              lastBeat = performance.now();
+              progress.report({ kind: 'backup-copy', bytes, total });
+            },
+          );
+          out.end();
+          await once(out, 'finish');
+        } catch (err) {
+          out.destroy();
+          await rm(reserved.partial, { force: true });
+          throw ApplicationFailure.create({
+            type: RunbookErrorType.BackupFailed,
+            message: `could not stream the snapshot off the server: ${(err as Error).message}`,
+            nonRetryable: /NOPERM|permission/i.test((err as Error).message),
+          });
+        }
+        const copyMs = Math.round(performance.now() - t0);
+        const rdb = verifier.result();
+        if (!rdb.crcOk) {
+          await rm(reserved.partial, { force: true });
+          // A transfer error or `rdbchecksum no`: a retry copies again; the copy never counts as it is.
+          throw ApplicationFailure.create({
+            type: RunbookErrorType.BackupFailed,
+            message: `the copy's CRC-64 (${rdb.crc64}) does not match the RDB's trailer (rdbchecksum off, or corrupted)`,
+          });
+        }
+        const test = await restoreTest(reserved.partial, redis, rdb.firstDb, (input.loadTimeoutSeconds ?? 300) * 1000);
+        const copy: BackupCopy = {
+          path: reserved.path,
+          bytes: rdb.bytes,
+          sha256: sha.digest('hex'),
+          crc64: rdb.crc64,
+          rdbVersion: rdb.version,
+          ...(rdb.aux['redis-ver'] ? { redisVersion: rdb.aux['redis-ver'] } : {}),
+          copiedAt: at.toISOString(),
+          copyMs,
+          rate: Math.round((rdb.bytes / 1048576 / Math.max(copyMs, 1)) * 1000 * 10) / 10,
+          restoreTest: test,
+          verified: test.ok,
+          restoreHint:
+            `stop Redis, put ${reserved.path.split('/').pop()} in place of ${dir ?? '<dir>'}/${dbfilename ?? 'dump.rdb'} ` +
+            `on its volume (appendonly off, or rebuild the AOF after), and start it; check: redis-check-rdb <file>`,
+          pruned: 0,
+        };
+        if (!test.ok) {
+          await rm(reserved.partial, { force: true });
+          return { ...copy, path: '' };
+        }
+        await store.commit(reserved, copy, run);
+        copy.pruned = (await store.applyRetention(input.target)).length;
+        return copy;
+      });
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * A snapshot streamed off a Redis server the way `redis-cli --rdb` takes it: over the replication protocol (`SYNC`),
+ * so it needs no `kubectl exec` and no access to the pod's volume, only the Redis port and credentials. The runbook
+ * does not announce `capa eof`, so the server sends a disk-based snapshot with its length first (no diskless-sync
+ * delay, and a length to check the copy against).
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+
+/** Where and how to reach the server (what ioredis was configured with). */
+export interface ReplicationEndpoint {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  tls?: ConnectionOptions;
+}
+
+/** The snapshot's bytes, chunk by chunk; `write` may wait (backpressure), so memory stays bounded. */
+export type SnapshotSink = (chunk: Buffer) => Promise<void>;
+
+const resp = (...args: string[]) =>
+  `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+
+/** Reads the socket as lines and then as raw bytes, in order. */
+class Wire {
+  private buffered: Buffer = Buffer.alloc(0);
+  private readonly chunks: AsyncIterator<Buffer>;
+
+  constructor(private readonly socket: Socket) {
+    this.chunks = (socket as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  private async more(): Promise<void> {
+    const next = await this.chunks.next();
+    if (next.done) throw new Error('Redis closed the connection during the snapshot');
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, next.value]) : next.value;
+  }
+
+  /** One `\r\n`-terminated reply line; the bare `\n` keepalives Redis sends while it prepares the RDB are skipped. */
+  async line(): Promise<string> {
+    for (;;) {
+      while (this.buffered[0] === 0x0a) this.buffered = this.buffered.subarray(1);
+      const end = this.buffered.indexOf('\r\n');
+      if (end >= 0) {
+        const text = this.buffered.subarray(0, end).toString('utf8');
+        this.buffered = this.buffered.subarray(end + 2);
+        return text;
+      }
+      if (this.buffered.length > 64 * 1024) throw new Error('Redis sent an overlong reply line');
+      await this.more();
+    }
+  }
+
+  /** Exactly `length` bytes, handed to `sink` as they arrive. */
+  async stream(length: number, sink: SnapshotSink, onBytes: (done: number) => void): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      if (this.buffered.length === 0) await this.more();
+      const take = this.buffered.subarray(0, length - done);
+      this.buffered = this.buffered.subarray(take.length);
+      done += take.length;
+      await sink(take);
+      onBytes(done);
+    }
+  }
+
+  write(text: string): void {
+    this.socket.write(text);
+  }
+}
+
+async function expectOk(wire: Wire, what: string): Promise<string> {
+  const reply = await wire.line();
+  if (reply.startsWith('-')) throw new Error(`${what}: ${reply.slice(1)}`);
+  return reply;
+}
+
+function open(endpoint: ReplicationEndpoint, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = endpoint.tls
+      ? tlsConnect({ host: endpoint.host, port: endpoint.port, ...endpoint.tls })
+      : netConnect({ host: endpoint.host, port: endpoint.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`cannot connect to Redis at ${endpoint.host}:${endpoint.port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once(endpoint.tls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/**
+ * Streams the server's current snapshot into `sink` and returns its length. `onBytes` sees the count after each
+ * chunk (for heartbeats). A server that refuses (`NOPERM` without the `sync` permission, a failed fork) throws with
+ * its words.
+ */
+export async function streamSnapshot(
+  endpoint: ReplicationEndpoint,
+  sink: SnapshotSink,
+  onBytes: (done: number, total: number) => void = () => undefined,
+  { connectTimeoutMs = 5000 } = {},
+): Promise<number> {
+  const socket = await open(endpoint, connectTimeoutMs);
+  try {
+    const wire = new Wire(socket);
+    if (endpoint.password !== undefined) {
+      wire.write(
+        endpoint.username ? resp('AUTH', endpoint.username, endpoint.password) : resp('AUTH', endpoint.password),
+      );
+      await expectOk(wire, 'AUTH');
+    }
+    // Only the snapshot, no replication stream after it (Redis ≥ 7.0; older servers refuse the option, harmlessly).
+    wire.write(resp('REPLCONF', 'rdb-only', '1'));
+    await wire.line();
+    wire.write(resp('SYNC'));
+    const header = await expectOk(wire, 'SYNC');
+    const match = /^\$(\d+)$/.exec(header);
+    if (!match) throw new Error(`SYNC: unexpected reply ${JSON.stringify(header.slice(0, 80))}`);
+    const length = Number(match[1]);
+    await wire.stream(length, sink, (done) => onBytes(done, length));
+    return length;
+  } finally {
+    socket.destroy();
+  }
+}
