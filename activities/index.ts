@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
+import { createBackupActivities, type BackupStoreConfig } from './backup/index.js';
 import { createIdentityActivities, type IdentityPolicy } from './identity/index.js';
 import type { RunbookSettings } from './settings/types.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
@@ -18,6 +19,8 @@ export interface ActivityDependencies {
   temporal: Client;
   /** Who may sign decisions, and the gateways' secrets. */
   identity: IdentityPolicy;
+  /** Where backups copied off the Redis servers go (`backup` in RUNBOOK_CONFIG). */
+  backupStore: BackupStoreConfig;
 }
 
 /** Every activity of the runbook, grouped by the system it touches. */
@@ -25,6 +28,7 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...createKubernetesActivities(deps.kubeConfig),
     ...createRedisActivities(deps.redis),
+    ...createBackupActivities(deps.redis, deps.backupStore),
     ...createNotifyActivities(deps.notifier),
     ...createSettingsActivities(deps.settings),
     ...createTemporalActivities(deps.temporal),

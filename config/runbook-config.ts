@@ -4,6 +4,8 @@
  * mid-incident. Holds no secret: passwords and tokens stay in the environment until used (see `secrets.ts`).
  */
 import { access, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type {
   ApprovalPolicy,
   CooldownPolicy,
@@ -43,6 +45,8 @@ export interface RunbookConfig {
   verify: VerifyPolicy;
   thresholds: Thresholds;
   cooldown: CooldownPolicy;
+  /** Where backups copied off the servers go, and how many per target are kept. */
+  backup: { directory: string; keep: number };
   targets: TargetConfig[];
   redis: { passwordEnv: string; tls: boolean };
   pagerduty: PagerDutySettings;
@@ -86,6 +90,12 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
         'Set RUNBOOK_CONFIG to a file listing approval.approvers for production.',
     );
   }
+  const backupDirectory = file.backup.directory ?? join(tmpdir(), 'redis-runbook', 'backups');
+  if (e.configFile && !file.backup.directory)
+    warnings.push(
+      `backup.directory is not set: copies of the snapshots go to ${backupDirectory}, which does not outlive this ` +
+        'machine; point it at a persistent volume',
+    );
   if (e.configFile && file.approval.approvers.includes('*')) {
     warnings.push(`RUNBOOK_CONFIG ${e.configFile}: approval.approvers contains "*": anyone may approve`);
   }
@@ -128,6 +138,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     verify: file.verify,
     thresholds: file.thresholds,
     cooldown: file.cooldown,
+    backup: { directory: backupDirectory, keep: file.backup.keep },
     targets: file.targets,
     redis: file.redis,
     pagerduty: { ...e.pagerduty, ...file.pagerduty },

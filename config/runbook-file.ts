@@ -73,6 +73,13 @@ const cooldownSchema = z.strictObject({
   windowSeconds: positiveInt().default(3600),
 });
 
+const backupSchema = z.strictObject({
+  /** Where copies of the snapshots go: a volume mounted in the worker. */
+  directory: z.string({ error: 'expected a directory path' }).min(1).optional(),
+  /** Copies kept per target. */
+  keep: positiveInt().default(5),
+});
+
 const verifySchema = z
   .strictObject({
     windowSeconds: positiveInt()
@@ -165,6 +172,7 @@ export const runbookFileSchema = z
     verify: verifySchema.prefault({}),
     thresholds: thresholdsSchema.prefault({}),
     cooldown: cooldownSchema.prefault({}),
+    backup: backupSchema.prefault({}),
     targets: z.array(targetSchema, { error: 'expected a list of targets' }).default([]),
     redis: z
       .strictObject({

@@ -103,6 +103,7 @@ export function workerDependencies(
     notifier: createNotifier(cfg, env, logger),
     settings: settingsFromConfig(cfg),
     temporal: new Client({ connection, namespace: cfg.temporal.namespace }),
+    backupStore: cfg.backup,
     identity: {
       acceptProofs: cfg.approval.acceptProofs,
       allowedSigners: cfg.allowedSigners,
@@ -170,6 +171,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         approvers: cfg.approval.approvers,
         requireProof: cfg.approval.requireProof,
         allowedSigners: cfg.allowedSigners.length,
+        backups: cfg.backup.directory,
         targets: cfg.targets.map((t) => t.name),
         pagerduty: cfg.pagerduty.writeBack ? cfg.pagerduty.apiUrl : null,
         buildId: bundle.buildId,

@@ -46,6 +46,16 @@ export const redisBackup = proxyActivities<Only<'backupRedis'>>({
 });
 
 /**
+ * The copy of the snapshot off the server and its restore test: as long as the snapshot takes to stream, heartbeated
+ * every second (the restore test's load too). A retry returns the copy an earlier attempt verified, or copies again after removing its partial file.
+ */
+export const backupStore = proxyActivities<Only<'copyBackup'>>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '10s',
+  retry: retry(3),
+});
+
+/**
  * Changes to Redis, including paced cleanups of many keys. Every attempt resumes from the progress marker in Redis
  * with exact counts, so a crashed worker costs a heartbeat timeout (10 s; heartbeats flush every 2 s) and a retry,
  * never a wrong count: more attempts are safe (15 outlast ten kills in one action).

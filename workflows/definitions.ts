@@ -27,6 +27,9 @@ export const SAFE_PRODUCTION_PATCH = 'safe-production';
  */
 export const CONTINUE_APPROVAL_PATCH = 'continue-approval-wait';
 
+/** The patch behind which a confirmed backup is also copied off the server and restore-tested. */
+export const BACKUP_COPY_PATCH = 'backup-copy';
+
 /** Name of the workflow type, for clients that start it by name. */
 export const WORKFLOW_TYPE = 'redisIncidentRunbook';
 

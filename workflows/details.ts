@@ -31,7 +31,7 @@ export function renderDetails(s: RunbookStatus): string {
   if (s.backup)
     lines.push(
       '',
-      `**Backup:** ${s.backup.confirmed ? `confirmed (LASTSAVE ${s.backup.lastSave})` : `FAILED: ${s.backup.error ?? s.backup.status}`}`,
+      `**Backup:** ${s.backup.confirmed ? `confirmed (LASTSAVE ${s.backup.lastSave})${s.backup.copy ? `, copied off the server to \`${s.backup.copy.path}\` and restore-tested (${s.backup.copy.restoreTest.keys} keys)` : ''}` : `FAILED: ${s.backup.error ?? s.backup.status}`}`,
     );
   if (s.awaitingApproval.length > 0 && s.backup && !s.backup.confirmed) {
     lines.push('', '**NO CONFIRMED BACKUP:** approving needs `overrideBackup: true` from two different approvers.');

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { once } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
@@ -46,6 +47,92 @@ function endpointOf(redis: Redis): ReplicationEndpoint {
   };
 }
 
+/** Heartbeats `state()` every second until the returned stop is called (a long load reports nothing itself). */
+function keepBeating(state: () => z.infer<typeof copyProgressSchema>): () => void {
+  const progress = activityProgress(copyProgressSchema);
+  const beat = setInterval(() => {
+    try {
+      progress.report(state());
+    } catch {
+      // Cancelled: the copy stops at its next step, and the activity fails with the cancellation.
+    }
+  }, 1000);
+  return () => clearInterval(beat);
+}
+
+/** One attempt: stream into the partial file, check it, restore-test it, name it. */
+async function copyOnce(
+  redis: Redis,
+  store: DirectoryStore,
+  input: CopyBackupInput,
+  run: string,
+  onBytes: (bytes: number, total: number) => void,
+): Promise<BackupCopy> {
+  const at = new Date();
+  const reserved = await store.reserve(input.target, input.incidentId, at);
+  const where: Record<string, string> = await configGet(redis, 'dir', 'dbfilename').catch(() => ({}));
+  const verifier = new RdbVerifier();
+  const sha = createHash('sha256');
+  const out = createWriteStream(reserved.partial, { flags: 'w' });
+  const t0 = performance.now();
+  try {
+    await streamSnapshot(
+      endpointOf(redis),
+      async (chunk) => {
+        verifier.push(chunk);
+        sha.update(chunk);
+        if (!out.write(chunk)) await once(out, 'drain');
+      },
+      onBytes,
+    );
+    out.end();
+    await once(out, 'finish');
+  } catch (err) {
+    out.destroy();
+    await rm(reserved.partial, { force: true });
+    throw ApplicationFailure.create({
+      type: RunbookErrorType.BackupFailed,
+      message: `could not stream the snapshot off the server: ${(err as Error).message}`,
+      nonRetryable: /NOPERM|permission/i.test((err as Error).message),
+    });
+  }
+  const copyMs = Math.round(performance.now() - t0);
+  const rdb = verifier.result();
+  if (!rdb.crcOk) {
+    await rm(reserved.partial, { force: true });
+    // A transfer error or `rdbchecksum no`: a retry copies again; the copy never counts as it is.
+    throw ApplicationFailure.create({
+      type: RunbookErrorType.BackupFailed,
+      message: `the copy's CRC-64 (${rdb.crc64}) does not match the RDB's trailer (rdbchecksum off, or corrupted)`,
+    });
+  }
+  const test = await restoreTest(reserved.partial, redis, rdb.firstDb, (input.loadTimeoutSeconds ?? 300) * 1000);
+  const copy: BackupCopy = {
+    path: reserved.path,
+    bytes: rdb.bytes,
+    sha256: sha.digest('hex'),
+    crc64: rdb.crc64,
+    rdbVersion: rdb.version,
+    ...(rdb.aux['redis-ver'] ? { redisVersion: rdb.aux['redis-ver'] } : {}),
+    copiedAt: at.toISOString(),
+    copyMs,
+    rate: Math.round((rdb.bytes / 1048576 / Math.max(copyMs, 1)) * 1000 * 10) / 10,
+    restoreTest: test,
+    verified: test.ok,
+    restoreHint:
+      `stop Redis, put ${basename(reserved.path)} in place of ${where['dir'] ?? '<dir>'}/${where['dbfilename'] ?? 'dump.rdb'} ` +
+      'on its volume (with appendonly off, or rebuild the AOF after), and start it; check a file with redis-check-rdb',
+    pruned: 0,
+  };
+  if (!test.ok) {
+    await rm(reserved.partial, { force: true });
+    return { ...copy, path: '' };
+  }
+  await store.commit(reserved, copy, run);
+  copy.pruned = (await store.applyRetention(input.target)).length;
+  return copy;
+}
+
 export function createBackupActivities(connect: RedisConnector, config: BackupStoreConfig) {
   const store = new DirectoryStore(config);
   return {
@@ -55,78 +142,15 @@ export function createBackupActivities(connect: RedisConnector, config: BackupSt
       const earlier = await store.findCopyOf(input.target, run);
       if (earlier) return earlier;
       await store.removePartials(input.target, input.incidentId);
-      return withRedis(connect, input.redis, async (redis) => {
-        const progress = activityProgress(copyProgressSchema);
-        const at = new Date();
-        const reserved = await store.reserve(input.target, input.incidentId, at);
-        const where: Record<string, string> = await configGet(redis, 'dir', 'dbfilename').catch(() => ({}));
-        const { dir, dbfilename } = where;
-        const verifier = new RdbVerifier();
-        const sha = createHash('sha256');
-        const out = createWriteStream(reserved.partial, { flags: 'w' });
-        const t0 = performance.now();
-        let lastBeat = 0;
-        try {
-          await streamSnapshot(
-            endpointOf(redis),
-            async (chunk) => {
-              verifier.push(chunk);
-              sha.update(chunk);
-              if (!out.write(chunk)) await once(out, 'drain');
-            },
-            (bytes, total) => {
-              if (performance.now() - lastBeat < 1000 && bytes < total) return;
-              lastBeat = performance.now();
-              progress.report({ kind: 'backup-copy', bytes, total });
-            },
-          );
-          out.end();
-          await once(out, 'finish');
-        } catch (err) {
-          out.destroy();
-          await rm(reserved.partial, { force: true });
-          throw ApplicationFailure.create({
-            type: RunbookErrorType.BackupFailed,
-            message: `could not stream the snapshot off the server: ${(err as Error).message}`,
-            nonRetryable: /NOPERM|permission/i.test((err as Error).message),
-          });
-        }
-        const copyMs = Math.round(performance.now() - t0);
-        const rdb = verifier.result();
-        if (!rdb.crcOk) {
-          await rm(reserved.partial, { force: true });
-          // A transfer error or `rdbchecksum no`: a retry copies again; the copy never counts as it is.
-          throw ApplicationFailure.create({
-            type: RunbookErrorType.BackupFailed,
-            message: `the copy's CRC-64 (${rdb.crc64}) does not match the RDB's trailer (rdbchecksum off, or corrupted)`,
-          });
-        }
-        const test = await restoreTest(reserved.partial, redis, rdb.firstDb, (input.loadTimeoutSeconds ?? 300) * 1000);
-        const copy: BackupCopy = {
-          path: reserved.path,
-          bytes: rdb.bytes,
-          sha256: sha.digest('hex'),
-          crc64: rdb.crc64,
-          rdbVersion: rdb.version,
-          ...(rdb.aux['redis-ver'] ? { redisVersion: rdb.aux['redis-ver'] } : {}),
-          copiedAt: at.toISOString(),
-          copyMs,
-          rate: Math.round((rdb.bytes / 1048576 / Math.max(copyMs, 1)) * 1000 * 10) / 10,
-          restoreTest: test,
-          verified: test.ok,
-          restoreHint:
-            `stop Redis, put ${reserved.path.split('/').pop()} in place of ${dir ?? '<dir>'}/${dbfilename ?? 'dump.rdb'} ` +
-            `on its volume (appendonly off, or rebuild the AOF after), and start it; check: redis-check-rdb <file>`,
-          pruned: 0,
-        };
-        if (!test.ok) {
-          await rm(reserved.partial, { force: true });
-          return { ...copy, path: '' };
-        }
-        await store.commit(reserved, copy, run);
-        copy.pruned = (await store.applyRetention(input.target)).length;
-        return copy;
-      });
+      let state = { kind: 'backup-copy' as const, bytes: 0, total: 0 };
+      const stop = keepBeating(() => state);
+      try {
+        return await withRedis(connect, input.redis, (redis) =>
+          copyOnce(redis, store, input, run, (bytes, total) => (state = { ...state, bytes, total })),
+        );
+      } finally {
+        stop();
+      }
     },
   };
 }

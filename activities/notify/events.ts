@@ -1,5 +1,6 @@
 import type { DecisionRecord, LinkedRun, RunbookReport, RunbookTarget } from '../../workflows/definitions.js';
 import type { Finding } from '../../workflows/logic/findings.js';
+import type { BackupCopy } from '../redis/types.js';
 import type { RemediationPlan } from '../../workflows/logic/actions.js';
 
 /** What the notifier is told. PagerDuty turns these into notes; the logging notifier prints them. */
@@ -29,4 +30,6 @@ export type RunbookEvent =
       windowSeconds: number;
       planId: string;
     }
+  /** The snapshot was copied off the server and restore-tested (or could not be). */
+  | { type: 'backup-copied'; incidentId: string; uiUrl: string; copy?: BackupCopy; error?: string }
   | { type: 'finished'; incidentId: string; uiUrl: string; report: RunbookReport };

@@ -33,6 +33,10 @@ export function describeEvent(event: RunbookEvent): string {
       return `incident ${event.other.incidentId} (${event.other.workflowId}) waits for this run`;
     case 'breaker-open':
       return `circuit breaker open: ${event.recentRemediations} remediation(s) in ${event.windowSeconds} s (limit ${event.maxRemediations}); every action of plan ${event.planId} needs approval`;
+    case 'backup-copied':
+      return event.copy?.verified
+        ? `backup copied off the server and restore-tested: ${event.copy.path} (${event.copy.bytes} bytes, ${event.copy.restoreTest.keys} keys)`
+        : `backup NOT copied off the server: ${event.error ?? event.copy?.restoreTest.reason ?? 'unknown'}`;
     case 'finished':
       return `finished: ${event.report.outcome}: ${event.report.summary}`;
   }

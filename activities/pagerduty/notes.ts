@@ -85,6 +85,24 @@ export function renderNote(event: RunbookEvent): string {
           `${event.windowSeconds} s (limit ${event.maxRemediations}). Every action of plan ${event.planId} needs ` +
           `a person's approval, the safe ones too: a remediation that keeps coming back is not fixing the cause.\nRun: ${event.uiUrl}`,
       );
+    case 'backup-copied': {
+      const c = event.copy;
+      if (!c?.verified)
+        return cap(
+          `Backup NOT confirmed: the snapshot could not be copied off the server and restore-tested ` +
+            `(${event.error ?? c?.restoreTest.reason ?? 'unknown'}). Risky actions need a backup override by two approvers.\nRun: ${event.uiUrl}`,
+        );
+      const t = c.restoreTest;
+      return cap(
+        [
+          `Backup copied off the server and restore-tested: ${c.path}`,
+          `- ${(c.bytes / 1048576).toFixed(1)} MiB at ${c.rate} MiB/s, RDB v${c.rdbVersion}, CRC-64 ${c.crc64} ok, sha256 ${c.sha256.slice(0, 16)}…`,
+          `- loaded into a scratch redis-server ${t.scratchVersion} in ${t.loadMs} ms: ${t.keys} keys (snapshot says ${t.expectedKeys ?? '?'}), ${t.typesMatched}/${t.sampled} sampled types match the live server`,
+          `- to restore: ${c.restoreHint}`,
+          `Run: ${event.uiUrl}`,
+        ].join('\n'),
+      );
+    }
     case 'finished': {
       const report = event.report;
       const lines = [`Runbook finished: ${report.outcome}. ${report.summary}`];

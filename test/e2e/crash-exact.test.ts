@@ -1,16 +1,19 @@
 /**
  * Promises that must hold when the worker dies: a real worker process, killed with SIGKILL at random moments (seeded:
- * KILL_SEED) during the BGSAVE, during the EXPIRE of 200,000 `stat:*` keys (KILL_COUNT times, 5 by default) and
+ * KILL_SEED) during the BGSAVE, during the copy of the snapshot off the server, during the EXPIRE of 200,000 `stat:*` keys (KILL_COUNT times, 5 by default) and
  * during the dead-set trim and the UNLINK of an asked-for pattern, restarted each time. Asserts against Redis's own figures: one BGSAVE (INFO commandstats),
  * the exact count of keys given a TTL, the per-run cap held until a second approval, no key outside the pattern
  * touched, the dead set trimmed to exactly what the policy keeps.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
+import { targetSlug } from '../../activities/backup/store.js';
 import { markerKey } from '../../activities/redis/cleanup.js';
 import { commandCalls, parseInfo, rdbStateOf } from '../../activities/redis/info.js';
 import { readStatus, sendDecision, startRunbook } from '../../client/index.js';
@@ -126,7 +129,7 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     await stack?.stop();
   });
 
-  it(`keeps one BGSAVE, exact counts and the cap across ${KILLS + UNLINK_KILLS + 2} kills (seed ${SEED})`, async () => {
+  it(`keeps one BGSAVE, exact counts and the cap across ${KILLS + UNLINK_KILLS + 3} kills (seed ${SEED})`, async () => {
     const started = await startRunbook(
       temporal.client,
       {
@@ -151,12 +154,29 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
       async () => rdbStateOf(parseInfo(await redis.info('persistence'))).inProgress || undefined,
     );
     await killWorker('during BGSAVE');
+    // During the copy off the server: the killed attempt leaves at most a partial file; the retry starts over.
+    const store = join(stack.backups, targetSlug(`cache/redis-0@${server.host}:${server.port}`));
+    await until(
+      'the copy off the server',
+      async () => (await readdir(store).catch(() => [])).some((f) => f.endsWith('.partial')) || undefined,
+    );
+    await killWorker('during the backup copy');
     const waiting = await until('the approval', async () => {
       const s = await statusNow();
       return s.phase === 'awaiting-approval' ? s : undefined;
     });
     await redis.config('SET', 'rdb-key-save-delay', '0');
     assert.equal(waiting.backup?.confirmed, true, JSON.stringify(waiting.backup));
+    assert.equal(waiting.backup?.copy?.verified, true);
+    const files = await readdir(store);
+    assert.deepEqual(
+      files.filter((f) => !f.endsWith('.json')),
+      [basename(waiting.backup.copy.path)],
+      'one verified copy, no partial file that could pass for one',
+    );
+    const restored = waiting.backup.copy.restoreTest;
+    assert.equal(restored.keys, restored.expectedKeys);
+    assert.ok(restored.keys >= STAT_KEYS + OTHER_KEYS + TMP_KEYS, `${restored.keys} keys in the copy`);
     assert.equal(commandCalls(parseInfo(await redis.info('commandstats')))['bgsave'], 1, 'one fork for the backup');
     assert.ok(waiting.plan?.actions.some((a) => a.id === 'expire-stat-keys'));
     assert.match(waiting.plan?.actions.find((a) => a.id === UNLINK_ID)?.summary ?? '', /100000 keys/);

@@ -27,7 +27,7 @@ installQuietRuntime();
 
 const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
 /** The suffix of the histories this version records (`.json` was version 1): bump it on each workflow change. */
-const HISTORY_VERSION = 'v3';
+const HISTORY_VERSION = 'v4';
 let stack: LocalStack;
 let client: Client;
 let ctx: CommandContext;

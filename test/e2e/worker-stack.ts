@@ -23,6 +23,8 @@ export interface WorkerStack {
   cluster: SimulatedCluster;
   /** What every worker process of the suite runs with. */
   env: NodeJS.ProcessEnv;
+  /** The workers' backup store (`backup.directory`). */
+  backups: string;
   /** Starts a worker process with `env` and `extra`; {@link stop} kills whatever is still running. */
   startWorker(extra?: NodeJS.ProcessEnv): Promise<WorkerProcess>;
   stop(): Promise<void>;
@@ -34,7 +36,8 @@ export async function startWorkerStack(taskQueue: string, config: string[]): Pro
   const cluster = await startSimulatedCluster(loadScenario(demoScenarioPath('oomkilled-redis.yaml')));
   const dir = await mkdtemp(join(tmpdir(), `${taskQueue}-`));
   const configPath = join(dir, 'runbook.yaml');
-  await writeFile(configPath, config.join('\n'));
+  const backups = join(dir, 'backups');
+  await writeFile(configPath, [...config, `backup: { directory: ${JSON.stringify(backups)}, keep: 5 }`].join('\n'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     TEMPORAL_ADDRESS: temporal.address,
@@ -48,6 +51,7 @@ export async function startWorkerStack(taskQueue: string, config: string[]): Pro
     temporal,
     cluster,
     env,
+    backups,
     async startWorker(extra = {}) {
       const worker = await startWorkerProcess({ ...env, ...extra });
       children.add(worker.child);

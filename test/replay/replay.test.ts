@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { CONTINUE_APPROVAL_PATCH, SAFE_PRODUCTION_PATCH } from '../../workflows/definitions.js';
+import { BACKUP_COPY_PATCH, CONTINUE_APPROVAL_PATCH, SAFE_PRODUCTION_PATCH } from '../../workflows/definitions.js';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -48,18 +48,21 @@ describe('replay of recorded histories', () => {
       'approved.json',
       'approved.v2.json',
       'approved.v3.json',
+      'approved.v4.json',
       'continued.v3.json',
       'dry-run.json',
       'dry-run.v2.json',
       'dry-run.v3.json',
+      'dry-run.v4.json',
       'rejected.json',
       'rejected.v2.json',
       'rejected.v3.json',
+      'rejected.v4.json',
       'resumed.v3.json',
     ]);
   });
 
-  it('each version ran behind the patches of its time: v1 none, v2 safe-production, v3 also continue-approval-wait', async () => {
+  it('each version ran behind the patches of its time (v2 safe-production, v3 continue-approval-wait, v4 backup-copy)', async () => {
     for (const { name } of await histories()) {
       const text = await readFile(HISTORIES + name, 'utf8');
       const decoded = [...text.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
@@ -68,8 +71,10 @@ describe('replay of recorded histories', () => {
       const marked = (patch: string) => decoded.some((d) => d.includes(`"id":${JSON.stringify(patch)}`));
       const version = /\.(v\d)\.json$/.exec(name)?.[1] ?? 'v1';
       assert.equal(marked(SAFE_PRODUCTION_PATCH), version !== 'v1', name);
-      // A dry run never waits for approval, so it never meets the second patch.
-      assert.equal(marked(CONTINUE_APPROVAL_PATCH), version === 'v3' && !name.startsWith('dry-run'), name);
+      // A dry run never backs up nor waits for approval, so it never meets the later patches.
+      const waited = !name.startsWith('dry-run');
+      assert.equal(marked(CONTINUE_APPROVAL_PATCH), ['v3', 'v4'].includes(version) && waited, name);
+      assert.equal(marked(BACKUP_COPY_PATCH), version === 'v4' && waited, name);
     }
   });
 

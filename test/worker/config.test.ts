@@ -144,8 +144,10 @@ void describe('loadConfig', () => {
     ]);
     assert.equal(cfg.approval.requireProof, true, 'with a file, decisions need a proof unless it says otherwise');
     assert.deepEqual(cfg.warnings, [
+      `backup.directory is not set: copies of the snapshots go to ${cfg.backup.directory}, which does not outlive this machine; point it at a persistent volume`,
       'approval.requireProof is on and no allowed_signers are configured: only gateway proofs (PagerDuty) can count',
     ]);
+    assert.equal(cfg.backup.keep, 5);
     const serialized = JSON.stringify(cfg);
     assert.ok(!serialized.includes('hunter2') && !serialized.includes('secret'));
 
@@ -177,7 +179,7 @@ void describe('loadConfig', () => {
     await rejectsWith({ RUNBOOK_CONFIG: path }, [
       `RUNBOOK_CONFIG ${path}: approval: unknown key \`timeoutSecond\` — did you mean \`timeoutSeconds\`?`,
       `RUNBOOK_CONFIG ${path}: unknown key \`threshold\` — did you mean \`thresholds\`?`,
-      `RUNBOOK_CONFIG ${path}: unknown key \`foo\` (known keys: approval, verify, thresholds, cooldown, targets, redis, pagerduty)`,
+      `RUNBOOK_CONFIG ${path}: unknown key \`foo\` (known keys: approval, verify, thresholds, cooldown, backup, targets, redis, pagerduty)`,
     ]);
   });
 

@@ -5,7 +5,7 @@
  */
 import type { PodDescription, PodHealthSample, ResourceLimits } from '../../activities/kubernetes/types.js';
 import type { RunbookEvent } from '../../activities/notify/events.js';
-import type { BackupResult, RedisDiagnostics } from '../../activities/redis/types.js';
+import type { BackupCopy, BackupResult, RedisDiagnostics } from '../../activities/redis/types.js';
 import type { RunbookSettings } from '../../activities/settings/types.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
 import { Client } from '@temporalio/client';
@@ -143,6 +143,8 @@ export interface Recorder {
 export interface FakeOptions {
   settings?: RunbookSettings;
   backup?: BackupResult | Error;
+  /** The copy off the server: verified unless given (an Error makes the activity fail). */
+  copy?: Partial<BackupCopy> | Error;
   /** Restart counts podHealth returns, one per call (the last repeats). */
   restartCounts?: number[];
   ready?: boolean;
@@ -162,6 +164,35 @@ export interface FakeOptions {
 }
 
 /** Activity doubles for the workflow-logic tests, recording every call. */
+/** A copy off the server that passed its restore test. */
+export function verifiedCopy(): BackupCopy {
+  return {
+    path: '/backups/cache_redis-0/20261203T000000Z-TS1.rdb',
+    bytes: 1048576,
+    sha256: 'ab'.repeat(32),
+    crc64: '0123456789abcdef',
+    rdbVersion: 10,
+    redisVersion: '7.0.15',
+    copiedAt: '2026-12-03T00:00:00.000Z',
+    copyMs: 10,
+    rate: 100,
+    restoreTest: {
+      ok: true,
+      scratchVersion: '7.0.15',
+      sourceVersion: '7.0.15',
+      keys: 100,
+      expectedKeys: 100,
+      sampled: 50,
+      typesMatched: 50,
+      changedSince: 0,
+      loadMs: 5,
+    },
+    verified: true,
+    restoreHint: 'stop Redis, put it in place of /data/dump.rdb, start it',
+    pruned: 0,
+  };
+}
+
 export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activities: object; recorder: Recorder } {
   const recorder: Recorder = {
     calls: [],
@@ -195,6 +226,11 @@ export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activ
       return Promise.resolve(
         opts.backup ?? { confirmed: true, lastSave: 2, previousLastSave: 1, status: 'ok', durationMs: 5 },
       );
+    },
+    copyBackup: (...args: unknown[]): Promise<BackupCopy> => {
+      record('copyBackup', args);
+      if (opts.copy instanceof Error) return Promise.reject(opts.copy);
+      return Promise.resolve({ ...verifiedCopy(), ...opts.copy });
     },
     applyRedisAction: async (input: {
       action: { id: string };

@@ -13,7 +13,7 @@ import {
   statusQuery,
 } from '../../workflows/definitions.js';
 import type { RunbookStatus } from '../../workflows/definitions.js';
-import { testSettings } from './fixtures.js';
+import { testSettings, verifiedCopy } from './fixtures.js';
 import { Harness, until, waitForPhase } from './harness.js';
 
 const harness = new Harness();
@@ -221,6 +221,47 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
     assert.equal(recorder.named('applyRedisAction').length, 0);
     assert.ok(report.findings.some((f) => f.id === 'noeviction-near-limit'));
   });
+
+  it('copies the confirmed backup off the server before it asks, and tells the incident where it is', async () => {
+    let waiting: RunbookStatus | undefined;
+    const { recorder } = await run({}, async (h) => {
+      waiting = await waitForPhase(h, 'awaiting-approval');
+    });
+    assert.equal(recorder.named('copyBackup').length, 1);
+    assert.equal(waiting?.backup?.confirmed, true);
+    assert.match(waiting?.backup?.copy?.path ?? '', /\.rdb$/);
+    const order = recorder.events.map((e) => e.type);
+    assert.ok(order.indexOf('backup-copied') > order.indexOf('plan-ready'), order.join(' '));
+    const told = recorder.events.find((e) => e.type === 'backup-copied');
+    assert.equal(told?.type === 'backup-copied' && told.copy?.verified, true);
+  });
+
+  for (const [why, copy] of [
+    [
+      'fails its restore test',
+      {
+        verified: false,
+        restoreTest: { ...verifiedCopy().restoreTest, ok: false, reason: '3 keys loaded, 5 expected' },
+      },
+    ],
+    ['cannot be made', new Error('NOPERM this user has no permissions to run the sync command')],
+  ] as const) {
+    it(`a copy that ${why} leaves the backup unconfirmed: nothing risky runs without an override`, async () => {
+      let waiting: RunbookStatus | undefined;
+      const { report, recorder } = await run({ copy }, async (h) => {
+        waiting = await waitForPhase(h, 'awaiting-approval');
+      });
+      assert.equal(waiting?.backup?.confirmed, false);
+      assert.match(
+        waiting?.backup?.error ?? '',
+        copy instanceof Error ? /could not be copied off the server: NOPERM/ : /restore test: 3 keys/,
+      );
+      assert.equal(report.outcome, 'backup-failed');
+      assert.equal(recorder.named('applyRedisAction').length, 0);
+      const told = recorder.events.find((e) => e.type === 'backup-copied');
+      assert.match(told?.type === 'backup-copied' ? (told.error ?? '') : '', /restore test|copied off/);
+    });
+  }
 
   it('a failed backup blocks every risky action until the deadline', async () => {
     const { report, recorder } = await run({ backup: failedBackup }, noDrive);

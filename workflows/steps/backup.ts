@@ -1,5 +1,7 @@
+import { patched } from '@temporalio/workflow';
 import type { BackupResult } from '../../activities/redis/types.js';
-import { redisBackup } from '../activities.js';
+import { backupStore, redisBackup } from '../activities.js';
+import { BACKUP_COPY_PATCH, targetLabel } from '../definitions.js';
 import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
 
 /**
@@ -25,6 +27,7 @@ export async function backUp(run: RunbookRun): Promise<Ending | undefined> {
       error: failureMessage(err),
     };
   }
+  if (backup.confirmed && run.v2 && patched(BACKUP_COPY_PATCH)) await copyOffTheServer(run, backup);
   run.status.backup = backup;
   if (!backup.confirmed && run.needsApproval.length === 0)
     return {
@@ -32,4 +35,30 @@ export async function backUp(run: RunbookRun): Promise<Ending | undefined> {
       summary: `No confirmed backup (${backup.error ?? backup.status}): nothing was run.`,
     };
   return undefined;
+}
+
+/**
+ * "Backups beat regret" only if the backup survives the pod: the snapshot is streamed off the server into the backup
+ * store and restore-tested. Only a verified copy leaves the backup confirmed; the incident is told where it is.
+ */
+async function copyOffTheServer(run: RunbookRun, backup: BackupResult): Promise<void> {
+  const { input } = run;
+  try {
+    backup.copy = await backupStore.copyBackup.executeWithOptions(
+      { summary: 'copy the snapshot off the server and restore-test it' },
+      [{ redis: input.target.redis, incidentId: input.incidentId, target: targetLabel(input.target) }],
+    );
+    if (!backup.copy.verified) {
+      backup.confirmed = false;
+      backup.error = `the copy failed its restore test: ${backup.copy.restoreTest.reason ?? 'unknown'}`;
+    }
+  } catch (err) {
+    backup.confirmed = false;
+    backup.error = `the snapshot could not be copied off the server: ${failureMessage(err)}`;
+  }
+  await run.tell({
+    type: 'backup-copied',
+    ...(backup.copy ? { copy: backup.copy } : {}),
+    ...(backup.error ? { error: backup.error } : {}),
+  });
 }
