@@ -63,6 +63,9 @@ async function launch(binary: string, port: number, dir: string, opts: StartRedi
     'no',
     '--daemonize',
     'no',
+    // A diskless snapshot (the backup copy) starts at once instead of waiting 5 s for more replicas.
+    '--repl-diskless-sync-delay',
+    '0',
     ...(opts.enableDebug ? ['--enable-debug-command', 'yes'] : []),
     ...(opts.args ?? []),
   ];

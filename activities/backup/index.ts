@@ -50,13 +50,15 @@ function endpointOf(redis: Redis): ReplicationEndpoint {
 /** Heartbeats `state()` every second until the returned stop is called (a long load reports nothing itself). */
 function keepBeating(state: () => z.infer<typeof copyProgressSchema>): () => void {
   const progress = activityProgress(copyProgressSchema);
-  const beat = setInterval(() => {
+  const report = () => {
     try {
       progress.report(state());
     } catch {
       // Cancelled: the copy stops at its next step, and the activity fails with the cancellation.
     }
-  }, 1000);
+  };
+  report();
+  const beat = setInterval(report, 1000);
   return () => clearInterval(beat);
 }
 

@@ -1,8 +1,9 @@
 /**
  * A snapshot streamed off a Redis server the way `redis-cli --rdb` takes it: over the replication protocol (`SYNC`),
- * so it needs no `kubectl exec` and no access to the pod's volume, only the Redis port and credentials. The runbook
- * does not announce `capa eof`, so the server sends a disk-based snapshot with its length first (no diskless-sync
- * delay, and a length to check the copy against).
+ * so it needs no `kubectl exec` and no access to the pod's volume, only the Redis port and credentials. It announces
+ * `capa eof`, so a server with `repl-diskless-sync yes` (the default since 7.0) streams the snapshot from its fork
+ * without writing it to the pod's disk (after its `repl-diskless-sync-delay`), ended by a 40-byte marker; a
+ * disk-based server sends it with its length first. Both are handled.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
@@ -49,6 +50,33 @@ class Wire {
       }
       if (this.buffered.length > 64 * 1024) throw new Error('Redis sent an overlong reply line');
       await this.more();
+    }
+  }
+
+  /**
+   * Bytes up to the 40-byte end marker of a diskless transfer, handed to `sink` as they arrive (the marker held back
+   * until more comes, so it never reaches the sink).
+   */
+  async streamUntil(mark: Buffer, sink: SnapshotSink, onBytes: (done: number) => void): Promise<number> {
+    let done = 0;
+    let held: Buffer = this.buffered;
+    this.buffered = Buffer.alloc(0);
+    for (;;) {
+      if (held.length >= mark.length && held.subarray(held.length - mark.length).equals(mark)) {
+        const last = held.subarray(0, held.length - mark.length);
+        if (last.length) await sink(last);
+        return done + last.length;
+      }
+      if (held.length > mark.length) {
+        const out = held.subarray(0, held.length - mark.length);
+        held = held.subarray(out.length);
+        done += out.length;
+        await sink(out);
+        onBytes(done);
+      }
+      const next = await this.chunks.next();
+      if (next.done) throw new Error('Redis closed the connection before the end of the snapshot');
+      held = Buffer.concat([held, next.value]);
     }
   }
 
@@ -116,11 +144,16 @@ export async function streamSnapshot(
       );
       await expectOk(wire, 'AUTH');
     }
-    // Only the snapshot, no replication stream after it (Redis ≥ 7.0; older servers refuse the option, harmlessly).
+    // Diskless when the server allows it; only the snapshot, no replication stream after it (Redis >= 7.0; older
+    // servers refuse the option, harmlessly).
+    wire.write(resp('REPLCONF', 'capa', 'eof'));
+    await wire.line();
     wire.write(resp('REPLCONF', 'rdb-only', '1'));
     await wire.line();
     wire.write(resp('SYNC'));
     const header = await expectOk(wire, 'SYNC');
+    const diskless = /^\$EOF:(.{40})$/.exec(header);
+    if (diskless) return await wire.streamUntil(Buffer.from(diskless[1]!, 'latin1'), sink, (done) => onBytes(done, 0));
     const match = /^\$(\d+)$/.exec(header);
     if (!match) throw new Error(`SYNC: unexpected reply ${JSON.stringify(header.slice(0, 80))}`);
     const length = Number(match[1]);

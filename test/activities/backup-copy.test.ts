@@ -141,7 +141,8 @@ describe('backup copy off the server', () => {
   });
 
   it('with AUTH it copies; an ACL user without sync is refused, non-retryable, and nothing is left', async () => {
-    const secured = await startRedisServer({ args: ['--requirepass', 's3cret'] });
+    // Disk-based replication here, so both transfers (length-prefixed and diskless with an end marker) are covered.
+    const secured = await startRedisServer({ args: ['--requirepass', 's3cret', '--repl-diskless-sync', 'no'] });
     const admin = new Redis({ host: secured.host, port: secured.port, password: 's3cret' });
     try {
       await admin.set('k', 'v');
