@@ -30,6 +30,12 @@ export const CONTINUE_APPROVAL_PATCH = 'continue-approval-wait';
 /** The patch behind which a confirmed backup is also copied off the server and restore-tested. */
 export const BACKUP_COPY_PATCH = 'backup-copy';
 
+/**
+ * The patch behind which a run whose Redis cannot be reached plans from the Kubernetes evidence alone (or ends
+ * `needs-human`), and diagnoses Redis again once the pod is up.
+ */
+export const ACT_WITHOUT_REDIS_PATCH = 'act-without-redis';
+
 /** Name of the workflow type, for clients that start it by name. */
 export const WORKFLOW_TYPE = 'redisIncidentRunbook';
 
@@ -206,6 +212,8 @@ export interface RunbookResume {
   breakerOpen: boolean;
   /** The wait's deadline was already extended once (`onTimeout: escalate`). */
   escalated: boolean;
+  /** The plan was made without Redis (it could not be reached). */
+  withoutRedis?: boolean;
 }
 
 /**
@@ -278,7 +286,9 @@ export type Outcome =
   | 'remediation-failed'
   | 'verification-failed'
   | 'cancelled'
-  | 'incident-resolved';
+  | 'incident-resolved'
+  /** Nothing the runbook may do helps (Redis unreachable, nothing to act on in Kubernetes): a person must look. */
+  | 'needs-human';
 
 /** What `status` returns: what an operator needs to decide, and what happened so far. */
 export interface RunbookStatus {

@@ -88,6 +88,8 @@ export class RunbookRun {
   lease?: LeaseGrant;
   /** The cooldown is spent: every action of the plan needs a person's approval. */
   breakerOpen = false;
+  /** Redis could not be reached: the plan came from the Kubernetes evidence, and Redis is diagnosed once the pod is up. */
+  withoutRedis = false;
   /** The action running now, so a cancelled run can say how far it got. */
   current?: PlannedAction;
   /**
@@ -145,6 +147,7 @@ export class RunbookRun {
       ...(this.lease ? { lease: this.lease } : {}),
       breakerOpen: this.breakerOpen,
       escalated,
+      ...(this.withoutRedis ? { withoutRedis: true } : {}),
     };
   }
 
@@ -156,6 +159,7 @@ export class RunbookRun {
     this.pendingOverride = r.pendingOverride;
     this.lease = r.lease;
     this.breakerOpen = r.breakerOpen;
+    this.withoutRedis = r.withoutRedis ?? false;
     this.load(r.settings);
   }
 

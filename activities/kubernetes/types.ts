@@ -69,6 +69,8 @@ export interface LogClassification {
   bytesRead: number;
   signals: Array<{ signal: LogSignal; count: number; example: string }>;
   lastLines: string[];
+  /** The data Redis last loaded, from `RDB memory usage when created N Mb` (sizes a limit when Redis is down). */
+  loadedDataBytes?: number;
 }
 
 /** Step 3: requests, limits and the workload that owns the pod. */

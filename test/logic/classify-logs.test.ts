@@ -126,4 +126,15 @@ void describe('classifyLogs', () => {
     assert.ok(result.signals[0]?.example.endsWith('…'));
     assert.equal(result.lastLines[0]?.length, MAX_LINE_CHARS);
   });
+
+  it('reads the data size of the last RDB load, the latest one when Redis loaded several times', () => {
+    const log = [
+      '1:M 03 Dec 2026 06:00:01.000 * Loading RDB produced by version 7.0.15',
+      '1:M 03 Dec 2026 06:00:01.000 * RDB age 12 seconds',
+      '1:M 03 Dec 2026 06:00:01.000 * RDB memory usage when created 1024.50 Mb',
+      '1:M 03 Dec 2026 06:00:09.000 * RDB memory usage when created 1536.00 Mb',
+    ].join('\n');
+    assert.equal(classifyLogs(log).loadedDataBytes, 1536 * 1024 * 1024);
+    assert.equal(classifyLogs('1:M * Ready to accept connections').loadedDataBytes, undefined);
+  });
 });

@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { BACKUP_COPY_PATCH, CONTINUE_APPROVAL_PATCH, SAFE_PRODUCTION_PATCH } from '../../workflows/definitions.js';
+import {
+  ACT_WITHOUT_REDIS_PATCH,
+  BACKUP_COPY_PATCH,
+  CONTINUE_APPROVAL_PATCH,
+  SAFE_PRODUCTION_PATCH,
+} from '../../workflows/definitions.js';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -59,10 +64,11 @@ describe('replay of recorded histories', () => {
       'rejected.v3.json',
       'rejected.v4.json',
       'resumed.v3.json',
+      'unreachable.v5.json',
     ]);
   });
 
-  it('each version ran behind the patches of its time (v2 safe-production, v3 continue-approval-wait, v4 backup-copy)', async () => {
+  it('each version ran behind the patches of its time (v2 safe-production, v3 continue-approval-wait, v4 backup-copy, v5 act-without-redis)', async () => {
     for (const { name } of await histories()) {
       const text = await readFile(HISTORIES + name, 'utf8');
       const decoded = [...text.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
@@ -73,8 +79,11 @@ describe('replay of recorded histories', () => {
       assert.equal(marked(SAFE_PRODUCTION_PATCH), version !== 'v1', name);
       // A dry run never backs up nor waits for approval, so it never meets the later patches.
       const waited = !name.startsWith('dry-run');
-      assert.equal(marked(CONTINUE_APPROVAL_PATCH), ['v3', 'v4'].includes(version) && waited, name);
-      assert.equal(marked(BACKUP_COPY_PATCH), version === 'v4' && waited, name);
+      const unreachable = name.startsWith('unreachable');
+      assert.equal(marked(CONTINUE_APPROVAL_PATCH), ['v3', 'v4', 'v5'].includes(version) && waited, name);
+      // A Redis that is down is not backed up: the backup-copy patch never comes up in that run.
+      assert.equal(marked(BACKUP_COPY_PATCH), ['v4', 'v5'].includes(version) && waited && !unreachable, name);
+      assert.equal(marked(ACT_WITHOUT_REDIS_PATCH), unreachable, name);
     }
   });
 

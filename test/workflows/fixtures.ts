@@ -10,6 +10,7 @@ import type { RunbookSettings } from '../../activities/settings/types.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
 import { Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { createIdentityActivities, type IdentityPolicy } from '../../activities/identity/index.js';
 import { createTemporalActivities } from '../../activities/temporal/index.js';
 
@@ -161,6 +162,12 @@ export interface FakeOptions {
   identity?: IdentityPolicy;
   /** An action that runs until it is cancelled, heartbeating. */
   blockAction?: string;
+  /** The first diagnosis cannot reach Redis (a crash-looping pod); later ones find `after`. */
+  unreachableFirst?: boolean;
+  /** The pod as described (the seed by default). */
+  pod?: PodDescription;
+  /** The data size the previous log reports (`RDB memory usage when created`). */
+  loadedDataBytes?: number;
 }
 
 /** Activity doubles for the workflow-logic tests, recording every call. */
@@ -207,15 +214,25 @@ export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activ
   const record = (name: string, args: unknown[]) => recorder.calls.push({ name, args });
   const activities = {
     loadSettings: () => Promise.resolve(opts.settings ?? testSettings()),
-    describePod: (...args: unknown[]) => (record('describePod', args), Promise.resolve(seedPod())),
+    describePod: (...args: unknown[]) => (record('describePod', args), Promise.resolve(opts.pod ?? seedPod())),
     fetchPreviousLogs: (...args: unknown[]) => (
       record('fetchPreviousLogs', args),
-      Promise.resolve({ available: true, bytesRead: 100, signals: [], lastLines: ['1:M fork: Cannot allocate memory'] })
+      Promise.resolve({
+        available: true,
+        bytesRead: 100,
+        signals: [],
+        lastLines: ['1:M fork: Cannot allocate memory'],
+        ...(opts.loadedDataBytes ? { loadedDataBytes: opts.loadedDataBytes } : {}),
+      })
     ),
     checkLimits: (...args: unknown[]) => (record('checkLimits', args), Promise.resolve(seedLimits())),
     diagnoseRedis: (...args: unknown[]) => {
       record('diagnoseRedis', args);
       diagnoses++;
+      if (opts.unreachableFirst && diagnoses === 1)
+        return Promise.reject(
+          ApplicationFailure.create({ type: 'RedisUnreachable', message: 'connect ECONNREFUSED', nonRetryable: true }),
+        );
       return Promise.resolve(
         diagnoses === 1 || opts.stillBroken ? (opts.before ?? seedRedis()) : (opts.after ?? fixedRedis()),
       );

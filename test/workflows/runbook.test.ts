@@ -3,7 +3,10 @@
  * escalation. Activities are doubles here (and only here); the real ones are tested against real servers.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import {
   approveSignal,
@@ -13,10 +16,11 @@ import {
   statusQuery,
 } from '../../workflows/definitions.js';
 import type { RunbookStatus } from '../../workflows/definitions.js';
-import { testSettings, verifiedCopy } from './fixtures.js';
+import { seedPod, testSettings, verifiedCopy } from './fixtures.js';
 import { Harness, until, waitForPhase } from './harness.js';
 
 const harness = new Harness();
+const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
 const run = harness.run.bind(harness);
 
 const noDrive = () => Promise.resolve();
@@ -262,6 +266,42 @@ describe('redisIncidentRunbook on the time-skipping server', () => {
       assert.match(told?.type === 'backup-copied' ? (told.error ?? '') : '', /restore test|copied off/);
     });
   }
+
+  it('Redis unreachable, container OOMKilled: raises the limit from the logged data size, then diagnoses once the pod is up', async () => {
+    const loaded = 1536 * 1024 * 1024;
+    let waiting: RunbookStatus | undefined;
+    let history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> | undefined;
+    const { report, recorder } = await run({ unreachableFirst: true, loadedDataBytes: loaded }, async (h) => {
+      waiting = await waitForPhase(h, 'awaiting-approval');
+      await h.executeUpdate(decideUpdate, {
+        args: [{ decision: 'approve', by: 'alice@example.com', planId: waiting.plan!.id }],
+      });
+      await h.result();
+      history = await h.fetchHistory();
+    });
+    const raise = waiting!.plan!.actions.find((a) => a.id === 'raise-memory-limit');
+    assert.equal(waiting!.plan!.actions.length, 1, 'only what the Kubernetes evidence supports');
+    // Twice the 1,536 MiB the last load reported, in 256 MiB steps.
+    assert.equal(raise?.action.kind === 'set-memory-limit' && raise.action.bytes, 3072 * 1024 * 1024);
+    assert.match(raise?.summary ?? '', /last RDB load reported 1536 MiB/);
+    assert.equal(recorder.named('backupRedis').length, 0, 'no backup of a Redis that is down, and none needed');
+    assert.equal(recorder.named('setMemoryLimit').length, 1);
+    const order = recorder.calls.map((c) => c.name).filter((n) => n === 'podHealth' || n === 'diagnoseRedis');
+    assert.equal(order.at(-1), 'diagnoseRedis', 'Redis is diagnosed again after the window saw the pod');
+    assert.equal(order.filter((n) => n === 'diagnoseRedis').length, 2);
+    assert.equal(report.outcome, 'resolved');
+    if (process.env.RECORD_HISTORIES) await writeFile(`${HISTORIES}unreachable.v5.json`, historyToJSON(history!));
+  });
+
+  it('Redis unreachable and nothing in Kubernetes to act on: needs-human, with the findings in the note', async () => {
+    const pod = { ...seedPod(), containers: seedPod().containers.map((c) => ({ ...c, lastState: undefined })) };
+    const { report, recorder } = await run({ unreachableFirst: true, pod }, noDrive);
+    assert.equal(report.outcome, 'needs-human');
+    assert.match(report.summary, /a person must look.*Redis could not be diagnosed/);
+    assert.equal(recorder.named('backupRedis').length, 0);
+    const finished = recorder.events.at(-1);
+    assert.equal(finished?.type === 'finished' && finished.report.outcome, 'needs-human');
+  });
 
   it('a failed backup blocks every risky action until the deadline', async () => {
     const { report, recorder } = await run({ backup: failedBackup }, noDrive);

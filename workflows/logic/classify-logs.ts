@@ -63,8 +63,11 @@ export function classifyLogs(
   const keep = Math.max(0, Math.floor(opts.lastLines ?? DEFAULT_LAST_LINES));
   const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
   const found = new Map<LogSignal, { count: number; example: string }>();
+  let loadedDataBytes: number | undefined;
 
   for (const line of lines) {
+    const loaded = /RDB memory usage when created ([\d.]+) Mb/.exec(line);
+    if (loaded) loadedDataBytes = Math.round(Number(loaded[1]) * 1024 * 1024);
     for (const { signal, patterns } of PATTERNS) {
       if (!patterns.some((pattern) => pattern.test(line))) continue;
       const seen = found.get(signal);
@@ -77,5 +80,9 @@ export function classifyLogs(
     const seen = found.get(signal);
     if (seen) signals.push({ signal, ...seen });
   }
-  return { signals, lastLines: keep === 0 ? [] : lines.slice(-keep).map(truncate) };
+  return {
+    signals,
+    lastLines: keep === 0 ? [] : lines.slice(-keep).map(truncate),
+    ...(loadedDataBytes !== undefined ? { loadedDataBytes } : {}),
+  };
 }

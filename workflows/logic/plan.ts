@@ -41,11 +41,17 @@ export function hasJobQueueKeys(evidence: Evidence): boolean {
  * The remediation plan for the findings. Pure: the plan and its id depend only on the evidence and thresholds, so
  * the same evidence gives the same plan id and a changed one needs a new approval.
  */
-export function buildPlan(evidence: Evidence, findings: Finding[], t: Thresholds): RemediationPlan {
+export function buildPlan(
+  evidence: Evidence,
+  findings: Finding[],
+  t: Thresholds,
+  { withoutRedis = false }: { withoutRedis?: boolean } = {},
+): RemediationPlan {
   const has = (id: FindingId) => findings.some((f) => f.id === id);
   const r = evidence.redis;
   const actions: PlannedAction[] = [];
   const persistAdvice: string[] = [];
+  if (!r && withoutRedis) return kubernetesOnlyPlan(evidence, has);
   if (!r) return { id: contentId('plan', { actions }), actions, persistAdvice };
 
   const oldLimit = evidence.limits?.limits.memoryBytes;
@@ -150,6 +156,44 @@ export function buildPlan(evidence: Evidence, findings: Finding[], t: Thresholds
       risk: 'risky',
       destructive: true,
       summary: `Raise ${workload.kind} ${workload.namespace}/${workload.name} container ${container} memory limit from ${(oldLimit / MiB).toFixed(0)} MiB to ${mib} MiB: the data (${(r.memory.usedMemory / MiB).toFixed(0)} MiB used) does not fit under ${Math.round(t.maxmemoryShareOfLimit * 100)}% of the current limit; the pods restart to take it`,
+      action: { kind: 'set-memory-limit', workload, container, bytes: raised },
+    });
+    persistAdvice.push(`resources.limits.memory ${mib}Mi`);
+  }
+  const content = actions.map(({ id, risk, destructive, action }) => ({ id, risk, destructive, action }));
+  return { id: contentId('plan', content), actions, persistAdvice };
+}
+
+/** How much a limit grows when Redis is down and the data's size is unknown: half again, in 256 MiB steps. */
+const BLIND_LIMIT_FACTOR = 1.5;
+
+/**
+ * The plan when Redis cannot be reached (the usual state of a crash-looping pod): what the Kubernetes evidence alone
+ * supports. A container killed for memory gets a higher limit, sized on the data Redis last loaded (its log says) or,
+ * without that, half again the limit. Anything else is for a person.
+ */
+function kubernetesOnlyPlan(evidence: Evidence, has: (id: FindingId) => boolean): RemediationPlan {
+  const actions: PlannedAction[] = [];
+  const persistAdvice: string[] = [];
+  const limit = evidence.limits?.limits.memoryBytes;
+  const workload = evidence.limits?.workload;
+  const container = evidence.limits?.container;
+  if (has('pod-oomkilled') && limit && workload && container) {
+    const loaded = evidence.logs?.loadedDataBytes;
+    // The loaded data plus Redis's overhead and a fork's copy-on-write: twice the data, at least half again the limit.
+    const wanted = Math.max(limit * BLIND_LIMIT_FACTOR, loaded ? loaded * 2 : 0);
+    const raised = Math.ceil(wanted / LIMIT_STEP) * LIMIT_STEP;
+    const mib = raised / MiB;
+    const basis = loaded
+      ? `the last RDB load reported ${(loaded / MiB).toFixed(0)} MiB of data (twice that leaves room for overhead and a fork)`
+      : `the data's size is unknown, so half again`;
+    actions.push({
+      id: 'raise-memory-limit',
+      risk: 'risky',
+      // Not destructive here: the pod crash-loops already, so its restart loses nothing it holds; Redis comes back
+      // from the data on its volume, as it does at each crash.
+      destructive: false,
+      summary: `Raise ${workload.kind} ${workload.namespace}/${workload.name} container ${container} memory limit from ${(limit / MiB).toFixed(0)} MiB to ${mib} MiB: Redis cannot be reached and the container was killed for memory; ${basis}. The pods restart to take it, and the run diagnoses Redis once the pod is up`,
       action: { kind: 'set-memory-limit', workload, container, bytes: raised },
     });
     persistAdvice.push(`resources.limits.memory ${mib}Mi`);

@@ -11,6 +11,8 @@ import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
 export async function backUp(run: RunbookRun): Promise<Ending | undefined> {
   const plan = run.status.plan!;
   if (run.needsApproval.length === 0 && !plan.actions.some((a) => a.destructive)) return undefined;
+  // Redis is down, so no backup can be taken, and the plan only changes the pod (nothing destructive): it goes on.
+  if (run.withoutRedis && !plan.actions.some((a) => a.destructive)) return undefined;
   await run.enter('backing-up');
   let backup: BackupResult;
   try {

@@ -1,3 +1,5 @@
+import { patched } from '@temporalio/workflow';
+import { ACT_WITHOUT_REDIS_PATCH } from '../definitions.js';
 import { deriveFindings } from '../logic/findings.js';
 import { actionsNeedingApproval, buildPlan } from '../logic/plan.js';
 import type { Ending, RunbookRun } from '../run-state.js';
@@ -10,7 +12,9 @@ export async function planRemediation(run: RunbookRun): Promise<Ending | undefin
   await run.enter('planning');
   const { thresholds } = run.settings;
   const findings = deriveFindings(run.evidence, thresholds);
-  const plan = buildPlan(run.evidence, findings, thresholds);
+  // Asked only when Redis is down, so the runs recorded before it replay exactly as they ran.
+  run.withoutRedis = !run.evidence.redis && run.v2 && patched(ACT_WITHOUT_REDIS_PATCH);
+  const plan = buildPlan(run.evidence, findings, thresholds, { withoutRedis: run.withoutRedis });
   run.status.findings = findings;
   run.status.plan = plan;
   run.needsApproval = actionsNeedingApproval(plan);
@@ -21,6 +25,17 @@ export async function planRemediation(run: RunbookRun): Promise<Ending | undefin
       outcome: 'dry-run',
       summary: `Dry run: ${findings.length} finding(s), plan ${plan.id} with ${plan.actions.length} action(s); nothing was changed.`,
     };
+  if (plan.actions.length === 0 && run.withoutRedis) {
+    const critical = findings.filter((f) => f.severity === 'critical').map((f) => f.message);
+    return {
+      outcome: 'needs-human',
+      summary:
+        `Redis cannot be reached and nothing in the Kubernetes evidence is for the runbook to fix: a person must look. ${critical.join(' ')}`.slice(
+          0,
+          2000,
+        ),
+    };
+  }
   if (plan.actions.length === 0)
     return { outcome: 'nothing-to-do', summary: `${findings.length} finding(s) and no remediation to run.` };
   if (run.incidentResolved)

@@ -17,13 +17,17 @@ export async function verify(run: RunbookRun): Promise<Ending> {
   const { verify: window, thresholds } = run.settings;
   let after: RedisDiagnostics | undefined;
   let afterError: string | undefined;
-  try {
-    after = await redisScan.diagnoseRedis.executeWithOptions({ summary: 'Redis diagnostics after remediation' }, [
-      { redis },
-    ]);
-  } catch (err) {
-    afterError = failureMessage(err);
-  }
+  const diagnose = async () => {
+    try {
+      after = await redisScan.diagnoseRedis.executeWithOptions({ summary: 'Redis diagnostics after remediation' }, [
+        { redis },
+      ]);
+    } catch (err) {
+      afterError = failureMessage(err);
+    }
+  };
+  // A Redis that was down is diagnosed once the window saw the pod (re)start: first it must come up.
+  if (!run.withoutRedis) await diagnose();
   const samples: PodHealthSample[] = [];
   let podError: string | undefined;
   const { windowSeconds, intervalSeconds } = window;
@@ -38,6 +42,7 @@ export async function verify(run: RunbookRun): Promise<Ending> {
       podError = failureMessage(err);
     }
   }
+  if (run.withoutRedis) await diagnose();
   const findingsAfter = after
     ? deriveFindings({ ...run.evidence, redis: after, redisError: undefined }, thresholds)
     : [];
