@@ -103,6 +103,8 @@ const thresholdsSchema = z.strictObject({
   bigKeyBytes: positiveInt().default(10 * MIB),
   statKeyTtlSeconds: positiveInt().default(90 * DAY),
   sidekiqDeadMax: nonNegativeInt().default(10_000),
+  /** Sidekiq's own default `dead_timeout_in_seconds` is six months. */
+  sidekiqDeadMaxAgeDays: positiveInt().default(180),
   maxKeysPerAction: positiveInt().default(100_000),
   cleanupP99TargetMs: z
     .number({ error: 'expected a number' })

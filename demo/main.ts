@@ -183,6 +183,7 @@ async function demo(opts: DemoOptions): Promise<number> {
     }
     if (report.plan?.persistAdvice.length)
       say(`  persist in redis.conf / Helm values: ${report.plan.persistAdvice.join(', ')}`);
+    for (const advice of report.plan?.appAdvice ?? []) say(`  application: ${advice}`);
 
     const incident = pd.standIn.incident(INCIDENT);
     if (incident) {

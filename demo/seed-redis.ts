@@ -25,8 +25,8 @@ const OOM_MARGIN = 384 * 1024;
 
 /**
  * Reproduces the seed crash in the current db of a fresh server, in pipelines of {@link PIPELINE_BATCH} commands:
- * Sidekiq `stat:processed:<date>`/`stat:failed:<date>` keys without TTL (~5,000), a `dead` set of ~5,000 JSON jobs over
- * 60 days, a `retry` set of ~200, `queues` with `default` and `mailers` and their lists, a few 200–500 KB
+ * Sidekiq `stat:processed:<date>`/`stat:failed:<date>` keys without TTL (~5,000), a `dead` set of ~5,000 JSON jobs (most from
+ * the last 60 days, a fifth 200-400 days old: past Sidekiq's six-month retention), a `retry` set of ~200, `queues` with `default` and `mailers` and their lists, a few 200–500 KB
  * `Course#<id>:cache` JSON strings, `session:<id>` keys with a TTL. Then `maxmemory-policy noeviction` and a
  * `maxmemory` 384 KB below the memory in use, so writes fail with `OOM command not allowed`, and checks that a 100 KB
  * write is refused. Deterministic for a given scale. Meant for a fresh server: it adds to whatever is there.
@@ -52,7 +52,8 @@ export async function seedCrashScenario(redis: Redis, opts: SeedOptions = {}): P
   await inBatches(
     deadJobs,
     (p, i) => {
-      const failedAt = now - random() * 60 * DAY_MS;
+      // Most died in the last two months; one in five long ago, past Sidekiq's six-month retention.
+      const failedAt = now - (i % 5 === 0 ? 200 + random() * 200 : random() * 60) * DAY_MS;
       p.zadd('dead', Math.floor(failedAt / 1000), sidekiqJob(i, failedAt, random, 'dead'));
     },
     redis,

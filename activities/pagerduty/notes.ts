@@ -48,6 +48,7 @@ export function renderNote(event: RunbookEvent): string {
         lines.push(`- ${a.id} (${a.risk}, ${gate}): ${a.summary}`);
       }
       if (event.plan.actions.length === 0) lines.push('- nothing to run');
+      for (const advice of event.plan.appAdvice ?? []) lines.push(`Application setting: ${advice}`);
       if (event.needsApproval.length > 0) {
         lines.push(
           `To approve: run the "Approve Redis runbook" incident action, or ` +

@@ -118,10 +118,17 @@ const UNLINK_BATCH =
 end` +
   EPILOGUE;
 
-/** One chunk of a sorted-set trim (KEYS[2] the set, ARGV[4] how many to keep, ARGV[5] the chunk), no cap. */
+/**
+ * One chunk of a sorted-set trim (KEYS[2] the set, ARGV[4] how many to keep, ARGV[5] the chunk, ARGV[6] an optional
+ * age cut-off: members scored at or below it go too), no cap. Both limits remove from the lowest scores, so the
+ * members to remove are the lowest `max(ZCARD - keep, ZCOUNT -inf cutoff)`.
+ */
 const TRIM_BATCH =
   PROLOGUE +
   `local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if ARGV[6] ~= nil and ARGV[6] ~= '' then
+  excess = math.max(excess, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6]))
+end
 if excess > 0 then
   local before = redis.call('MEMORY', 'USAGE', KEYS[2]) or 0
   done = redis.call('ZREMRANGEBYRANK', KEYS[2], 0, math.min(excess, tonumber(ARGV[5])) - 1)
@@ -255,13 +262,14 @@ async function scanMatching(
 
 /**
  * Trims a sorted set so that only its `keep` members with the highest scores (the newest, for Sidekiq's timestamped
- * sets) remain: the equivalent of `ZREMRANGEBYRANK key 0 -(keep+1)`, done in chunks of {@link TRIM_CHUNK} members,
+ * sets) remain, and none scored at or below `maxScore` when given (an age cut-off, fixed at plan time so a retry
+ * removes the same members): the equivalent of `ZREMRANGEBYRANK key 0 -(keep+1)` then `ZREMRANGEBYSCORE`, done in chunks of {@link TRIM_CHUNK} members,
  * each chunk and its count one script. A missing key is already trimmed; a key of another type is refused
  * (`InvalidAction`).
  */
 export async function trimSortedSet(
   redis: Redis,
-  job: { actionId: string; marker: string; key: string; keep: number },
+  job: { actionId: string; marker: string; key: string; keep: number; maxScore?: number },
   progress: Progress<CleanupState>,
 ): Promise<CleanupOutcome & { remaining: number }> {
   if (!Number.isInteger(job.keep) || job.keep < 0) throw invalidAction(`keep must be an integer ≥ 0, got ${job.keep}`);
@@ -284,7 +292,7 @@ export async function trimSortedSet(
       redis,
       'trim',
       [job.marker, job.key],
-      [Number.MAX_SAFE_INTEGER, '0', MARKER_TTL_SECONDS, job.keep, TRIM_CHUNK],
+      [Number.MAX_SAFE_INTEGER, '0', MARKER_TTL_SECONDS, job.keep, TRIM_CHUNK, job.maxScore ?? ''],
     );
     const added = batch.touched - state.touched;
     state.touched = batch.touched;

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { RunbookErrorType } from '../../workflows/definitions.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
+import { protectOwnConnection } from './server-signals.js';
 
 /**
  * Builds the client for one address. The worker supplies it (and resolves credentials from its environment); the
@@ -53,6 +54,8 @@ export async function withRedis<T>(
     // comes as an 'error' event (which, without a listener, ioredis would also print as unhandled).
     redis.on('error', (err: Error) => (lastEvent = err));
     if (redis.status === 'wait') await redis.connect();
+    // The runbook's own connection is never evicted for client memory and never ages the keys it reads.
+    await protectOwnConnection(redis);
     return await fn(redis);
   } catch (err) {
     const real = lastEvent && err instanceof Error && /Connection is closed/.test(err.message) ? lastEvent : err;

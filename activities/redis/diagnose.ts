@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { PrefixUsage, RedisDiagnostics } from './types.js';
 import { configGet, infoText } from './config.js';
 import { parseInfo, riskyCommandsOf, summarizeInfo } from './info.js';
+import { protectOwnConnection, readServerSignals } from './server-signals.js';
 import type { Progress } from './progress.js';
 import { OTHER_PREFIX, scanKeyspace, type ScanOptions, type ScanState } from './scan.js';
 import { readSidekiqFigures } from './sidekiq.js';
@@ -29,10 +30,12 @@ export async function collectDiagnostics(
   options: DiagnoseOptions,
   progress: Progress<ScanState>,
 ): Promise<RedisDiagnostics> {
+  const own = await protectOwnConnection(redis);
   const sections = parseInfo(
     await infoText(redis, 'server', 'memory', 'keyspace', 'stats', 'clients', 'persistence', 'commandstats'),
   );
   const info = summarizeInfo(sections);
+  const signals = await readServerSignals(redis, sections, own);
   const memoryDoctor = await doctor(redis);
   const config = await configGet(redis, 'maxmemory', 'maxmemory-policy', 'dir', 'dbfilename', 'appendonly');
 
@@ -67,6 +70,7 @@ export async function collectDiagnostics(
     prefixes: foldPrefixes(scan.prefixes, REPORTED_PREFIXES),
     sidekiq,
     ...(memoryDoctor ? { memoryDoctor } : {}),
+    signals,
     commands: riskyCommandsOf(sections),
     scannedKeys: scan.scannedKeys,
     ...probe,

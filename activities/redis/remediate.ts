@@ -84,7 +84,13 @@ export async function applyAction(
       await redis.select(options.db ?? 0);
       const outcome = await trimSortedSet(
         redis,
-        { actionId: id, marker, key: action.key, keep: action.keep },
+        {
+          actionId: id,
+          marker,
+          key: action.key,
+          keep: action.keep,
+          ...(action.maxScore !== undefined ? { maxScore: action.maxScore } : {}),
+        },
         progress,
       );
       return {

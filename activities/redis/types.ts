@@ -64,9 +64,17 @@ export interface RedisDiagnostics {
     statKeysWithoutTtl: number;
     /** Age of the oldest job in the dead set, in seconds (from its score, the time it died); absent when empty. */
     oldestDeadAgeSeconds?: number;
+    /** The server's clock (`TIME`, epoch seconds) when read: the base of an age cut-off that a retry keeps. */
+    serverTime?: number;
+    /** Age of the oldest failure among the sampled retry jobs (`failed_at`), in seconds. */
+    oldestRetryAgeSeconds?: number;
+    /** Job classes of the newest dead and retry jobs (a sample), most failing first: which worker is failing. */
+    failingClasses?: Array<{ name: string; dead: number; retry: number }>;
   };
   /** `MEMORY DOCTOR`'s advice, cut short. */
   memoryDoctor?: string;
+  /** What newer servers tell where memory and latency go (each field only where the server has it). */
+  signals?: ServerSignals;
   /** Calls since the last stats reset (`INFO commandstats`) of the commands that hurt a busy server. */
   commands?: {
     keys: number;
@@ -153,4 +161,25 @@ export interface CleanupPreview {
   samples: string[];
   /** Keys in the db (`DBSIZE`), to set the matches against. */
   dbKeys: number;
+}
+
+/** `MEMORY STATS`, `LATENCY LATEST`, `CLIENT LIST` and the client-memory fields of Redis 7. */
+export interface ServerSignals {
+  /** Client buffers (`MEMORY STATS` clients.normal): query and output buffers of ordinary clients. */
+  clientsMemory?: number;
+  /** Replicas' output buffers (`clients.slaves`). */
+  replicaBuffersMemory?: number;
+  replicationBacklog?: number;
+  /** Memory `maxmemory` does not count (replica and AOF buffers): used memory can pass maxmemory by this much. */
+  notCountedForEvict?: number;
+  /** Clients Redis disconnected to keep `maxmemory-clients` (7.0+). */
+  evictedClients?: number;
+  /** `maxmemory-clients` (0: unlimited), where the server has it. */
+  maxmemoryClients?: string;
+  /** The client with the largest output buffer (`CLIENT LIST` omem). */
+  largestOutputBuffer?: { bytes: number; client: string };
+  /** `LATENCY LATEST`: events whose spikes the latency monitor saw (needs `latency-monitor-threshold`). */
+  latency?: Array<{ event: string; latestMs: number; maxMs: number }>;
+  /** Whether the runbook's own connection runs with `CLIENT NO-EVICT` / `NO-TOUCH` (refused by older servers). */
+  ownConnection?: { noEvict: boolean; noTouch: boolean };
 }

@@ -55,6 +55,8 @@ export interface Thresholds {
   statKeyTtlSeconds: number;
   /** Sidekiq dead-set size above which it is trimmed. */
   sidekiqDeadMax: number;
+  /** Age in days past which dead jobs are trimmed (Sidekiq's `dead_timeout_in_seconds`); absent in runs before it. */
+  sidekiqDeadMaxAgeDays?: number;
   /** Cap on keys one cleanup action may touch (blast radius). */
   maxKeysPerAction: number;
   /** p99 of a concurrent probe, in ms, above which key cleanups pause between batches (absent: the activity's 5 ms). */

@@ -122,6 +122,7 @@ export function renderStatus(view: StatusView): string[] {
         lines.push(`  ${a.id} (${a.risk}${a.destructive ? ', destructive' : ''}): ${a.summary}`);
       }
       for (const advice of s.plan.persistAdvice) lines.push(`  persist: ${advice}`);
+      for (const advice of s.plan.appAdvice ?? []) lines.push(`  application: ${advice}`);
     }
     if (s.awaitingApproval.length > 0) {
       lines.push(

@@ -150,7 +150,9 @@ void describe('diagnoseRedis', () => {
 
     const now = Number((await admin.time())[0]);
     assert.ok(Math.abs((d.sidekiq?.oldestDeadAgeSeconds ?? 0) - (now - 1)) <= 2, 'the dead job scored 1 s after epoch');
+    assert.ok(Math.abs((d.sidekiq?.serverTime ?? 0) - now) <= 2, "the server's clock, the base of an age cut-off");
     assert.deepEqual(d.sidekiq, {
+      serverTime: d.sidekiq?.serverTime,
       oldestDeadAgeSeconds: d.sidekiq?.oldestDeadAgeSeconds,
       retry: 3,
       dead: 5,
@@ -179,6 +181,37 @@ void describe('diagnoseRedis', () => {
     assert.match(d.writeError ?? '', /^OOM command not allowed/);
     assert.equal(d.config.maxmemory, 1);
     assert.equal(d.sidekiq, undefined, 'no Sidekiq keys, no Sidekiq figures');
+  });
+
+  void it("reads Redis 7's signals (MEMORY STATS, LATENCY LATEST, the largest output buffer) and protects its own connection", async () => {
+    await admin.config('SET', 'latency-monitor-threshold', '50');
+    await admin.call('DEBUG', 'SLEEP', '0.12');
+    // A client with a big unread reply in its output buffer.
+    const slow = new Redis({ host: server.host, port: server.port, connectionName: 'slow-reader' });
+    await slow.set('big:reply', 'x'.repeat(4 * 1024 * 1024));
+    try {
+      slow.stream.pause();
+      for (let i = 0; i < 8; i++) void slow.get('big:reply').catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      const d = await activities.diagnoseRedis({ redis: addr });
+      const s = d.signals!;
+      assert.equal(typeof s.clientsMemory, 'number');
+      assert.equal(typeof s.replicationBacklog, 'number');
+      assert.equal(s.notCountedForEvict, 0);
+      assert.equal(s.evictedClients, 0);
+      assert.equal(s.maxmemoryClients, '0');
+      assert.ok((s.largestOutputBuffer?.bytes ?? 0) > 1024 * 1024, JSON.stringify(s.largestOutputBuffer));
+      assert.match(s.largestOutputBuffer?.client ?? '', /^slow-reader .*last command get/);
+      const command = s.latency?.find((l) => l.event === 'command');
+      assert.ok((command?.maxMs ?? 0) >= 120, JSON.stringify(s.latency));
+      const [major = 0, minor = 0] = d.version.split('.').map(Number);
+      assert.deepEqual(s.ownConnection, { noEvict: true, noTouch: major > 7 || (major === 7 && minor >= 2) });
+    } finally {
+      slow.disconnect();
+      await admin.config('SET', 'latency-monitor-threshold', '0');
+      await admin.call('LATENCY', 'RESET');
+      await admin.unlink('big:reply');
+    }
   });
 
   void it('reads memory overhead, MEMORY DOCTOR and the calls of KEYS, DEL, MONITOR and FLUSHALL', async () => {
@@ -557,6 +590,41 @@ void describe('applyRedisAction', () => {
     assert.equal((await apply({ kind: 'trim-sorted-set', key: 'missing', keep: 1 })).keysTouched, 0);
     await admin.set('str', 'v');
     await assert.rejects(apply({ kind: 'trim-sorted-set', key: 'str', keep: 1 }), invalid);
+  });
+
+  void it('trim-sorted-set with an age cut-off: the older of the two limits wins, and a retry removes nothing more', async () => {
+    await admin.unlink('dead');
+    const members: Array<number | string> = [];
+    for (let i = 1; i <= 1000; i++) members.push(i, `job-${i}`);
+    await admin.zadd('dead', ...members);
+    // Keep the newest 900, but nothing scored 300 or less: the age limit removes more than the size limit.
+    const byAge = await apply({ kind: 'trim-sorted-set', key: 'dead', keep: 900, maxScore: 300 });
+    assert.equal(byAge.keysTouched, 300);
+    assert.deepEqual(await admin.zrange('dead', '0', '0', 'WITHSCORES'), ['job-301', '301']);
+    assert.equal((await apply({ kind: 'trim-sorted-set', key: 'dead', keep: 900, maxScore: 300 })).keysTouched, 0);
+    // The size limit removes more than an old cut-off: the newest 500 stay.
+    await apply({ kind: 'trim-sorted-set', key: 'dead', keep: 500, maxScore: 10 }, 'trim-again');
+    assert.equal(await admin.zcard('dead'), 500);
+  });
+
+  void it("Sidekiq's failing job classes and the oldest retry failure, from the newest jobs' payloads", async () => {
+    await admin.flushdb();
+    const now = Number((await admin.time())[0]);
+    const job = (cls: string, failedAt: number, wrapped?: string) =>
+      JSON.stringify({ class: cls, ...(wrapped ? { wrapped } : {}), failed_at: failedAt, jid: `${cls}-${failedAt}` });
+    await admin.zadd('dead', now - 10, job('HardWorker', now - 10), now - 5, job('HardWorker', now - 5));
+    await admin.zadd(
+      'dead',
+      now - 3,
+      job('ActiveJob::QueueAdapters::SidekiqAdapter::JobWrapper', now - 3, 'ExportJob'),
+    );
+    await admin.zadd('retry', now + 60, job('HardWorker', now - 7200), now + 90, 'not json');
+    const d = await activities.diagnoseRedis({ redis: addr });
+    assert.deepEqual(d.sidekiq?.failingClasses, [
+      { name: 'HardWorker', dead: 2, retry: 1 },
+      { name: 'ExportJob', dead: 1, retry: 0 },
+    ]);
+    assert.ok(Math.abs((d.sidekiq?.oldestRetryAgeSeconds ?? 0) - 7200) <= 2);
   });
 
   void it('memory-purge, config-rewrite without a config file, and refusals', async () => {

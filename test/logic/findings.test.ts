@@ -119,6 +119,46 @@ void describe('deriveFindings', () => {
       negatives: [['at the limit', evidence({ sidekiq: { ...healthyRedis().sidekiq!, dead: 10_000 } })]],
     },
     {
+      rule: 'client-buffers-large',
+      positive: evidence({
+        signals: {
+          clientsMemory: 120 * MiB,
+          maxmemoryClients: '0',
+          largestOutputBuffer: { bytes: 90 * MiB, client: 'pubsub-reader (10.0.0.9:5512), last command subscribe' },
+        },
+      }),
+      negatives: [
+        ['small buffers', evidence({ signals: { clientsMemory: 2 * MiB } })],
+        ['an older server', evidence({ signals: {} })],
+      ],
+    },
+    {
+      rule: 'memory-not-counted-for-evict',
+      positive: evidence({ signals: { notCountedForEvict: 300 * MiB } }),
+      negatives: [['a small AOF buffer', evidence({ signals: { notCountedForEvict: 1 * MiB } })]],
+    },
+    {
+      rule: 'clients-evicted',
+      positive: evidence({ signals: { evictedClients: 3, maxmemoryClients: '5%' } }),
+      negatives: [['none evicted', evidence({ signals: { evictedClients: 0 } })]],
+    },
+    {
+      rule: 'latency-spikes',
+      positive: evidence({ signals: { latency: [{ event: 'fork', latestMs: 420, maxMs: 900 }] } }),
+      negatives: [['small blips', evidence({ signals: { latency: [{ event: 'command', latestMs: 3, maxMs: 12 }] } })]],
+    },
+    {
+      rule: 'sidekiq-dead-old',
+      positive: evidence({ sidekiq: { ...healthyRedis().sidekiq!, dead: 500, oldestDeadAgeSeconds: 181 * 86_400 } }),
+      negatives: [
+        [
+          'within the retention',
+          evidence({ sidekiq: { ...healthyRedis().sidekiq!, oldestDeadAgeSeconds: 180 * 86_400 } }),
+        ],
+        ['an empty dead set', evidence({ sidekiq: { ...healthyRedis().sidekiq!, dead: 0 } })],
+      ],
+    },
+    {
       rule: 'sidekiq-retry-large',
       positive: evidence({ sidekiq: { ...healthyRedis().sidekiq!, retry: 20_000 } }),
       negatives: [['a few retries', evidence({ sidekiq: { ...healthyRedis().sidekiq!, retry: 500 } })]],
@@ -261,6 +301,46 @@ void describe('deriveFindings', () => {
     )!;
     assert.equal(live.evidence['historicalPeak'], false);
     assert.match(live.message, /live fragmentation \(allocator_frag_ratio 3\.50\)/);
+  });
+
+  void it('names the failing job classes, and raises no age finding for runs whose settings predate the threshold', () => {
+    const sk = {
+      ...healthyRedis().sidekiq!,
+      dead: 500,
+      oldestDeadAgeSeconds: 300 * 86_400,
+      failingClasses: [
+        { name: 'WebhookDeliveryJob', dead: 120, retry: 30 },
+        { name: 'MailerJob', dead: 20, retry: 2 },
+      ],
+    };
+    assert.match(
+      finding(evidence({ sidekiq: sk }), 'sidekiq-dead-old')!.message,
+      /300 days, past the 180-day retention.*WebhookDeliveryJob \(120 dead, 30 retrying\), MailerJob/,
+    );
+    const older = { ...thresholds, sidekiqDeadMaxAgeDays: undefined };
+    assert.equal(
+      deriveFindings(evidence({ sidekiq: sk }), older).some((f) => f.id === 'sidekiq-dead-old'),
+      false,
+    );
+  });
+
+  void it('names the client with the largest buffer, asks for maxmemory-clients, and explains a slow fork', () => {
+    const buffers = finding(
+      evidence({
+        signals: {
+          clientsMemory: 120 * MiB,
+          maxmemoryClients: '0',
+          largestOutputBuffer: { bytes: 90 * MiB, client: 'pubsub-reader (10.0.0.9:5512), last command subscribe' },
+        },
+      }),
+      'client-buffers-large',
+    )!;
+    assert.match(buffers.message, /largest output buffer is 90.0 MiB, pubsub-reader .*maxmemory-clients is 0/);
+    const fork = finding(
+      evidence({ signals: { latency: [{ event: 'fork', latestMs: 420, maxMs: 900 }] } }),
+      'latency-spikes',
+    )!;
+    assert.match(fork.message, /fork up to 900 ms.*a slow fork/);
   });
 
   void it('says how old the oldest dead job is', () => {

@@ -92,6 +92,25 @@ void describe('buildPlan', () => {
     assert.deepEqual(action(big, 'trim-sidekiq-dead')?.action, { kind: 'trim-sorted-set', key: 'dead', keep: 10_000 });
   });
 
+  void it('trims dead jobs past the age limit by score, cut at the server time the diagnosis read, with sidekiq.rb advice', () => {
+    const serverTime = 1_800_000_000;
+    const old = seed({
+      sidekiq: { ...seedRedis().sidekiq!, dead: 5000, oldestDeadAgeSeconds: 400 * 86_400, serverTime },
+    });
+    const trim = action(old, 'trim-sidekiq-dead')!;
+    assert.deepEqual(trim.action, {
+      kind: 'trim-sorted-set',
+      key: 'dead',
+      keep: 10_000,
+      maxScore: serverTime - 180 * 86_400,
+    });
+    assert.match(trim.summary, /jobs that died before 2026-07-19 \(180 days\) and all but the newest 10000/);
+    const plan = buildPlan(old, deriveFindings(old, thresholds), thresholds);
+    assert.ok(plan.appAdvice?.some((a) => a.includes('dead_timeout_in_seconds] = 180 * 24 * 60 * 60')));
+    // The same evidence gives the same cut-off, so the plan's id (and what an approval names) holds.
+    assert.equal(buildPlan(old, deriveFindings(old, thresholds), thresholds).id, plan.id);
+  });
+
   void it('prefers volatile-lru where Sidekiq shares the instance, and says to split it', () => {
     assert.equal(hasJobQueueKeys(seed()), true);
     const policy = action(seed(), 'set-maxmemory-policy')!;

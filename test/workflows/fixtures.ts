@@ -126,6 +126,7 @@ export function testSettings(
       bigKeyBytes: 10 * MiB,
       statKeyTtlSeconds: 90 * 86400,
       sidekiqDeadMax: 10000,
+      sidekiqDeadMaxAgeDays: 180,
       maxKeysPerAction: 100000,
       cleanupP99TargetMs: 5,
     },

@@ -9,7 +9,8 @@ export type RemediationAction =
   | { kind: 'set-maxmemory-policy'; policy: string }
   | { kind: 'expire-keys'; pattern: string; ttlSeconds: number; maxKeys: number }
   | { kind: 'unlink-keys'; pattern: string; maxKeys: number }
-  | { kind: 'trim-sorted-set'; key: string; keep: number }
+  /** Keeps the newest `keep` members, and none scored at or below `maxScore` (an age cut-off) when given. */
+  | { kind: 'trim-sorted-set'; key: string; keep: number; maxScore?: number }
   | { kind: 'memory-purge' }
   | { kind: 'config-rewrite' }
   | { kind: 'rolling-restart'; workload: WorkloadRef }
@@ -42,6 +43,8 @@ export interface RemediationPlan {
   actions: PlannedAction[];
   /** Values to persist outside Redis (Helm values, ConfigMap, redis.conf): a runtime CONFIG SET is lost at restart. */
   persistAdvice: string[];
+  /** Settings for the applications that fill this Redis (Sidekiq's `sidekiq.rb`), for the report. */
+  appAdvice?: string[];
 }
 
 export interface ActionResult {

@@ -40,8 +40,13 @@ export type FindingId =
   | 'aof-write-failing'
   | 'sidekiq-stat-no-ttl'
   | 'sidekiq-dead-large'
+  | 'sidekiq-dead-old'
   | 'sidekiq-retry-large'
   | 'command-del-slow'
+  | 'client-buffers-large'
+  | 'memory-not-counted-for-evict'
+  | 'clients-evicted'
+  | 'latency-spikes'
   | 'cleanup-pattern-refused'
   | 'cleanup-pattern-unmatched'
   | 'command-keys'
@@ -146,6 +151,13 @@ const logRules: Rule = (e) => {
     evidence: { signal: s.signal, count: s.count },
   }));
 };
+
+/** `; failing most: A (12 dead, 3 retrying), B (…)`, from the sampled jobs' classes. */
+function failing(sk: NonNullable<NonNullable<Evidence['redis']>['sidekiq']>): string {
+  const top = (sk.failingClasses ?? []).slice(0, 3);
+  if (top.length === 0) return '';
+  return `; failing most (newest jobs): ${top.map((c) => `${c.name} (${c.dead} dead, ${c.retry} retrying)`).join(', ')}`;
+}
 
 const memoryRules: Rule = (e, t) => {
   const r = e.redis;
@@ -271,12 +283,22 @@ const keyRules: Rule = (e, t) => {
       evidence: { statKeys: sk.statKeys, statKeysWithoutTtl: sk.statKeysWithoutTtl },
     });
   }
+  const maxAgeDays = t.sidekiqDeadMaxAgeDays;
+  const age = sk?.oldestDeadAgeSeconds;
+  // Runs whose settings predate the age threshold never raise it, so they replay as they ran.
+  if (sk && maxAgeDays !== undefined && age !== undefined && age > maxAgeDays * 86400) {
+    out.push({
+      id: 'sidekiq-dead-old',
+      severity: 'warning',
+      message: `The Sidekiq dead set keeps jobs for ${Math.floor(age / 86400)} days, past the ${maxAgeDays}-day retention (dead_timeout): ${sk.dead} dead jobs take memory nobody reads${failing(sk)}.`,
+      evidence: { dead: sk.dead, oldestDeadAgeSeconds: age, maxAgeDays },
+    });
+  }
   if (sk && sk.dead > t.sidekiqDeadMax) {
-    const age = sk.oldestDeadAgeSeconds;
     out.push({
       id: 'sidekiq-dead-large',
       severity: 'warning',
-      message: `The Sidekiq dead set holds ${sk.dead} jobs (above ${t.sidekiqDeadMax})${age !== undefined ? `, the oldest dead for ${Math.floor(age / 86400)} days` : ''}.`,
+      message: `The Sidekiq dead set holds ${sk.dead} jobs (above ${t.sidekiqDeadMax})${age !== undefined ? `, the oldest dead for ${Math.floor(age / 86400)} days` : ''}${maxAgeDays !== undefined ? failing(sk) : ''}.`,
       evidence: { dead: sk.dead, retry: sk.retry, ...(age !== undefined ? { oldestDeadAgeSeconds: age } : {}) },
     });
   }
@@ -284,7 +306,7 @@ const keyRules: Rule = (e, t) => {
     out.push({
       id: 'sidekiq-retry-large',
       severity: 'warning',
-      message: `The Sidekiq retry set holds ${sk.retry} jobs (above ${t.sidekiqDeadMax}): jobs keep failing; find why before they die.`,
+      message: `The Sidekiq retry set holds ${sk.retry} jobs (above ${t.sidekiqDeadMax}): jobs keep failing; find why before they die${maxAgeDays !== undefined ? failing(sk) : ''}.`,
       evidence: { retry: sk.retry, dead: sk.dead },
     });
   }
@@ -355,7 +377,73 @@ const commandRules: Rule = (e) => {
   return out;
 };
 
-const rules: Rule[] = [podRules, logRules, memoryRules, keyRules, commandRules, cleanupRules];
+/** Share of used memory past which client buffers are a finding (and at least this much memory). */
+const CLIENT_BUFFERS_SHARE = 0.1;
+const CLIENT_BUFFERS_MIN = 32 * 1024 * 1024;
+/** Share of maxmemory past which memory eviction does not count is a finding. */
+const NOT_COUNTED_SHARE = 0.1;
+/** A latency spike worth a finding, in ms. */
+const LATENCY_SPIKE_MS = 100;
+
+/** What newer servers (Redis 7) tell about client memory, memory eviction ignores, and latency spikes. */
+const serverSignalRules: Rule = (e) => {
+  const r = e.redis;
+  const s = r?.signals;
+  if (!r || !s) return [];
+  const out: Finding[] = [];
+  const used = r.memory.usedMemory;
+  const clients = s.clientsMemory ?? 0;
+  if (clients >= CLIENT_BUFFERS_MIN && clients >= used * CLIENT_BUFFERS_SHARE) {
+    const largest = s.largestOutputBuffer
+      ? `; the largest output buffer is ${mib(s.largestOutputBuffer.bytes)}, ${s.largestOutputBuffer.client}`
+      : '';
+    const cap =
+      s.maxmemoryClients === '0'
+        ? '; maxmemory-clients is 0 (unlimited): set it (e.g. 5%) so Redis drops the worst client instead of failing writes'
+        : '';
+    out.push({
+      id: 'client-buffers-large',
+      severity: 'warning',
+      message: `Client buffers take ${mib(clients)} (${pct(clients / Math.max(used, 1))} of used memory): slow consumers (pub/sub, MONITOR, big replies) are filling memory${largest}${cap}.`,
+      evidence: { clientsMemory: clients, usedMemory: used },
+    });
+  }
+  const notCounted = s.notCountedForEvict ?? 0;
+  const maxmemory = r.config.maxmemory;
+  if (maxmemory > 0 && notCounted >= maxmemory * NOT_COUNTED_SHARE) {
+    out.push({
+      id: 'memory-not-counted-for-evict',
+      severity: 'warning',
+      message: `${mib(notCounted)} of replica and AOF buffers is not counted against maxmemory (${mib(maxmemory)}): used memory can pass maxmemory by that much, toward the container limit.`,
+      evidence: { notCountedForEvict: notCounted, maxmemory },
+    });
+  }
+  if ((s.evictedClients ?? 0) > 0) {
+    out.push({
+      id: 'clients-evicted',
+      severity: 'warning',
+      message: `Redis disconnected ${s.evictedClients} client(s) to keep client memory under maxmemory-clients (${s.maxmemoryClients ?? '?'}): those applications saw their connection drop.`,
+      evidence: { evictedClients: s.evictedClients ?? 0 },
+    });
+  }
+  const spikes = (s.latency ?? []).filter((l) => l.maxMs >= LATENCY_SPIKE_MS).sort((a, b) => b.maxMs - a.maxMs);
+  if (spikes.length > 0) {
+    out.push({
+      id: 'latency-spikes',
+      severity: 'warning',
+      message: `The latency monitor saw spikes: ${spikes
+        .slice(0, 3)
+        .map((l) => `${l.event} up to ${l.maxMs} ms (latest ${l.latestMs} ms)`)
+        .join(
+          ', ',
+        )}${spikes.some((l) => l.event === 'fork') ? '; a slow fork means a large dataset or too little free memory for BGSAVE' : ''}. LATENCY DOCTOR explains each.`,
+      evidence: { events: spikes.length, worstMs: spikes[0]!.maxMs },
+    });
+  }
+  return out;
+};
+
+const rules: Rule[] = [podRules, logRules, memoryRules, keyRules, commandRules, serverSignalRules, cleanupRules];
 const order: Record<Finding['severity'], number> = { critical: 0, warning: 1, info: 2 };
 
 /** Findings from the evidence, most severe first. Pure: the same evidence always gives the same findings. */

@@ -109,15 +109,35 @@ export function buildPlan(
       action: { kind: 'expire-keys', pattern: 'stat:*', ttlSeconds: t.statKeyTtlSeconds, maxKeys: t.maxKeysPerAction },
     });
   }
-  if (sk && sk.dead > t.sidekiqDeadMax) {
+  const tooOld = has('sidekiq-dead-old') && sk?.serverTime !== undefined && t.sidekiqDeadMaxAgeDays !== undefined;
+  if (sk && (sk.dead > t.sidekiqDeadMax || tooOld)) {
+    // Both limits remove from the oldest end: by rank beyond the newest `keep`, by score (death time) past the age.
+    const maxScore = tooOld ? sk.serverTime! - t.sidekiqDeadMaxAgeDays! * 86400 : undefined;
+    const byAge =
+      maxScore !== undefined
+        ? `jobs that died before ${new Date(maxScore * 1000).toISOString().slice(0, 10)} (${t.sidekiqDeadMaxAgeDays} days) and `
+        : '';
     actions.push({
       id: 'trim-sidekiq-dead',
       risk: 'risky',
       destructive: true,
-      summary: `Trim the Sidekiq dead set from ${sk.dead} to the newest ${t.sidekiqDeadMax} jobs`,
-      action: { kind: 'trim-sorted-set', key: 'dead', keep: t.sidekiqDeadMax },
+      summary: `Trim the Sidekiq dead set (${sk.dead} jobs) to what the policy keeps: ${byAge}all but the newest ${t.sidekiqDeadMax}`,
+      action: {
+        kind: 'trim-sorted-set',
+        key: 'dead',
+        keep: t.sidekiqDeadMax,
+        ...(maxScore !== undefined ? { maxScore } : {}),
+      },
     });
   }
+  const appAdvice =
+    sk && t.sidekiqDeadMaxAgeDays !== undefined && (tooOld || sk.dead > t.sidekiqDeadMax || sk.retry > t.sidekiqDeadMax)
+      ? [
+          `sidekiq.rb: config[:dead_timeout_in_seconds] = ${t.sidekiqDeadMaxAgeDays} * 24 * 60 * 60`,
+          `sidekiq.rb: config[:dead_max_jobs] = ${t.sidekiqDeadMax}`,
+          'sidekiq.rb: a lower sidekiq_options retry: (25 by default) for jobs that fail for good, so they leave the retry set sooner',
+        ]
+      : [];
   for (const p of evidence.cleanup ?? []) {
     if (p.refused || p.keys === 0) continue;
     const ttl = p.withTtl > 0 ? `; ${p.withTtl} of them have a TTL` : '; none has a TTL';
@@ -161,7 +181,7 @@ export function buildPlan(
     persistAdvice.push(`resources.limits.memory ${mib}Mi`);
   }
   const content = actions.map(({ id, risk, destructive, action }) => ({ id, risk, destructive, action }));
-  return { id: contentId('plan', content), actions, persistAdvice };
+  return { id: contentId('plan', content), actions, persistAdvice, ...(appAdvice.length ? { appAdvice } : {}) };
 }
 
 /** How much a limit grows when Redis is down and the data's size is unknown: half again, in 256 MiB steps. */
