@@ -57,7 +57,7 @@ export async function readServerSignals(
 ): Promise<ServerSignals> {
   const stats = await memoryStats(redis);
   const limitClients = await quietly(async () => {
-    const reply = (await redis.config('GET', 'maxmemory-clients'));
+    const reply = await redis.config('GET', 'maxmemory-clients');
     return reply.length === 2 ? String(reply[1]) : undefined;
   });
   const clients = await quietly(() => redis.client('LIST') as Promise<string>);
