@@ -106,8 +106,10 @@ describe('remediation survives SIGKILL of the worker at any moment', () => {
     await redis.call('DEBUG', 'POPULATE', String(STAT_KEYS), 'stat', '10');
     await redis.call('DEBUG', 'POPULATE', String(OTHER_KEYS), 'other', '10');
     await redis.call('DEBUG', 'POPULATE', String(TMP_KEYS), 'tmp', '10');
+    // Jobs that died in the last few hours: within the age limit, so only the size limit trims them.
+    const died = Number((await redis.time())[0]) - DEAD;
     for (let i = 0; i < DEAD; i += 5000) {
-      const args = Array.from({ length: 5000 }, (_, j) => [i + j, `job-${i + j}`]).flat();
+      const args = Array.from({ length: 5000 }, (_, j) => [died + i + j, `job-${i + j}`]).flat();
       await redis.zadd('dead', ...args);
     }
     // A slow save (µs per key), so that a kill lands while the fork writes.

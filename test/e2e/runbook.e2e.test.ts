@@ -99,12 +99,25 @@ describe('redisIncidentRunbook end to end on the dev server', () => {
     const { report } = await finish('E2E-DRY', 'dry-run');
     assert.equal(report.outcome, 'dry-run');
     const ids: string[] = report.findings.map((f) => f.id);
-    for (const expected of ['pod-oomkilled', 'noeviction-near-limit', 'writes-rejected', 'sidekiq-stat-no-ttl']) {
+    for (const expected of [
+      'pod-oomkilled',
+      'noeviction-near-limit',
+      'writes-rejected',
+      'sidekiq-stat-no-ttl',
+      'sidekiq-dead-old',
+    ]) {
       assert.ok(ids.includes(expected), `finding ${expected} in ${ids.join(', ')}`);
     }
     assert.deepEqual(
       report.plan!.actions.map((a) => a.id),
-      ['set-maxmemory', 'set-maxmemory-policy', 'expire-stat-keys', 'memory-purge', 'config-rewrite'],
+      [
+        'set-maxmemory',
+        'set-maxmemory-policy',
+        'expire-stat-keys',
+        'trim-sidekiq-dead',
+        'memory-purge',
+        'config-rewrite',
+      ],
     );
     assert.equal(await redisConfig('maxmemory-policy'), 'noeviction');
     assert.equal(report.backup, undefined);
@@ -171,6 +184,10 @@ describe('redisIncidentRunbook end to end on the dev server', () => {
     assert.equal(await redisConfig('maxmemory-policy'), 'volatile-lru');
     assert.equal(Number(await redisConfig('maxmemory')), 1536 * 1024 * 1024);
     assert.ok(report.backup!.confirmed && report.backup!.lastSave >= lastSaveBefore);
+    // The dead set keeps what the policy keeps: nothing that died more than 180 days ago, the recent ones all there.
+    const now = Number((await stack.redis.time())[0]);
+    assert.equal(await stack.redis.zcount('dead', '-inf', String(now - 180 * 86400)), 0);
+    assert.ok((await stack.redis.zcard('dead')) >= 3900, 'the recent dead jobs stay');
     const [, statKeys] = await stack.redis.scan('0', 'MATCH', 'stat:*', 'COUNT', 1000);
     for (const key of statKeys.slice(0, 50)) assert.ok((await stack.redis.ttl(key)) > 0, `${key} has a TTL`);
     assert.equal(await stack.redis.set('e2e:write', 'x', 'EX', 10), 'OK');

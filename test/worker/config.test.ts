@@ -59,6 +59,7 @@ void describe('loadConfig', () => {
       bigKeyBytes: 10 * 1024 * 1024,
       statKeyTtlSeconds: 90 * 24 * 3600,
       sidekiqDeadMax: 10_000,
+      sidekiqDeadMaxAgeDays: 180,
       maxKeysPerAction: 100_000,
       cleanupP99TargetMs: 5,
     });
