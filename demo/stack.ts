@@ -4,6 +4,7 @@
  * pod (and a kubelet probing the real Redis) unless a real API server's kubeconfig is given, and the runbook's own
  * worker (`runWorker`, as in production).
  */
+import type { V1Pod } from '@kubernetes/client-node';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -108,6 +109,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     let simulated: { cluster: SimulatedCluster; kubelet: SimulatedKubelet } | undefined;
     if (opts.kubeconfigPath === undefined) {
       const scenario = loadScenario(demoScenarioPath('oomkilled-redis.yaml'));
+      // The local redis-server stands in for the pod's Redis, so its data directory stands in for the pod's /data.
+      for (const pod of scenario.pods as V1Pod[])
+        for (const mount of pod.spec?.containers.flatMap((c) => c.volumeMounts ?? []) ?? [])
+          if (mount.mountPath === '/data') mount.mountPath = redisServer.dir;
       const cluster = await timed('simulated cluster', opts.onStep, () => startSimulatedCluster(scenario));
       stops.push(() => cluster.stop());
       const probeClient = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: 1 });

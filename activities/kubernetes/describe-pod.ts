@@ -1,5 +1,13 @@
-import type { CoreV1Api, CoreV1Event, V1ContainerState, V1Pod } from '@kubernetes/client-node';
-import type { ContainerStateSummary, ContainerStatusSummary, PodDescription, PodEventSummary } from './types.js';
+import type { CoreV1Api, CoreV1Event, V1ContainerState, V1Pod, V1Probe } from '@kubernetes/client-node';
+import type {
+  ContainerStateSummary,
+  ContainerStatusSummary,
+  PodDescription,
+  PodEventSummary,
+  PodSpecSummary,
+  ProbeSummary,
+} from './types.js';
+import { parseMemoryBytes } from './quantity.js';
 import { callApi } from './errors.js';
 
 /** Events kept in a description, the newest ones. */
@@ -129,6 +137,61 @@ export function createDescribePod(core: CoreV1Api) {
       events: summarizeEvents(events.items),
       failedProbes,
       ...(owner && { owner }),
+      spec: summarizeSpec(pod),
     };
+  };
+}
+
+function probeOf(p: V1Probe | undefined): ProbeSummary | undefined {
+  if (!p) return undefined;
+  const kind = p.exec ? 'exec' : p.tcpSocket ? 'tcpSocket' : p.httpGet ? 'httpGet' : p.grpc ? 'grpc' : 'unknown';
+  // The API's defaults where a field is unset.
+  return {
+    kind,
+    initialDelaySeconds: p.initialDelaySeconds ?? 0,
+    periodSeconds: p.periodSeconds ?? 10,
+    timeoutSeconds: p.timeoutSeconds ?? 1,
+    failureThreshold: p.failureThreshold ?? 3,
+  };
+}
+
+/** The parts of the pod's spec the deployment-config findings read. */
+export function summarizeSpec(pod: V1Pod): PodSpecSummary {
+  const memory = (q: unknown) => (q === undefined ? undefined : parseMemoryBytes(q as string));
+  return {
+    containers: (pod.spec?.containers ?? []).map((c) => {
+      const request = memory(c.resources?.requests?.['memory']);
+      const limit = memory(c.resources?.limits?.['memory']);
+      const liveness = probeOf(c.livenessProbe);
+      const readiness = probeOf(c.readinessProbe);
+      const startup = probeOf(c.startupProbe);
+      return {
+        name: c.name,
+        image: c.image ?? '',
+        ...(request !== undefined && { memoryRequestBytes: request }),
+        ...(limit !== undefined && { memoryLimitBytes: limit }),
+        ...(liveness && { liveness }),
+        ...(readiness && { readiness }),
+        ...(startup && { startup }),
+        mounts: (c.volumeMounts ?? []).map((m) => ({
+          volume: m.name,
+          path: m.mountPath,
+          readOnly: m.readOnly ?? false,
+        })),
+      };
+    }),
+    volumes: (pod.spec?.volumes ?? []).map((v) => {
+      const kind = v.persistentVolumeClaim
+        ? 'persistentVolumeClaim'
+        : v.emptyDir
+          ? 'emptyDir'
+          : v.configMap
+            ? 'configMap'
+            : v.secret
+              ? 'secret'
+              : 'other';
+      return { name: v.name, kind, ...(v.persistentVolumeClaim && { claim: v.persistentVolumeClaim.claimName }) };
+    }),
+    ...(pod.spec?.securityContext?.fsGroup !== undefined && { fsGroup: pod.spec.securityContext.fsGroup }),
   };
 }

@@ -50,6 +50,36 @@ export interface PodDescription {
   failedProbes: number;
   /** Controller of the pod as its ownerReferences say (a ReplicaSet, a StatefulSet…). */
   owner?: { kind: string; name: string };
+  /** How the pod is set up: what the deployment-config findings check (probes, limits, image, mounts). */
+  spec?: PodSpecSummary;
+}
+
+/** A probe's timing (`kubectl explain pod.spec.containers.livenessProbe`). */
+export interface ProbeSummary {
+  kind: 'exec' | 'tcpSocket' | 'httpGet' | 'grpc' | 'unknown';
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  failureThreshold: number;
+}
+
+export interface PodSpecSummary {
+  containers: Array<{
+    name: string;
+    image: string;
+    memoryRequestBytes?: number;
+    memoryLimitBytes?: number;
+    liveness?: ProbeSummary;
+    readiness?: ProbeSummary;
+    startup?: ProbeSummary;
+    mounts: Array<{ volume: string; path: string; readOnly: boolean }>;
+  }>;
+  volumes: Array<{
+    name: string;
+    kind: 'persistentVolumeClaim' | 'emptyDir' | 'configMap' | 'secret' | 'other';
+    claim?: string;
+  }>;
+  fsGroup?: number;
 }
 
 export type LogSignal =
@@ -71,6 +101,8 @@ export interface LogClassification {
   lastLines: string[];
   /** The data Redis last loaded, from `RDB memory usage when created N Mb` (sizes a limit when Redis is down). */
   loadedDataBytes?: number;
+  /** How long its last load took, from `DB loaded from disk: N seconds` (what a liveness probe must allow). */
+  loadSeconds?: number;
 }
 
 /** Step 3: requests, limits and the workload that owns the pod. */

@@ -91,6 +91,16 @@ describe('Kubernetes activities on a real API server', { skip: kubeSuiteSkip() }
     assert.ok(!d.events.some((e) => e.message.includes('redis-01')));
     assert.equal(d.failedProbes, 37 + 9);
     assert.equal(d.events.at(-1)?.reason, 'BackOff', 'oldest first, by lastTimestamp');
+    // The spec, for the deployment-config findings: the API server's defaults filled in where the manifest is silent.
+    assert.deepEqual(d.spec?.containers[0], {
+      name: 'redis',
+      image: 'redis:7.0',
+      memoryRequestBytes: 1024 ** 3,
+      memoryLimitBytes: 2 * 1024 ** 3,
+      liveness: { kind: 'tcpSocket', initialDelaySeconds: 5, periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 2 },
+      mounts: [],
+    });
+    assert.deepEqual(d.spec?.volumes, []);
   });
 
   it('fetchPreviousLogs: the previous container’s log, proxied by the API server from kwok', async () => {

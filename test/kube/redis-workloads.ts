@@ -78,6 +78,8 @@ const redisTemplateSpec = {
       command: ['redis-server', '/etc/redis/redis.conf'],
       ports: [{ name: 'redis', containerPort: 6379, protocol: 'TCP' }],
       resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } },
+      // Tight for a Redis that loads gigabytes: 5 + 2 × 5 = 15 s before the kubelet kills it.
+      livenessProbe: { tcpSocket: { port: 6379 }, initialDelaySeconds: 5, periodSeconds: 5, failureThreshold: 2 },
     },
   ],
 };

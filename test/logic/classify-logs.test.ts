@@ -135,6 +135,7 @@ void describe('classifyLogs', () => {
       '1:M 03 Dec 2026 06:00:09.000 * RDB memory usage when created 1536.00 Mb',
     ].join('\n');
     assert.equal(classifyLogs(log).loadedDataBytes, 1536 * 1024 * 1024);
+    assert.equal(classifyLogs(`${log}\n1:M * DB loaded from disk: 41.250 seconds`).loadSeconds, 41.25);
     assert.equal(classifyLogs('1:M * Ready to accept connections').loadedDataBytes, undefined);
   });
 });

@@ -42,6 +42,41 @@ function healthyPod(): PodDescription {
   };
 }
 
+/** A well set-up pod spec: probes with room for the load, request = limit, a pinned image, the data on a volume. */
+function goodSpec(): NonNullable<PodDescription['spec']> {
+  return {
+    containers: [
+      {
+        name: 'redis',
+        image: 'redis:7.0.15',
+        memoryRequestBytes: 2048 * MiB,
+        memoryLimitBytes: 2048 * MiB,
+        liveness: {
+          kind: 'tcpSocket',
+          initialDelaySeconds: 60,
+          periodSeconds: 10,
+          timeoutSeconds: 1,
+          failureThreshold: 3,
+        },
+        mounts: [{ volume: 'data', path: '/data', readOnly: false }],
+      },
+    ],
+    volumes: [{ name: 'data', kind: 'persistentVolumeClaim', claim: 'data-redis-0' }],
+    fsGroup: 999,
+  };
+}
+
+/** Evidence with the pod's spec changed by `change`, Redis's data in /data and a last load of `loadSeconds`. */
+function deployed(change: (s: NonNullable<PodDescription['spec']>) => void, loadSeconds = 20): Evidence {
+  const spec = goodSpec();
+  change(spec);
+  return {
+    ...evidence({ config: { ...healthyRedis().config, dir: '/data' } }),
+    pod: { ...healthyPod(), spec },
+    logs: { available: true, bytesRead: 1, signals: [], lastLines: [], loadSeconds },
+  };
+}
+
 function evidence(redis: Partial<RedisDiagnostics> = {}, rest: Partial<Evidence> = {}): Evidence {
   return { pod: healthyPod(), limits: seedLimits(), redis: { ...healthyRedis(), ...redis }, ...rest };
 }
@@ -117,6 +152,49 @@ void describe('deriveFindings', () => {
       rule: 'sidekiq-dead-large',
       positive: evidence({ sidekiq: { ...healthyRedis().sidekiq!, dead: 15_000, oldestDeadAgeSeconds: 60 * 86_400 } }),
       negatives: [['at the limit', evidence({ sidekiq: { ...healthyRedis().sidekiq!, dead: 10_000 } })]],
+    },
+    {
+      rule: 'liveness-kills-loading',
+      positive: deployed((s) => (s.containers[0]!.liveness!.initialDelaySeconds = 5), 40),
+      negatives: [
+        ['a probe with room for the load', deployed(() => undefined, 20)],
+        [
+          'a startup probe guards the load',
+          deployed((s) => (s.containers[0]!.startup = s.containers[0]!.liveness), 400),
+        ],
+      ],
+    },
+    {
+      rule: 'memory-request-below-limit',
+      positive: deployed((s) => (s.containers[0]!.memoryRequestBytes = 1024 * MiB)),
+      negatives: [['request = limit', deployed(() => undefined)]],
+    },
+    {
+      rule: 'image-latest',
+      positive: deployed((s) => (s.containers[0]!.image = 'redis')),
+      negatives: [
+        ['a pinned tag', deployed(() => undefined)],
+        ['a digest', deployed((s) => (s.containers[0]!.image = 'redis@sha256:abc'))],
+      ],
+    },
+    {
+      rule: 'sidecar-without-memory-limit',
+      positive: deployed((s) =>
+        s.containers.push({ name: 'exporter', image: 'oliver006/redis_exporter:v1.62.0', mounts: [] }),
+      ),
+      negatives: [
+        [
+          'a sidecar with a limit',
+          deployed((s) =>
+            s.containers.push({ name: 'exporter', image: 'e:1', memoryLimitBytes: 64 * MiB, mounts: [] }),
+          ),
+        ],
+      ],
+    },
+    {
+      rule: 'data-dir-not-on-volume',
+      positive: deployed((s) => (s.containers[0]!.mounts = [{ volume: 'conf', path: '/etc/redis', readOnly: true }])),
+      negatives: [['/data mounted', deployed(() => undefined)]],
     },
     {
       rule: 'client-buffers-large',
@@ -321,6 +399,17 @@ void describe('deriveFindings', () => {
     assert.equal(
       deriveFindings(evidence({ sidekiq: sk }), older).some((f) => f.id === 'sidekiq-dead-old'),
       false,
+    );
+  });
+
+  void it('says which field to change and gives the patch for a liveness probe that kills Redis while it loads', () => {
+    const e = deployed((s) => (s.containers[0]!.liveness!.initialDelaySeconds = 5), 40);
+    const f = finding(e, 'liveness-kills-loading')!;
+    assert.match(f.message, /gives Redis 35 s .* last load took 40 s/);
+    assert.match(f.message, /initialDelaySeconds to 80/);
+    assert.match(
+      f.message,
+      /kubectl patch statefulset\/redis -n cache --type json .*"\/spec\/template\/spec\/containers\/0\/livenessProbe\/initialDelaySeconds","value":80/,
     );
   });
 

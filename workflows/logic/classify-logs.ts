@@ -64,10 +64,13 @@ export function classifyLogs(
   const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
   const found = new Map<LogSignal, { count: number; example: string }>();
   let loadedDataBytes: number | undefined;
+  let loadSeconds: number | undefined;
 
   for (const line of lines) {
     const loaded = /RDB memory usage when created ([\d.]+) Mb/.exec(line);
     if (loaded) loadedDataBytes = Math.round(Number(loaded[1]) * 1024 * 1024);
+    const took = /DB loaded from disk: ([\d.]+) seconds/.exec(line);
+    if (took) loadSeconds = Number(took[1]);
     for (const { signal, patterns } of PATTERNS) {
       if (!patterns.some((pattern) => pattern.test(line))) continue;
       const seen = found.get(signal);
@@ -84,5 +87,6 @@ export function classifyLogs(
     signals,
     lastLines: keep === 0 ? [] : lines.slice(-keep).map(truncate),
     ...(loadedDataBytes !== undefined ? { loadedDataBytes } : {}),
+    ...(loadSeconds !== undefined ? { loadSeconds } : {}),
   };
 }
