@@ -116,8 +116,14 @@ export class RdbVerifier {
       this.head.push(chunk.subarray(0, HEAD_BYTES - this.headBytes));
       this.headBytes += Math.min(chunk.length, HEAD_BYTES - this.headBytes);
     }
-    // The last 8 bytes seen are held back: they are the trailer, unless more comes.
-    const joined = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
+    // The last 8 bytes seen are held back: they are the trailer, unless more comes. No copy of a full chunk.
+    if (chunk.length >= 8) {
+      this.crc.update(this.tail);
+      this.crc.update(chunk.subarray(0, chunk.length - 8));
+      this.tail = Buffer.from(chunk.subarray(chunk.length - 8));
+      return;
+    }
+    const joined = Buffer.concat([this.tail, chunk]);
     const body = joined.length - 8;
     if (body > 0) this.crc.update(joined.subarray(0, body));
     this.tail = Buffer.from(joined.subarray(Math.max(0, body)));

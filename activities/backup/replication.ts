@@ -59,24 +59,30 @@ class Wire {
    */
   async streamUntil(mark: Buffer, sink: SnapshotSink, onBytes: (done: number) => void): Promise<number> {
     let done = 0;
-    let held: Buffer = this.buffered;
+    // The last mark.length bytes seen (a copy): the marker, unless more comes. Whole chunks are never copied.
+    let held: Buffer = Buffer.alloc(0);
+    const emit = async (bytes: Buffer) => {
+      if (bytes.length === 0) return;
+      done += bytes.length;
+      await sink(bytes);
+      onBytes(done);
+    };
+    let chunk: Buffer = this.buffered;
     this.buffered = Buffer.alloc(0);
     for (;;) {
-      if (held.length >= mark.length && held.subarray(held.length - mark.length).equals(mark)) {
-        const last = held.subarray(0, held.length - mark.length);
-        if (last.length) await sink(last);
-        return done + last.length;
+      if (chunk.length >= mark.length) {
+        await emit(held);
+        await emit(chunk.subarray(0, chunk.length - mark.length));
+        held = Buffer.from(chunk.subarray(chunk.length - mark.length));
+      } else {
+        const joined = Buffer.concat([held, chunk]);
+        await emit(joined.subarray(0, Math.max(0, joined.length - mark.length)));
+        held = Buffer.from(joined.subarray(Math.max(0, joined.length - mark.length)));
       }
-      if (held.length > mark.length) {
-        const out = held.subarray(0, held.length - mark.length);
-        held = held.subarray(out.length);
-        done += out.length;
-        await sink(out);
-        onBytes(done);
-      }
+      if (held.equals(mark)) return done;
       const next = await this.chunks.next();
       if (next.done) throw new Error('Redis closed the connection before the end of the snapshot');
-      held = Buffer.concat([held, next.value]);
+      chunk = next.value;
     }
   }
 

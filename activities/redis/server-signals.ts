@@ -90,8 +90,18 @@ export async function readServerSignals(
  * keys' LRU/LFU clocks (7.2+), so diagnosing neither drops a client nor disturbs eviction. Older servers refuse;
  * the answer says which took.
  */
-export async function protectOwnConnection(redis: Redis): Promise<{ noEvict: boolean; noTouch: boolean }> {
-  const noEvict = (await quietly(() => redis.client('NO-EVICT', 'ON'))) !== undefined;
-  const noTouch = (await quietly(() => redis.call('CLIENT', 'NO-TOUCH', 'ON'))) !== undefined;
-  return { noEvict, noTouch };
+export function protectOwnConnection(redis: Redis): Promise<{ noEvict: boolean; noTouch: boolean }> {
+  // Once per connection: `withRedis` asks for every activity, and the diagnosis reads the answer for its evidence.
+  let asked = protected_.get(redis);
+  if (!asked) {
+    asked = (async () => {
+      const noEvict = (await quietly(() => redis.client('NO-EVICT', 'ON'))) !== undefined;
+      const noTouch = (await quietly(() => redis.call('CLIENT', 'NO-TOUCH', 'ON'))) !== undefined;
+      return { noEvict, noTouch };
+    })();
+    protected_.set(redis, asked);
+  }
+  return asked;
 }
+
+const protected_ = new WeakMap<Redis, Promise<{ noEvict: boolean; noTouch: boolean }>>();
