@@ -25,7 +25,17 @@ export const settingsActivities = proxyActivities<Only<'loadSettings'>>({
 
 /** Kubernetes API calls: reads, the health samples, and the two patches (each one request). */
 export const kubernetes = proxyActivities<
-  Only<'describePod' | 'fetchPreviousLogs' | 'checkLimits' | 'podHealth' | 'rollingRestart' | 'setMemoryLimit'>
+  Only<
+    | 'describePod'
+    | 'fetchPreviousLogs'
+    | 'checkLimits'
+    | 'describeNode'
+    | 'describeClaims'
+    | 'podHealth'
+    | 'rollingRestart'
+    | 'setMemoryLimit'
+    | 'setLivenessDelay'
+  >
 >({ startToCloseTimeout: '30s', retry: retry(5) });
 
 /** Redis diagnostics and cleanup previews: a SCAN can take minutes on a big keyspace, so they heartbeat. */

@@ -36,6 +36,12 @@ export const BACKUP_COPY_PATCH = 'backup-copy';
  */
 export const ACT_WITHOUT_REDIS_PATCH = 'act-without-redis';
 
+/** The patch behind which the run also looks at the pod's node (step 4) and its PersistentVolumeClaims (step 5). */
+export const NODE_AND_STORAGE_PATCH = 'node-and-storage';
+
+/** The patch behind which a liveness probe too tight for Redis's load time gets an approvable fix in the plan. */
+export const PROBE_ACTION_PATCH = 'probe-action';
+
 /** Name of the workflow type, for clients that start it by name. */
 export const WORKFLOW_TYPE = 'redisIncidentRunbook';
 

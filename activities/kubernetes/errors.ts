@@ -8,7 +8,8 @@ export interface KubernetesRequest {
   /** Resource as the API server names it in messages: `pods`, `statefulsets.apps`, `events`. */
   resource: string;
   name?: string;
-  namespace: string;
+  /** Absent for cluster-scoped objects (nodes) and lists across namespaces. */
+  namespace?: string;
 }
 
 /** HTTP status of a Kubernetes API error, or undefined when the error did not come from the API server. */
@@ -36,7 +37,7 @@ export function apiStatusMessage(err: unknown): string | undefined {
 
 function describeRequest(req: KubernetesRequest): string {
   const object = req.name === undefined ? req.resource : `${req.resource} "${req.name}"`;
-  return `${object} in namespace ${req.namespace}`;
+  return req.namespace === undefined ? object : `${object} in namespace ${req.namespace}`;
 }
 
 /**
@@ -58,7 +59,8 @@ export function toActivityError(err: unknown, req: KubernetesRequest): Error {
     case 404:
       return ApplicationFailure.create({
         type: RunbookErrorType.PodNotFound,
-        message: `${what.replace(' in namespace', ' not found in namespace')}`,
+        message:
+          req.namespace === undefined ? `${what} not found` : what.replace(' in namespace', ' not found in namespace'),
         nonRetryable: true,
         cause: err as Error,
       });

@@ -120,3 +120,56 @@ export interface PodHealthSample {
   restartCount: number;
   phase: string;
 }
+
+/** A node condition as `kubectl describe node` lists it. */
+export interface NodeCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+/** Live memory as `kubectl top` shows it (the `metrics.k8s.io` API), or why there is none. */
+export type LiveMemory =
+  | { available: true; nodeBytes?: number; podBytes?: number; containerBytes?: Record<string, number> }
+  | { available: false; reason: string };
+
+/** The pods of one node that still hold their memory (not Succeeded or Failed), and the ones it evicted. */
+export interface NodePods {
+  count: number;
+  memoryRequestsBytes: number;
+  memoryLimitsBytes: number;
+  /** Of those pods, how many have a container without a memory limit (the node cannot bound them). */
+  withoutMemoryLimit: number;
+  /** Pods the kubelet evicted from this node (newest first, capped) and how many in all. */
+  evicted: { count: number; pods: Array<{ namespace: string; name: string; message: string }> };
+}
+
+/** Step 4: the node the pod runs on, as `kubectl describe node` and `kubectl top` show it. */
+export interface NodeDescription {
+  name: string;
+  /** `Ready`, `MemoryPressure`, `DiskPressure`, `PIDPressure`, and whatever else the node reports. */
+  conditions: NodeCondition[];
+  allocatableMemoryBytes?: number;
+  capacityMemoryBytes?: number;
+  /** What the node's pods ask for and what it evicted, or why the runbook could not list them (RBAC). */
+  pods: NodePods | { unavailable: string };
+  /** The node's own events (`SystemOOM`, `OOMKilling`, `EvictionThresholdMet`, `NodeNotReady`…), newest last. */
+  events: PodEventSummary[];
+  eventsUnavailable?: string;
+  metrics: LiveMemory;
+}
+
+/** Step 5: one PersistentVolumeClaim of the pod, as `kubectl get pvc` shows it. */
+export interface ClaimSummary {
+  name: string;
+  /** `Bound`, `Pending`, `Lost`, or `Missing` when the claim the pod names does not exist. */
+  phase: string;
+  requestedBytes?: number;
+  capacityBytes?: number;
+  accessModes: string[];
+  storageClass?: string;
+  volumeName?: string;
+  /** A resize the volume has not finished (`status.allocatedResourceStatuses`, `FileSystemResizePending`). */
+  resizing?: string;
+}

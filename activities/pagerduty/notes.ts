@@ -49,6 +49,7 @@ export function renderNote(event: RunbookEvent): string {
       }
       if (event.plan.actions.length === 0) lines.push('- nothing to run');
       for (const advice of event.plan.appAdvice ?? []) lines.push(`Application setting: ${advice}`);
+      for (const advice of event.plan.outsideAdvice ?? []) lines.push(`Outside Redis: ${advice}`);
       if (event.needsApproval.length > 0) {
         lines.push(
           `To approve: run the "Approve Redis runbook" incident action, or ` +

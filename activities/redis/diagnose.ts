@@ -37,7 +37,15 @@ export async function collectDiagnostics(
   const info = summarizeInfo(sections);
   const signals = await readServerSignals(redis, sections, own);
   const memoryDoctor = await doctor(redis);
-  const config = await configGet(redis, 'maxmemory', 'maxmemory-policy', 'dir', 'dbfilename', 'appendonly');
+  const config = await configGet(
+    redis,
+    'maxmemory',
+    'maxmemory-policy',
+    'dir',
+    'dbfilename',
+    'appendonly',
+    'appenddirname',
+  );
 
   const scan = await scanKeyspace(
     redis,
@@ -65,6 +73,7 @@ export async function collectDiagnostics(
       dir: config['dir'],
       dbfilename: config['dbfilename'],
       appendonly: config['appendonly'],
+      ...(config['appenddirname'] !== undefined && { appenddirname: config['appenddirname'] }),
     },
     bigKeys: scan.bigKeys,
     prefixes: foldPrefixes(scan.prefixes, REPORTED_PREFIXES),

@@ -115,7 +115,30 @@ export function summarizeInfo(sections: InfoSections): InfoSummary {
       rdbChangesSinceLastSave: n('persistence', 'rdb_changes_since_last_save'),
       aofEnabled: n('persistence', 'aof_enabled') === 1,
       aofLastWriteStatus: infoString(sections, 'persistence', 'aof_last_write_status'),
+      ...persistenceExtras(sections),
     },
+  };
+}
+
+/** The loading, rewrite and copy-on-write fields of `INFO persistence`, where the server gives them. */
+function persistenceExtras(sections: InfoSections): Partial<InfoSummary['persistence']> {
+  const opt = (field: string) => infoNumber(sections, 'persistence', field);
+  const flag = (field: string) => (opt(field) === undefined ? undefined : opt(field) === 1);
+  const loading = flag('loading');
+  const rewriting = flag('aof_rewrite_in_progress');
+  const eta = opt('loading_eta_seconds');
+  const rewriteSeconds = opt('aof_current_rewrite_time_sec');
+  const bgrewrite = infoString(sections, 'persistence', 'aof_last_bgrewrite_status');
+  const rdbCow = opt('rdb_last_cow_size');
+  const aofCow = opt('aof_last_cow_size');
+  return {
+    ...(loading !== undefined && { loading }),
+    ...(loading && eta !== undefined && { loadingEtaSeconds: eta }),
+    ...(rewriting !== undefined && { aofRewriteInProgress: rewriting }),
+    ...(rewriting && rewriteSeconds !== undefined && rewriteSeconds >= 0 && { aofRewriteSeconds: rewriteSeconds }),
+    ...(bgrewrite !== undefined && { aofLastBgrewriteStatus: bgrewrite }),
+    ...(rdbCow !== undefined && { rdbLastCowBytes: rdbCow }),
+    ...(aofCow !== undefined && { aofLastCowBytes: aofCow }),
   };
 }
 

@@ -109,7 +109,9 @@ export async function applyAction(
     case 'config-rewrite':
       return { id, ...(await configRewrite(redis)) };
     case 'rolling-restart':
-      throw invalidAction(`${id}: rolling-restart is a Kubernetes action, not a Redis one`);
+    case 'set-memory-limit':
+    case 'set-liveness-delay':
+      throw invalidAction(`${id}: ${action.kind} is a Kubernetes action, not a Redis one`);
     default:
       throw invalidAction(`${id}: unknown action kind ${(action as { kind: string }).kind}`);
   }

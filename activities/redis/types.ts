@@ -50,9 +50,27 @@ export interface RedisDiagnostics {
     rdbChangesSinceLastSave: number;
     aofEnabled: boolean;
     aofLastWriteStatus?: string;
+    /** Whether Redis is still loading its data (`loading:1`), and how long it expects to go on. */
+    loading?: boolean;
+    loadingEtaSeconds?: number;
+    aofRewriteInProgress?: boolean;
+    /** How long the running AOF rewrite has taken so far (`aof_current_rewrite_time_sec`). */
+    aofRewriteSeconds?: number;
+    aofLastBgrewriteStatus?: string;
+    /** Memory the last fork copied on write (`rdb_last_cow_size`, `aof_last_cow_size`): what the next save needs free. */
+    rdbLastCowBytes?: number;
+    aofLastCowBytes?: number;
   };
   /** Values of CONFIG GET that the runbook reasons about. */
-  config: { maxmemory: number; maxmemoryPolicy: string; dir?: string; dbfilename?: string; appendonly?: string };
+  config: {
+    maxmemory: number;
+    maxmemoryPolicy: string;
+    dir?: string;
+    dbfilename?: string;
+    appendonly?: string;
+    /** Where the AOF lives under `dir` (Redis ≥ 7.0). */
+    appenddirname?: string;
+  };
   bigKeys: BigKey[];
   prefixes: PrefixUsage[];
   sidekiq?: {

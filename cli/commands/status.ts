@@ -123,6 +123,7 @@ export function renderStatus(view: StatusView): string[] {
       }
       for (const advice of s.plan.persistAdvice) lines.push(`  persist: ${advice}`);
       for (const advice of s.plan.appAdvice ?? []) lines.push(`  application: ${advice}`);
+      for (const advice of s.plan.outsideAdvice ?? []) lines.push(`  outside Redis: ${advice}`);
     }
     if (s.awaitingApproval.length > 0) {
       lines.push(

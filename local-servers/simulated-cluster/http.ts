@@ -12,7 +12,8 @@ import { stringify as stringifyYaml } from 'yaml';
 import { ClusterController } from './controller.js';
 import { podLog } from './logs.js';
 import type { Scenario, Workload } from './scenario.js';
-import { matchesEventFieldSelector, matchesLabelSelector } from './selectors.js';
+import { metricsObject } from './metrics.js';
+import { matchesEventFieldSelector, matchesLabelSelector, matchesPodFieldSelector } from './selectors.js';
 import { HttpError, notFound, statusBody } from './status.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -135,6 +136,33 @@ export async function startSimulatedCluster(
           events.filter((e) => matchesEventFieldSelector(e, selector)),
         );
       }
+      return;
+    }
+    if ((m = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path)) && method === 'GET') {
+      const name = decodeURIComponent(m[1] ?? '');
+      const found = cluster.state.nodes.find((n) => n.metadata.name === name);
+      if (!found) throw notFound('nodes', name);
+      send(res, 200, found);
+      return;
+    }
+    if (path === '/api/v1/pods' && method === 'GET') {
+      const selector = url.searchParams.get('fieldSelector') ?? '';
+      sendList(
+        res,
+        'PodList',
+        cluster.state.pods.filter((p) => matchesPodFieldSelector(p, selector)),
+      );
+      return;
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/persistentvolumeclaims\/([^/]+)$/.exec(path)) && method === 'GET') {
+      const name = decodeURIComponent(m[2] ?? '');
+      const found = cluster.find(cluster.state.persistentVolumeClaims, decodeURIComponent(m[1] ?? ''), name);
+      if (!found) throw notFound('persistentvolumeclaims', name);
+      send(res, 200, found);
+      return;
+    }
+    if (path.startsWith('/apis/metrics.k8s.io/') && method === 'GET') {
+      send(res, 200, metricsObject(cluster.state, path));
       return;
     }
     if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(statefulsets|deployments|replicasets)\/([^/]+)$/.exec(path))) {

@@ -125,6 +125,53 @@ function workload<K extends string>(kind: K) {
   });
 }
 
+const condition = z.looseObject({
+  type: z.string().min(1),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+});
+
+/** A node as `kubectl get node -o yaml` shows it: cluster-scoped, so no namespace. */
+const node = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Node'),
+  metadata: objectMeta.omit({ namespace: true }),
+  status: z
+    .looseObject({
+      conditions: z.array(condition).optional(),
+      allocatable: quantityMap.optional(),
+      capacity: quantityMap.optional(),
+    })
+    .optional(),
+});
+
+const claim = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('PersistentVolumeClaim'),
+  metadata: objectMeta,
+  spec: z.looseObject({
+    accessModes: z.array(z.string()).optional(),
+    storageClassName: z.string().optional(),
+    volumeName: z.string().optional(),
+    resources: z.looseObject({ requests: quantityMap.optional() }).optional(),
+  }),
+  status: z
+    .looseObject({
+      phase: z.enum(['Pending', 'Bound', 'Lost']),
+      capacity: quantityMap.optional(),
+      accessModes: z.array(z.string()).optional(),
+    })
+    .optional(),
+});
+
+/** What metrics-server would answer (`kubectl top`): memory per node and per pod container. */
+const metrics = z.strictObject({
+  nodes: z.record(z.string(), z.string()).default({}),
+  /** By `<namespace>/<pod>`, then container name. */
+  pods: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+});
+
 const previousLogKey = z.string().regex(/^[^/]+\/[^/]+\/[^/]+$/, 'keys are "<namespace>/<pod>/<container>"');
 
 /** Schema of a scenario file. Unknown top-level keys are refused so that a typo is an error, not a silent no-op. */
@@ -136,6 +183,10 @@ export const ScenarioSchema = z.strictObject({
   statefulSets: z.array(workload('StatefulSet')).default([]),
   deployments: z.array(workload('Deployment')).default([]),
   replicaSets: z.array(workload('ReplicaSet')).default([]),
+  nodes: z.array(node).default([]),
+  persistentVolumeClaims: z.array(claim).default([]),
+  /** Served at `metrics.k8s.io` when present; without it that API is not served (404), as without metrics-server. */
+  metrics: metrics.optional(),
   /** Log of each container's previous (crashed) instance, by `<namespace>/<pod>/<container>`. */
   previousLogs: z.record(previousLogKey, z.string()).default({}),
   /** Log of each container's current instance, by `<namespace>/<pod>/<container>`; empty when absent. */
@@ -146,6 +197,7 @@ export const ScenarioSchema = z.strictObject({
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type ScenarioPod = Scenario['pods'][number];
 export type ScenarioEvent = Scenario['events'][number];
+export type ScenarioNode = Scenario['nodes'][number];
 export type Workload =
   Scenario['statefulSets'][number] | Scenario['deployments'][number] | Scenario['replicaSets'][number];
 

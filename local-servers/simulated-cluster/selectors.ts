@@ -1,5 +1,5 @@
 /** The list queries' selectors: equality-based label selectors, and the field selectors events support. */
-import type { ScenarioEvent } from './scenario.js';
+import type { ScenarioEvent, ScenarioPod } from './scenario.js';
 import { HttpError } from './status.js';
 
 /** `a=b,c!=d,e,!f`: equality-based label selectors (set-based ones are refused). */
@@ -38,14 +38,34 @@ const EVENT_FIELDS: Record<string, (e: ScenarioEvent) => string | undefined> = {
   source: (e) => e.source?.component,
 };
 
-export function matchesEventFieldSelector(event: ScenarioEvent, selectorText: string): boolean {
+const POD_FIELDS: Record<string, (p: ScenarioPod) => string | undefined> = {
+  'spec.nodeName': (p) => p.spec.nodeName,
+  'metadata.name': (p) => p.metadata.name,
+  'metadata.namespace': (p) => p.metadata.namespace,
+  'status.phase': (p) => p.status?.phase,
+};
+
+/** Equality field selectors over the fields the API server supports for a kind (others are refused, as it does). */
+function matchesFieldSelector<T>(
+  fields: Record<string, (item: T) => string | undefined>,
+  item: T,
+  selectorText: string,
+): boolean {
   if (selectorText.trim() === '') return true;
   return selectorText.split(',').every((raw) => {
     const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(raw.trim());
     if (!m) throw new HttpError(400, 'BadRequest', `invalid field selector: '${raw}'`);
     const [, field = '', op, value = ''] = m;
-    const get = EVENT_FIELDS[field];
+    const get = fields[field];
     if (!get) throw new HttpError(400, 'BadRequest', `field label not supported: ${field}`);
-    return op === '!=' ? (get(event) ?? '') !== value : (get(event) ?? '') === value;
+    return op === '!=' ? (get(item) ?? '') !== value : (get(item) ?? '') === value;
   });
+}
+
+export function matchesEventFieldSelector(event: ScenarioEvent, selectorText: string): boolean {
+  return matchesFieldSelector(EVENT_FIELDS, event, selectorText);
+}
+
+export function matchesPodFieldSelector(pod: ScenarioPod, selectorText: string): boolean {
+  return matchesFieldSelector(POD_FIELDS, pod, selectorText);
 }

@@ -30,6 +30,10 @@ const RESOURCES = {
   statefulsets: { group: 'apps', label: 'statefulsets.apps' },
   deployments: { group: 'apps', label: 'deployments.apps' },
   replicasets: { group: 'apps', label: 'replicasets.apps' },
+  nodes: { group: '', label: 'nodes' },
+  persistentvolumeclaims: { group: '', label: 'persistentvolumeclaims' },
+  'nodes.metrics.k8s.io': { group: 'metrics.k8s.io', label: 'nodes.metrics.k8s.io' },
+  'pods.metrics.k8s.io': { group: 'metrics.k8s.io', label: 'pods.metrics.k8s.io' },
 } as const;
 
 export function notFound(resource: keyof typeof RESOURCES, name: string): HttpError {
@@ -37,6 +41,6 @@ export function notFound(resource: keyof typeof RESOURCES, name: string): HttpEr
   return new HttpError(404, 'NotFound', `${label} "${name}" not found`, {
     name,
     ...(group !== '' && { group }),
-    kind: resource,
+    kind: resource.split('.')[0],
   });
 }

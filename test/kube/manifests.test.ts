@@ -159,23 +159,31 @@ describe('k8s/ manifests', () => {
     assert.equal(worker.spec?.template.metadata?.labels?.['app.kubernetes.io/version'], tag);
   });
 
-  it('the Role grants exactly the verbs the activities use', () => {
-    const [role] = ofKind(base, 'Role') as V1Role[];
-    const grants = (role?.rules ?? [])
-      .flatMap((r) =>
-        (r.resources ?? []).flatMap((res) => (r.verbs ?? []).map((v) => `${r.apiGroups?.[0] || 'core'}/${res}:${v}`)),
-      )
-      .sort();
-    assert.deepEqual(grants, [
+  it('the Roles grant exactly the verbs the activities use', () => {
+    const grants = (name: string) => {
+      const role = (ofKind(base, 'Role') as V1Role[])
+        .concat(ofKind(base, 'ClusterRole') as V1Role[])
+        .find((r) => r.metadata?.name === name);
+      return (role?.rules ?? [])
+        .flatMap((r) =>
+          (r.resources ?? []).flatMap((res) => (r.verbs ?? []).map((v) => `${r.apiGroups?.[0] || 'core'}/${res}:${v}`)),
+        )
+        .sort();
+    };
+    assert.deepEqual(grants('redis-runbook'), [
       'apps/deployments:get',
       'apps/deployments:patch',
       'apps/replicasets:get',
       'apps/statefulsets:get',
       'apps/statefulsets:patch',
       'core/events:list',
+      'core/persistentvolumeclaims:get',
       'core/pods/log:get',
       'core/pods:get',
+      'metrics.k8s.io/pods:get',
     ]);
+    assert.deepEqual(grants('redis-runbook-nodes'), ['core/nodes:get', 'core/pods:list', 'metrics.k8s.io/nodes:get']);
+    assert.deepEqual(grants('redis-runbook-node-events'), ['core/events:list']);
   });
 });
 

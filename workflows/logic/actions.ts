@@ -20,6 +20,13 @@ export type RemediationAction =
       container: string;
       /** The new `resources.limits.memory`, in bytes; the pods roll to take it. */
       bytes: number;
+    }
+  | {
+      kind: 'set-liveness-delay';
+      workload: WorkloadRef;
+      container: string;
+      /** The new `livenessProbe.initialDelaySeconds`: long enough for Redis to load its data. */
+      initialDelaySeconds: number;
     };
 
 /** Every kind of step a plan can hold: a misspelt kind fails to compile. */
@@ -45,6 +52,8 @@ export interface RemediationPlan {
   persistAdvice: string[];
   /** Settings for the applications that fill this Redis (Sidekiq's `sidekiq.rb`), for the report. */
   appAdvice?: string[];
+  /** What is wrong outside Redis and no action here fixes (a node under pressure), for the report. */
+  outsideAdvice?: string[];
 }
 
 export interface ActionResult {

@@ -45,13 +45,14 @@ export function buildPlan(
   evidence: Evidence,
   findings: Finding[],
   t: Thresholds,
-  { withoutRedis = false }: { withoutRedis?: boolean } = {},
+  { withoutRedis = false, probeAction = false }: { withoutRedis?: boolean; probeAction?: boolean } = {},
 ): RemediationPlan {
   const has = (id: FindingId) => findings.some((f) => f.id === id);
   const r = evidence.redis;
   const actions: PlannedAction[] = [];
   const persistAdvice: string[] = [];
-  if (!r && withoutRedis) return kubernetesOnlyPlan(evidence, has);
+  const probe = (destructive: boolean) => (probeAction ? livenessDelayAction(evidence, findings, destructive) : []);
+  if (!r && withoutRedis) return withOutsideAdvice(kubernetesOnlyPlan(evidence, has, probe(false)), findings);
   if (!r) return { id: contentId('plan', { actions }), actions, persistAdvice };
 
   const oldLimit = evidence.limits?.limits.memoryBytes;
@@ -167,8 +168,9 @@ export function buildPlan(
       action: { kind: 'config-rewrite' },
     });
   }
-  // Last: its patch rolls the pods, so the Redis changes above run on the live process and, rewritten to redis.conf,
-  // come back with the new pod; placed first, they would hit a pod being replaced.
+  // Last, the patches that roll the pods: the Redis changes above run on the live process and, rewritten to
+  // redis.conf, come back with the new pod; placed first, they would hit a pod being replaced.
+  actions.push(...probe(true));
   if (raised !== undefined && workload && container && oldLimit) {
     const mib = raised / MiB;
     actions.push({
@@ -181,7 +183,53 @@ export function buildPlan(
     persistAdvice.push(`resources.limits.memory ${mib}Mi`);
   }
   const content = actions.map(({ id, risk, destructive, action }) => ({ id, risk, destructive, action }));
-  return { id: contentId('plan', content), actions, persistAdvice, ...(appAdvice.length ? { appAdvice } : {}) };
+  return withOutsideAdvice(
+    { id: contentId('plan', content), actions, persistAdvice, ...(appAdvice.length ? { appAdvice } : {}) },
+    findings,
+  );
+}
+
+/**
+ * The probe fix as an approvable action: the liveness probe's initial delay raised to what the last load needs. It
+ * rolls the pods, so it needs a backup first when Redis holds data (`destructive`), not when it crash-loops anyway.
+ */
+function livenessDelayAction(evidence: Evidence, findings: Finding[], destructive: boolean): PlannedAction[] {
+  const finding = findings.find((f) => f.id === 'liveness-kills-loading');
+  const delay = finding?.evidence['suggestedInitialDelaySeconds'];
+  const workload = evidence.limits?.workload;
+  const container = evidence.limits?.container;
+  if (typeof delay !== 'number' || !workload || !container) return [];
+  return [
+    {
+      id: 'delay-liveness-probe',
+      risk: 'risky',
+      destructive,
+      summary: `Set ${workload.kind} ${workload.namespace}/${workload.name} container ${container} livenessProbe.initialDelaySeconds to ${delay} s (twice the ${String(finding!.evidence['loadSeconds'])} s its last load took), so the kubelet stops killing Redis while it loads; the pods restart to take it`,
+      action: { kind: 'set-liveness-delay', workload, container, initialDelaySeconds: delay },
+    },
+  ];
+}
+
+/** Findings no Redis or pod-template action fixes: the node's. The plan says so, so nobody expects it to. */
+const OUTSIDE_REDIS: ReadonlySet<FindingId> = new Set([
+  'node-not-ready',
+  'node-memory-pressure',
+  'node-disk-pressure',
+  'node-pid-pressure',
+  'node-oom-events',
+  'node-overcommitted',
+  'node-memory-high',
+]);
+
+function withOutsideAdvice(plan: RemediationPlan, findings: Finding[]): RemediationPlan {
+  const outside = findings.filter((f) => OUTSIDE_REDIS.has(f.id));
+  if (outside.length === 0) return plan;
+  return {
+    ...plan,
+    outsideAdvice: [
+      `This plan does not fix the node: ${outside.map((f) => f.id).join(', ')}. A CONFIG SET, a cleanup or a new limit changes Redis, not the node's memory or disk; drain or cordon the node (kubectl drain), or free it of other pods, and see its events (kubectl describe node).`,
+    ],
+  };
 }
 
 /** How much a limit grows when Redis is down and the data's size is unknown: half again, in 256 MiB steps. */
@@ -192,8 +240,12 @@ const BLIND_LIMIT_FACTOR = 1.5;
  * supports. A container killed for memory gets a higher limit, sized on the data Redis last loaded (its log says) or,
  * without that, half again the limit. Anything else is for a person.
  */
-function kubernetesOnlyPlan(evidence: Evidence, has: (id: FindingId) => boolean): RemediationPlan {
-  const actions: PlannedAction[] = [];
+function kubernetesOnlyPlan(
+  evidence: Evidence,
+  has: (id: FindingId) => boolean,
+  probe: PlannedAction[],
+): RemediationPlan {
+  const actions: PlannedAction[] = [...probe];
   const persistAdvice: string[] = [];
   const limit = evidence.limits?.limits.memoryBytes;
   const workload = evidence.limits?.workload;

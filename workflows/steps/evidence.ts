@@ -1,13 +1,15 @@
+import { patched } from '@temporalio/workflow';
 import type { CleanupPreview } from '../../activities/redis/types.js';
 import { kubernetes, redisScan } from '../activities.js';
-import type { RedisAddress } from '../definitions.js';
+import { NODE_AND_STORAGE_PATCH, type RedisAddress } from '../definitions.js';
 import { MAX_CLEANUP_PATTERNS } from '../logic/limits.js';
 import { patternRefusal } from '../logic/patterns.js';
 import { failureMessage, type RunbookRun } from '../run-state.js';
 
 /**
- * Runbook steps 1-4: the pod and its events, the previous container's log, requests and limits, Redis's own view. A
- * failed step leaves its error as evidence instead of stopping the runbook: a half-broken cluster is the usual case.
+ * Runbook steps 1-7: the pod and its events, the previous container's log, requests and limits, the node and the
+ * volumes, Redis's own view. A failed step leaves its error as evidence instead of stopping the runbook: a half-broken
+ * cluster is the usual case.
  */
 export async function gatherEvidence(run: RunbookRun): Promise<void> {
   await run.enter('diagnosing');
@@ -44,6 +46,7 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
   } catch (err) {
     evidence.limitsError = failureMessage(err);
   }
+  if (run.v2 && patched(NODE_AND_STORAGE_PATCH)) await nodeAndStorage(run);
   try {
     evidence.redis = await redisScan.diagnoseRedis.executeWithOptions(
       { summary: `Redis diagnostics ${redis.host}:${redis.port}` },
@@ -55,6 +58,33 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
   // Only when asked: runs without cleanup patterns schedule exactly what they always did.
   for (const pattern of (run.input.cleanup ?? []).slice(0, MAX_CLEANUP_PATTERNS))
     (evidence.cleanup ??= []).push(await previewCleanup(pattern, redis));
+}
+
+/** Steps 4 and 5: the node the pod is on (it may be what is failing) and the claims its volumes name. */
+async function nodeAndStorage(run: RunbookRun): Promise<void> {
+  const { namespace, pod } = run.input.target;
+  const evidence = run.evidence;
+  const node = evidence.pod?.nodeName;
+  if (node) {
+    try {
+      evidence.node = await kubernetes.describeNode.executeWithOptions(
+        { summary: `node ${node}: conditions, memory` },
+        [{ node, namespace, pod }],
+      );
+    } catch (err) {
+      evidence.nodeError = failureMessage(err);
+    }
+  }
+  const claims = (evidence.pod?.spec?.volumes ?? []).flatMap((v) => (v.claim ? [v.claim] : []));
+  if (claims.length === 0) return;
+  try {
+    evidence.claims = await kubernetes.describeClaims.executeWithOptions(
+      { summary: `volume claims ${claims.join(', ')}` },
+      [{ namespace, claims }],
+    );
+  } catch (err) {
+    evidence.claimsError = failureMessage(err);
+  }
 }
 
 /** What a cleanup of `pattern` would remove; a pattern the policy refuses is never scanned. */

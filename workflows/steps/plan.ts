@@ -1,5 +1,5 @@
 import { patched } from '@temporalio/workflow';
-import { ACT_WITHOUT_REDIS_PATCH } from '../definitions.js';
+import { ACT_WITHOUT_REDIS_PATCH, PROBE_ACTION_PATCH } from '../definitions.js';
 import { deriveFindings } from '../logic/findings.js';
 import { actionsNeedingApproval, buildPlan } from '../logic/plan.js';
 import type { Ending, RunbookRun } from '../run-state.js';
@@ -14,7 +14,9 @@ export async function planRemediation(run: RunbookRun): Promise<Ending | undefin
   const findings = deriveFindings(run.evidence, thresholds);
   // Asked only when Redis is down, so the runs recorded before it replay exactly as they ran.
   run.withoutRedis = !run.evidence.redis && run.v2 && patched(ACT_WITHOUT_REDIS_PATCH);
-  const plan = buildPlan(run.evidence, findings, thresholds, { withoutRedis: run.withoutRedis });
+  // Likewise asked only for a probe that kills Redis while it loads.
+  const probeAction = findings.some((f) => f.id === 'liveness-kills-loading') && run.v2 && patched(PROBE_ACTION_PATCH);
+  const plan = buildPlan(run.evidence, findings, thresholds, { withoutRedis: run.withoutRedis, probeAction });
   run.status.findings = findings;
   run.status.plan = plan;
   run.needsApproval = actionsNeedingApproval(plan);

@@ -34,6 +34,15 @@ function applyAction(run: RunbookRun, planned: PlannedAction): Promise<ActionRes
     return kubernetes.setMemoryLimit.executeWithOptions({ summary }, [
       { workload: action.workload, container: action.container, bytes: action.bytes, actionId: planned.id },
     ]);
+  if (action.kind === 'set-liveness-delay')
+    return kubernetes.setLivenessDelay.executeWithOptions({ summary }, [
+      {
+        workload: action.workload,
+        container: action.container,
+        initialDelaySeconds: action.initialDelaySeconds,
+        actionId: planned.id,
+      },
+    ]);
   const p99TargetMs = run.settings.thresholds.cleanupP99TargetMs;
   return redisChange.applyRedisAction.executeWithOptions({ summary }, [
     { redis: run.input.target.redis, action: planned, ...(p99TargetMs ? { pacing: { p99TargetMs } } : {}) },
