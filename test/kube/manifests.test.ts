@@ -25,7 +25,7 @@ import { createKubernetesActivities, RESTARTED_AT_ANNOTATION } from '../../activ
 import { ENV_VARS } from '../../config/environment.js';
 import { loadConfig } from '../../config/runbook-config.js';
 import { WEBHOOK_ENV_VARS } from '../../webhook/from-env.js';
-import { startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';
+import { FAKE_NODE, startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';
 import {
   allManifestFiles,
   kustomizationManifests,
@@ -35,6 +35,7 @@ import {
   type Manifest,
 } from './manifests.js';
 import { createRedisScenario, eventually, NAMESPACE, REDIS_POD, scenarioLogs, sessionsPod } from './redis-workloads.js';
+import { createPressureNode, JOBS_NAMESPACE, PRESSURE_NODE, serveMetricsApi } from './node-scenario.js';
 import { serviceAccountToken } from './service-account-token.js';
 import { kubeSuiteSkip } from './suite-gate.js';
 
@@ -52,6 +53,9 @@ const PAGERDUTY_ENV = [
 let server: KubeApiServer;
 let admin: KubeConfig;
 const base = kustomizationManifests('.');
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const REDIS_STS = { kind: 'StatefulSet' as const, name: 'redis', namespace: NAMESPACE };
 const exampleRedis = kustomizationManifests('example-redis');
 
 function ofKind(manifests: Manifest[], kind: string): Manifest['object'][] {
@@ -295,7 +299,99 @@ describe('k8s/ manifests on a real API server', { skip: kubeSuiteSkip() }, () =>
       assert.ok(sample.phase !== undefined);
     });
 
-    it('is refused everything else: delete a pod, read or list Secrets, list pods, patch a pod, other namespaces', async () => {
+    it('reads the node (conditions, its pods in every namespace, its events, metrics.k8s.io) and the pod’s claims', async () => {
+      await serveMetricsApi(admin);
+      await createPressureNode(admin);
+      const node = await activities.describeNode({ node: PRESSURE_NODE, namespace: NAMESPACE, pod: 'hog' });
+      assert.equal(node.conditions.find((c) => c.type === 'MemoryPressure')?.status, 'True');
+      assert.equal(node.allocatableMemoryBytes, 4 * GiB);
+      assert.ok(!('unavailable' in node.pods), JSON.stringify(node.pods));
+      // hog, cache-1 and unbounded hold memory; the evicted pod does not, and is listed as evicted.
+      assert.equal(node.pods.count, 3);
+      assert.equal(node.pods.memoryLimitsBytes, 5 * GiB);
+      assert.equal(node.pods.withoutMemoryLimit, 1);
+      assert.equal(node.pods.evicted.count, 1);
+      assert.equal(node.pods.evicted.pods[0]?.name, 'evicted-1');
+      assert.equal(node.pods.evicted.pods[0]?.namespace, JOBS_NAMESPACE);
+      assert.deepEqual(
+        node.events.map((e) => [e.reason, e.count]),
+        [['SystemOOM', 2]],
+      );
+      assert.equal(node.eventsUnavailable, undefined);
+      assert.deepEqual(node.metrics, {
+        available: true,
+        nodeBytes: 3891 * MiB,
+        podBytes: 2900 * MiB,
+        containerBytes: { app: 2900 * MiB },
+      });
+      // The kwok node has no metrics object: the API answers 404 for it, which the step reports and moves past.
+      const kwok = await activities.describeNode({ node: FAKE_NODE, namespace: NAMESPACE, pod: REDIS_POD });
+      assert.equal(kwok.conditions.find((c) => c.type === 'Ready')?.status, 'True');
+      assert.equal(kwok.metrics.available, false);
+
+      const adminCore = admin.makeApiClient(CoreV1Api);
+      for (const name of ['data-redis-0', 'data-redis-1']) {
+        await adminCore.createNamespacedPersistentVolumeClaim({
+          namespace: NAMESPACE,
+          body: {
+            metadata: { name },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: 'gp3',
+              resources: { requests: { storage: '8Gi' } },
+            },
+          },
+        });
+      }
+      // No volume controller runs: the claim is bound the way the PV binder writes it.
+      await adminCore.patchNamespacedPersistentVolumeClaimStatus(
+        {
+          name: 'data-redis-0',
+          namespace: NAMESPACE,
+          body: { status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '8Gi' } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      const claims = await activities.describeClaims({
+        namespace: NAMESPACE,
+        claims: ['data-redis-0', 'data-redis-1', 'data-redis-2'],
+      });
+      assert.deepEqual(
+        claims.map((c) => [c.name, c.phase, c.capacityBytes, c.storageClass]),
+        [
+          ['data-redis-0', 'Bound', 8 * GiB, 'gp3'],
+          ['data-redis-1', 'Pending', undefined, 'gp3'],
+          ['data-redis-2', 'Missing', undefined, undefined],
+        ],
+      );
+    });
+
+    it('delays the liveness probe of the StatefulSet’s template, once: a second call changes nothing', async () => {
+      const first = await activities.setLivenessDelay({
+        workload: REDIS_STS,
+        container: 'redis',
+        initialDelaySeconds: 40,
+      });
+      assert.equal(first.ok, true, first.detail);
+      assert.match(first.detail, /livenessProbe\.initialDelaySeconds 5 → 40/);
+      const adminApps = admin.makeApiClient(AppsV1Api);
+      const sts = await adminApps.readNamespacedStatefulSet({ name: 'redis', namespace: NAMESPACE });
+      const probe = sts.spec?.template.spec?.containers[0]?.livenessProbe;
+      assert.equal(probe?.initialDelaySeconds, 40);
+      // The strategic merge kept the rest of the probe as it was.
+      assert.deepEqual([probe?.tcpSocket?.port, probe?.periodSeconds, probe?.failureThreshold], [6379, 5, 2]);
+      const generation = sts.metadata?.generation;
+      const again = await activities.setLivenessDelay({
+        workload: REDIS_STS,
+        container: 'redis',
+        initialDelaySeconds: 40,
+      });
+      assert.match(again.detail, /already waits 40 s: no change/);
+      const after = await adminApps.readNamespacedStatefulSet({ name: 'redis', namespace: NAMESPACE });
+      assert.equal(after.metadata?.generation, generation, 'no new revision');
+    });
+
+    it('is refused everything else: delete a pod, read or list Secrets, write pods or nodes, the kubelet’s API', async () => {
       const adminCore = admin.makeApiClient(CoreV1Api);
       await adminCore.createNamespacedSecret({
         namespace: NAMESPACE,
@@ -306,7 +402,17 @@ describe('k8s/ manifests on a real API server', { skip: kubeSuiteSkip() }, () =>
         ['delete pod', () => core.deleteNamespacedPod({ name: REDIS_POD, namespace: NAMESPACE })],
         ['read secret', () => core.readNamespacedSecret({ name: 'redis-auth', namespace: NAMESPACE })],
         ['list secrets', () => core.listNamespacedSecret({ namespace: NAMESPACE })],
-        ['list pods', () => core.listNamespacedPod({ namespace: NAMESPACE })],
+        ['list secrets in every namespace', () => core.listSecretForAllNamespaces()],
+        [
+          'patch a node',
+          () => core.patchNode({ name: FAKE_NODE, body: { metadata: { labels: { x: 'y' } } } }, mergePatch),
+        ],
+        [
+          'the kubelet API through nodes/proxy',
+          () => core.connectGetNodeProxyWithPath({ name: FAKE_NODE, path: 'pods' }),
+        ],
+        ['list nodes', () => core.listNode()],
+        ['list events in every namespace', () => core.listEventForAllNamespaces()],
         [
           'patch pod',
           () =>
@@ -316,7 +422,7 @@ describe('k8s/ manifests on a real API server', { skip: kubeSuiteSkip() }, () =>
             ),
         ],
         ['delete statefulset', () => apps.deleteNamespacedStatefulSet({ name: 'redis', namespace: NAMESPACE })],
-        ['list pods in another namespace', () => core.listNamespacedPod({ namespace: RUNBOOK_NAMESPACE })],
+        ['read a pod in another namespace', () => core.readNamespacedPod({ name: 'x', namespace: RUNBOOK_NAMESPACE })],
         ['list configmaps', () => core.listNamespacedConfigMap({ namespace: NAMESPACE })],
       ];
       for (const [what, call] of refused) assert.equal(await statusOf(call()), 403, what);
