@@ -13,6 +13,7 @@ import type {
   Thresholds,
   VerifyPolicy,
 } from '../activities/settings/types.js';
+import type { S3StoreConfig } from '../activities/backup/s3-store.js';
 import { parseAllowedSigners, type AllowedSigner } from '../activities/identity/allowed-signers.js';
 import { ConfigError } from './errors.js';
 import { readEnvironment, type LOG_LEVELS, type TemporalSettings } from './environment.js';
@@ -46,7 +47,7 @@ export interface RunbookConfig {
   thresholds: Thresholds;
   cooldown: CooldownPolicy;
   /** Where backups copied off the servers go, and how many per target are kept. */
-  backup: { directory: string; keep: number };
+  backup: { directory: string; keep: number; s3?: S3StoreConfig };
   targets: TargetConfig[];
   redis: { passwordEnv: string; tls: boolean };
   pagerduty: PagerDutySettings;
@@ -91,7 +92,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     );
   }
   const backupDirectory = file.backup.directory ?? join(tmpdir(), 'redis-runbook', 'backups');
-  if (e.configFile && !file.backup.directory)
+  if (e.configFile && !file.backup.directory && !file.backup.s3)
     warnings.push(
       `backup.directory is not set: copies of the snapshots go to ${backupDirectory}, which does not outlive this ` +
         'machine; point it at a persistent volume',
@@ -138,7 +139,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     verify: file.verify,
     thresholds: file.thresholds,
     cooldown: file.cooldown,
-    backup: { directory: backupDirectory, keep: file.backup.keep },
+    backup: { directory: backupDirectory, keep: file.backup.keep, ...(file.backup.s3 && { s3: file.backup.s3 }) },
     targets: file.targets,
     redis: file.redis,
     pagerduty: { ...e.pagerduty, ...file.pagerduty },

@@ -78,6 +78,16 @@ const backupSchema = z.strictObject({
   directory: z.string({ error: 'expected a directory path' }).min(1).optional(),
   /** Copies kept per target. */
   keep: positiveInt().default(5),
+  /** An S3-compatible bucket for the verified copies (credentials from the SDK's chain: AWS_* variables, IRSA). */
+  s3: z
+    .strictObject({
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'expected an S3 bucket name' }),
+      prefix: z.string().max(200).optional(),
+      region: z.string().min(1).optional(),
+      endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+      forcePathStyle: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 const verifySchema = z

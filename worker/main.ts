@@ -171,7 +171,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         approvers: cfg.approval.approvers,
         requireProof: cfg.approval.requireProof,
         allowedSigners: cfg.allowedSigners.length,
-        backups: cfg.backup.directory,
+        backups: cfg.backup.s3 ? `s3://${cfg.backup.s3.bucket}/${cfg.backup.s3.prefix ?? ''}` : cfg.backup.directory,
         targets: cfg.targets.map((t) => t.name),
         pagerduty: cfg.pagerduty.writeBack ? cfg.pagerduty.apiUrl : null,
         buildId: bundle.buildId,

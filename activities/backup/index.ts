@@ -20,9 +20,11 @@ import type { BackupCopy } from '../redis/types.js';
 import { RdbVerifier } from './rdb.js';
 import { streamSnapshot, type ReplicationEndpoint } from './replication.js';
 import { restoreTest } from './restore-test.js';
+import { S3Store } from './s3-store.js';
 import { DirectoryStore, type BackupStoreConfig } from './store.js';
 
 export type { BackupStoreConfig } from './store.js';
+export type { S3StoreConfig } from './s3-store.js';
 
 export interface CopyBackupInput {
   redis: RedisAddress;
@@ -33,7 +35,13 @@ export interface CopyBackupInput {
   loadTimeoutSeconds?: number;
 }
 
-const copyProgressSchema = z.object({ kind: z.literal('backup-copy'), bytes: z.number(), total: z.number() });
+const copyProgressSchema = z.object({
+  kind: z.literal('backup-copy'),
+  /** Streaming off the server, then (with an S3 store) uploading the verified copy. */
+  stage: z.enum(['stream', 'upload']).optional(),
+  bytes: z.number(),
+  total: z.number(),
+});
 
 /** Where ioredis was told to connect, for the replication connection (the password never leaves this process). */
 function endpointOf(redis: Redis): ReplicationEndpoint {
@@ -135,21 +143,36 @@ async function copyOnce(
   return copy;
 }
 
+type Progress = z.infer<typeof copyProgressSchema>;
+
 export function createBackupActivities(connect: RedisConnector, config: BackupStoreConfig) {
-  const store = new DirectoryStore(config);
+  // With S3 the directory only stages each copy for its restore test: it keeps none once uploaded.
+  const local = new DirectoryStore(config.s3 ? { ...config, keep: 1 } : config);
+  const s3 = config.s3 ? new S3Store(config.s3, config.keep) : undefined;
   return {
     /** Copies the current snapshot off the server into the backup store and restore-tests it. */
     async copyBackup(input: CopyBackupInput): Promise<BackupCopy> {
       const run = currentRun() ?? `detached/${Date.now()}`;
-      const earlier = await store.findCopyOf(input.target, run);
-      if (earlier) return earlier;
-      await store.removePartials(input.target, input.incidentId);
-      let state = { kind: 'backup-copy' as const, bytes: 0, total: 0 };
+      const stored = s3 && (await s3.findCopyOf(input.target, run));
+      if (stored) return stored;
+      // A copy verified here by an attempt killed before (or during) its upload is uploaded, not taken again.
+      const staged = await local.findCopyOf(input.target, run);
+      if (staged && !s3) return staged;
+      await local.removePartials(input.target, input.incidentId);
+      if (s3) await s3.removePartials(input.target, input.incidentId);
+      let state: Progress = { kind: 'backup-copy', stage: 'stream', bytes: 0, total: 0 };
       const stop = keepBeating(() => state);
       try {
-        return await withRedis(connect, input.redis, (redis) =>
-          copyOnce(redis, store, input, run, (bytes, total) => (state = { ...state, bytes, total })),
-        );
+        const copy =
+          staged ??
+          (await withRedis(connect, input.redis, (redis) =>
+            copyOnce(redis, local, input, run, (bytes, total) => (state = { ...state, bytes, total })),
+          ));
+        if (!s3 || !copy.verified) return copy;
+        state = { kind: 'backup-copy', stage: 'upload', bytes: 0, total: copy.bytes };
+        const stored = await s3.publish(input.target, copy, run, (bytes) => (state = { ...state, bytes }));
+        await local.discard(copy.path);
+        return { ...stored, pruned: (await s3.applyRetention(input.target)).length };
       } finally {
         stop();
       }

@@ -6,12 +6,20 @@
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupCopy } from '../redis/types.js';
+import type { S3StoreConfig } from './s3-store.js';
 
 export interface BackupStoreConfig {
-  /** The directory the copies go to. */
+  /** The directory the copies go to (with `s3`, where they are staged and restore-tested before the upload). */
   directory: string;
   /** Copies kept per target; older ones are deleted after a new one is verified. */
   keep: number;
+  /** An S3-compatible bucket the verified copies go to, instead of staying in `directory`. */
+  s3?: S3StoreConfig;
+}
+
+/** The incident id as it appears in a copy's name. */
+export function incidentTag(incidentId: string): string {
+  return incidentId.replace(/[^A-Za-z0-9-]+/g, '_').slice(0, 60);
 }
 
 /** A file-name-safe form of a target label (`cache/redis-0@10.0.0.5:6379` → `cache_redis-0_10.0.0.5_6379`). */
@@ -38,7 +46,7 @@ export class DirectoryStore {
   async reserve(target: string, incidentId: string, at: Date) {
     const dir = this.dirFor(target);
     await mkdir(dir, { recursive: true });
-    const name = `${stamp(at)}-${incidentId.replace(/[^A-Za-z0-9-]+/g, '_').slice(0, 60)}`;
+    const name = `${stamp(at)}-${incidentTag(incidentId)}`;
     const path = join(dir, `${name}.rdb`);
     return { path, partial: `${path}.partial`, description: join(dir, `${name}.json`) };
   }
@@ -54,7 +62,7 @@ export class DirectoryStore {
 
   /** Removes partial files an earlier, killed attempt for `incidentId` left behind. */
   async removePartials(target: string, incidentId: string): Promise<number> {
-    const tag = `-${incidentId.replace(/[^A-Za-z0-9-]+/g, '_').slice(0, 60)}.rdb.partial`;
+    const tag = `-${incidentTag(incidentId)}.rdb.partial`;
     const stale = (await this.files(target, '.partial')).filter((f) => f.endsWith(tag));
     await Promise.all(stale.map((f) => rm(f, { force: true })));
     return stale.length;
@@ -64,6 +72,12 @@ export class DirectoryStore {
   async commit(reserved: { path: string; partial: string; description: string }, copy: BackupCopy, run: string) {
     await writeFile(reserved.description, JSON.stringify({ ...copy, run }, null, 2));
     await rename(reserved.partial, reserved.path);
+  }
+
+  /** Removes a staged copy once it is stored elsewhere. */
+  async discard(path: string): Promise<void> {
+    await rm(path, { force: true });
+    await rm(path.replace(/\.rdb$/, '.json'), { force: true });
   }
 
   /** Keeps the newest `keep` copies of the target; returns the paths deleted. */

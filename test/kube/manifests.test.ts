@@ -21,6 +21,7 @@ import {
   type V1Role,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
+import { S3_CREDENTIAL_ENV } from '../../activities/backup/s3-store.js';
 import { createKubernetesActivities, RESTARTED_AT_ANNOTATION } from '../../activities/kubernetes/index.js';
 import { ENV_VARS } from '../../config/environment.js';
 import { loadConfig } from '../../config/runbook-config.js';
@@ -128,8 +129,11 @@ describe('k8s/ manifests', () => {
     const secretKeys = Object.keys(
       (readManifestFile(SECRET_TEMPLATE)[0]?.object as { stringData?: object }).stringData ?? {},
     ).sort();
-    assert.deepEqual(secretKeys, [...PAGERDUTY_ENV, 'REDIS_PASSWORD', 'RUNBOOK_GATEWAY_SECRET'].sort());
-    const known = new Set<string>([...ENV_VARS, ...PAGERDUTY_ENV, ...WEBHOOK_ENV_VARS]);
+    assert.deepEqual(
+      secretKeys,
+      [...PAGERDUTY_ENV, ...S3_CREDENTIAL_ENV, 'REDIS_PASSWORD', 'RUNBOOK_GATEWAY_SECRET'].sort(),
+    );
+    const known = new Set<string>([...ENV_VARS, ...PAGERDUTY_ENV, ...WEBHOOK_ENV_VARS, ...S3_CREDENTIAL_ENV]);
     for (const { name, template } of podTemplates().filter((t) => t.name.startsWith('redis-runbook'))) {
       for (const env of template.spec?.containers.flatMap((c) => c.env ?? []) ?? []) {
         assert.ok(known.has(env.name), `${name}: ${env.name} is not a variable the runbook reads`);

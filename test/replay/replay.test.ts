@@ -9,6 +9,8 @@ import {
   ACT_WITHOUT_REDIS_PATCH,
   BACKUP_COPY_PATCH,
   CONTINUE_APPROVAL_PATCH,
+  NODE_AND_STORAGE_PATCH,
+  PROBE_ACTION_PATCH,
   SAFE_PRODUCTION_PATCH,
 } from '../../workflows/definitions.js';
 import { before, describe, it } from 'node:test';
@@ -54,21 +56,25 @@ describe('replay of recorded histories', () => {
       'approved.v2.json',
       'approved.v3.json',
       'approved.v4.json',
+      'approved.v6.json',
       'continued.v3.json',
       'dry-run.json',
       'dry-run.v2.json',
       'dry-run.v3.json',
       'dry-run.v4.json',
+      'dry-run.v6.json',
+      'node-probe.v6.json',
       'rejected.json',
       'rejected.v2.json',
       'rejected.v3.json',
       'rejected.v4.json',
+      'rejected.v6.json',
       'resumed.v3.json',
       'unreachable.v5.json',
     ]);
   });
 
-  it('each version ran behind the patches of its time (v2 safe-production, v3 continue-approval-wait, v4 backup-copy, v5 act-without-redis)', async () => {
+  it('each version ran behind the patches of its time (v2 safe-production, v3 continue-approval-wait, v4 backup-copy, v5 act-without-redis, v6 node-and-storage and probe-action)', async () => {
     for (const { name } of await histories()) {
       const text = await readFile(HISTORIES + name, 'utf8');
       const decoded = [...text.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
@@ -80,10 +86,14 @@ describe('replay of recorded histories', () => {
       // A dry run never backs up nor waits for approval, so it never meets the later patches.
       const waited = !name.startsWith('dry-run');
       const unreachable = name.startsWith('unreachable');
-      assert.equal(marked(CONTINUE_APPROVAL_PATCH), ['v3', 'v4', 'v5'].includes(version) && waited, name);
+      const since = (first: number) => Number(version.slice(1)) >= first;
+      assert.equal(marked(CONTINUE_APPROVAL_PATCH), since(3) && waited, name);
       // A Redis that is down is not backed up: the backup-copy patch never comes up in that run.
-      assert.equal(marked(BACKUP_COPY_PATCH), ['v4', 'v5'].includes(version) && waited && !unreachable, name);
+      assert.equal(marked(BACKUP_COPY_PATCH), since(4) && waited && !unreachable, name);
       assert.equal(marked(ACT_WITHOUT_REDIS_PATCH), unreachable, name);
+      // Every v6 run looks at the node and the claims, and each of them meets the demo's too-tight liveness probe.
+      assert.equal(marked(NODE_AND_STORAGE_PATCH), since(6), name);
+      assert.equal(marked(PROBE_ACTION_PATCH), since(6), name);
     }
   });
 

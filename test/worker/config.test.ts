@@ -246,6 +246,38 @@ void describe('loadConfig', () => {
     ]);
   });
 
+  void it('takes an S3 bucket for the backups (no directory warning then) and refuses a bad bucket or endpoint', async () => {
+    const good = await file(
+      's3.yaml',
+      [
+        'approval: { approvers: [a@example.com] }',
+        'backup:',
+        '  keep: 3',
+        '  s3: { bucket: acme-redis-backups, prefix: runbook/, endpoint: "https://minio.storage:9000", forcePathStyle: true }',
+      ].join('\n'),
+    );
+    const cfg = await loadConfig({ RUNBOOK_CONFIG: good });
+    assert.deepEqual(cfg.backup.s3, {
+      bucket: 'acme-redis-backups',
+      prefix: 'runbook/',
+      endpoint: 'https://minio.storage:9000',
+      forcePathStyle: true,
+    });
+    assert.equal(cfg.backup.keep, 3);
+    assert.ok(!cfg.warnings.some((w) => w.startsWith('backup.directory')), cfg.warnings.join('\n'));
+    const bad = await file(
+      's3-bad.yaml',
+      [
+        'approval: { approvers: [a@example.com] }',
+        'backup: { s3: { bucket: Not_A_Bucket, endpoint: "ftp://x" } }',
+      ].join('\n'),
+    );
+    await rejectsWith({ RUNBOOK_CONFIG: bad }, [
+      `RUNBOOK_CONFIG ${bad}: backup.s3.bucket: expected an S3 bucket name`,
+      `RUNBOOK_CONFIG ${bad}: backup.s3.endpoint: expected an http(s) URL`,
+    ]);
+  });
+
   void it('requires approvers in a file, and refuses an empty list', async () => {
     const none = await file('none.yaml', 'verify: { windowSeconds: 60 }\n');
     await rejectsWith({ RUNBOOK_CONFIG: none }, [

@@ -3,7 +3,13 @@
  * and test doubles of the activities built from it. The doubles are for workflow-logic tests on the time-skipping
  * server only; every real activity is tested against a real server elsewhere.
  */
-import type { PodDescription, PodHealthSample, ResourceLimits } from '../../activities/kubernetes/types.js';
+import type {
+  ClaimSummary,
+  NodeDescription,
+  PodDescription,
+  PodHealthSample,
+  ResourceLimits,
+} from '../../activities/kubernetes/types.js';
 import type { RunbookEvent } from '../../activities/notify/events.js';
 import type { BackupCopy, BackupResult, RedisDiagnostics } from '../../activities/redis/types.js';
 import type { RunbookSettings } from '../../activities/settings/types.js';
@@ -169,6 +175,34 @@ export interface FakeOptions {
   pod?: PodDescription;
   /** The data size the previous log reports (`RDB memory usage when created`). */
   loadedDataBytes?: number;
+  /** How long the last load took, as the previous log reports it (`DB loaded from disk`). */
+  loadSeconds?: number;
+  /** The node describeNode finds (a healthy one unless given). */
+  node?: NodeDescription;
+}
+
+/** A healthy node with room to spare and live figures. */
+export function healthyNode(name = 'node-a'): NodeDescription {
+  return {
+    name,
+    conditions: [
+      { type: 'MemoryPressure', status: 'False' },
+      { type: 'DiskPressure', status: 'False' },
+      { type: 'PIDPressure', status: 'False' },
+      { type: 'Ready', status: 'True' },
+    ],
+    allocatableMemoryBytes: 16 * GiB,
+    capacityMemoryBytes: 16 * GiB,
+    pods: {
+      count: 4,
+      memoryRequestsBytes: 6 * GiB,
+      memoryLimitsBytes: 8 * GiB,
+      withoutMemoryLimit: 0,
+      evicted: { count: 0, pods: [] },
+    },
+    events: [],
+    metrics: { available: true, nodeBytes: 7 * GiB, podBytes: 1900 * MiB },
+  };
 }
 
 /** Activity doubles for the workflow-logic tests, recording every call. */
@@ -224,8 +258,25 @@ export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activ
         signals: [],
         lastLines: ['1:M fork: Cannot allocate memory'],
         ...(opts.loadedDataBytes ? { loadedDataBytes: opts.loadedDataBytes } : {}),
+        ...(opts.loadSeconds ? { loadSeconds: opts.loadSeconds } : {}),
       })
     ),
+    describeNode: (input: { node: string }) => (
+      record('describeNode', [input]),
+      Promise.resolve(opts.node ?? healthyNode(input.node))
+    ),
+    describeClaims: (input: { claims: string[] }): Promise<ClaimSummary[]> => (
+      record('describeClaims', [input]),
+      Promise.resolve(input.claims.map((name) => ({ name, phase: 'Bound', accessModes: ['ReadWriteOnce'] })))
+    ),
+    setLivenessDelay: (input: { actionId?: string; initialDelaySeconds: number }): Promise<ActionResult> => {
+      record('setLivenessDelay', [input]);
+      return Promise.resolve({
+        id: input.actionId ?? 'set-liveness-delay',
+        ok: true,
+        detail: `initialDelaySeconds ${input.initialDelaySeconds}`,
+      });
+    },
     checkLimits: (...args: unknown[]) => (record('checkLimits', args), Promise.resolve(seedLimits())),
     diagnoseRedis: (...args: unknown[]) => {
       record('diagnoseRedis', args);
