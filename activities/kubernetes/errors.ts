@@ -105,3 +105,8 @@ export async function callApi<T>(req: KubernetesRequest, call: () => Promise<T>)
     throw toActivityError(err, req);
   }
 }
+
+/** A request the runbook itself got wrong (a container the template lacks, a value out of range): never retried. */
+export function invalidAction(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: RunbookErrorType.InvalidAction, message, nonRetryable: true });
+}

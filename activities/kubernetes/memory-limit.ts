@@ -1,10 +1,9 @@
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { AppsV1Api } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
-import { RunbookErrorType } from '../../workflows/definitions.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
 import { parseMemoryBytes } from './quantity.js';
 import type { WorkloadRef } from './types.js';
+import { invalidAction } from './errors.js';
 import { rolloutResult, workloadAccess } from './workload.js';
 
 const MiB = 1024 * 1024;
@@ -18,10 +17,6 @@ export interface SetMemoryLimitInput {
   bytes: number;
   /** `id` of the returned result, the planned action's id; `set-memory-limit` when absent. */
   actionId?: string;
-}
-
-function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: RunbookErrorType.InvalidAction, message, nonRetryable: true });
 }
 
 /**
@@ -41,7 +36,7 @@ export function createSetMemoryLimit(apps: AppsV1Api) {
     const { workload, container } = input;
     const id = input.actionId ?? 'set-memory-limit';
     if (!Number.isFinite(input.bytes) || input.bytes <= 0) {
-      throw invalid(`setMemoryLimit needs a positive number of bytes, got ${String(input.bytes)}`);
+      throw invalidAction(`setMemoryLimit needs a positive number of bytes, got ${String(input.bytes)}`);
     }
     const mib = Math.ceil(input.bytes / MiB);
     const quantity = `${mib}Mi`;
@@ -52,7 +47,9 @@ export function createSetMemoryLimit(apps: AppsV1Api) {
     const found = containers.find((c) => c.name === container);
     if (!found) {
       const names = containers.map((c) => c.name).join(', ');
-      throw invalid(`${label} has no container "${container}" in its pod template (containers: ${names || 'none'})`);
+      throw invalidAction(
+        `${label} has no container "${container}" in its pod template (containers: ${names || 'none'})`,
+      );
     }
     const oldLimit = found.resources?.limits?.['memory'];
     const oldRequest = found.resources?.requests?.['memory'];

@@ -1,9 +1,8 @@
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { AppsV1Api } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
-import { RunbookErrorType } from '../../workflows/definitions.js';
 import type { ActionResult } from '../../workflows/logic/actions.js';
 import type { WorkloadRef } from './types.js';
+import { invalidAction } from './errors.js';
 import { rolloutResult, workloadAccess } from './workload.js';
 
 /** A delay past an hour is a typo, not a load time. */
@@ -16,10 +15,6 @@ export interface SetLivenessDelayInput {
   initialDelaySeconds: number;
   /** `id` of the returned result, the planned action's id. */
   actionId?: string;
-}
-
-function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: RunbookErrorType.InvalidAction, message, nonRetryable: true });
 }
 
 /**
@@ -35,16 +30,16 @@ export function createSetLivenessDelay(apps: AppsV1Api) {
     const { workload, container, initialDelaySeconds: delay } = input;
     const id = input.actionId ?? 'set-liveness-delay';
     if (!Number.isInteger(delay) || delay <= 0 || delay > MAX_LIVENESS_DELAY_SECONDS) {
-      throw invalid(
+      throw invalidAction(
         `initialDelaySeconds must be a whole number of seconds in 1..${MAX_LIVENESS_DELAY_SECONDS}, got ${String(delay)}`,
       );
     }
     const target = workloadAccess(apps, workload);
     const current = await target.read();
     const found = (current.spec?.template.spec?.containers ?? []).find((c) => c.name === container);
-    if (!found) throw invalid(`${target.label} has no container "${container}" in its pod template`);
+    if (!found) throw invalidAction(`${target.label} has no container "${container}" in its pod template`);
     const probe = found.livenessProbe;
-    if (!probe) throw invalid(`${target.label} container ${container} has no liveness probe: nothing to delay`);
+    if (!probe) throw invalidAction(`${target.label} container ${container} has no liveness probe: nothing to delay`);
     const old = probe.initialDelaySeconds ?? 0;
     if (old >= delay) {
       return {

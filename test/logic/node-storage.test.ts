@@ -7,33 +7,10 @@ import assert from 'node:assert/strict';
 import type { NodeDescription } from '../../activities/kubernetes/types.js';
 import { deriveFindings, type Evidence, type FindingId } from '../../workflows/logic/findings.js';
 import { buildPlan } from '../../workflows/logic/plan.js';
-import { GiB, seedLimits, seedPod, seedRedis, testSettings } from '../workflows/fixtures.js';
+import { GiB, healthyNode, seedLimits, seedPod, seedRedis, testSettings } from '../workflows/fixtures.js';
 
 const MiB = 1024 * 1024;
 const thresholds = testSettings().thresholds;
-
-function healthyNode(): NodeDescription {
-  return {
-    name: 'node-a',
-    conditions: [
-      { type: 'MemoryPressure', status: 'False' },
-      { type: 'DiskPressure', status: 'False' },
-      { type: 'PIDPressure', status: 'False' },
-      { type: 'Ready', status: 'True' },
-    ],
-    allocatableMemoryBytes: 16 * GiB,
-    capacityMemoryBytes: 16 * GiB,
-    pods: {
-      count: 4,
-      memoryRequestsBytes: 6 * GiB,
-      memoryLimitsBytes: 8 * GiB,
-      withoutMemoryLimit: 0,
-      evicted: { count: 0, pods: [] },
-    },
-    events: [],
-    metrics: { available: true, nodeBytes: 7 * GiB, podBytes: 1900 * MiB },
-  };
-}
 
 function withNode(change: (n: NodeDescription) => void): Evidence {
   const node = healthyNode();
