@@ -47,8 +47,13 @@ const INFO = [
   'rdb_last_save_time:1700000000',
   'rdb_last_bgsave_status:err',
   'rdb_saves:7',
+  'rdb_last_cow_size:5242880',
   'aof_enabled:0',
+  'aof_rewrite_in_progress:1',
+  'aof_current_rewrite_time_sec:742',
+  'aof_last_bgrewrite_status:err',
   'aof_last_write_status:ok',
+  'aof_last_cow_size:0',
   '',
   '# Stats',
   'evicted_keys:0',
@@ -118,6 +123,13 @@ void describe('summarizeInfo', () => {
       rdbChangesSinceLastSave: 1234,
       aofEnabled: false,
       aofLastWriteStatus: 'ok',
+      // No ETA while not loading; the rewrite's time only while one runs.
+      loading: false,
+      aofRewriteInProgress: true,
+      aofRewriteSeconds: 742,
+      aofLastBgrewriteStatus: 'err',
+      rdbLastCowBytes: 5242880,
+      aofLastCowBytes: 0,
     });
   });
 
