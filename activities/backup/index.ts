@@ -55,8 +55,11 @@ function endpointOf(redis: Redis): ReplicationEndpoint {
   };
 }
 
-/** Heartbeats `state()` every second until the returned stop is called (a long load reports nothing itself). */
-function keepBeating(state: () => z.infer<typeof copyProgressSchema>): () => void {
+/**
+ * Heartbeats `state()` now and every second until `stop` is called (a long load reports nothing itself); `beat`
+ * reports at once, for a new stage.
+ */
+function keepBeating(state: () => z.infer<typeof copyProgressSchema>): { stop: () => void; beat: () => void } {
   const progress = activityProgress(copyProgressSchema);
   const report = () => {
     try {
@@ -66,8 +69,8 @@ function keepBeating(state: () => z.infer<typeof copyProgressSchema>): () => voi
     }
   };
   report();
-  const beat = setInterval(report, 1000);
-  return () => clearInterval(beat);
+  const timer = setInterval(report, 1000);
+  return { stop: () => clearInterval(timer), beat: report };
 }
 
 /** One attempt: stream into the partial file, check it, restore-test it, name it. */
@@ -161,7 +164,7 @@ export function createBackupActivities(connect: RedisConnector, config: BackupSt
       await local.removePartials(input.target, input.incidentId);
       if (s3) await s3.removePartials(input.target, input.incidentId);
       let state: Progress = { kind: 'backup-copy', stage: 'stream', bytes: 0, total: 0 };
-      const stop = keepBeating(() => state);
+      const { stop, beat } = keepBeating(() => state);
       try {
         const copy =
           staged ??
@@ -170,6 +173,7 @@ export function createBackupActivities(connect: RedisConnector, config: BackupSt
           ));
         if (!s3 || !copy.verified) return copy;
         state = { kind: 'backup-copy', stage: 'upload', bytes: 0, total: copy.bytes };
+        beat();
         const stored = await s3.publish(input.target, copy, run, (bytes) => (state = { ...state, bytes }));
         await local.discard(copy.path);
         return { ...stored, pruned: (await s3.applyRetention(input.target)).length };
