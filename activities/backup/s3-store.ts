@@ -67,7 +67,7 @@ export class S3Store {
 
   /** The verified copy an earlier attempt of the same run uploaded and described. */
   async findCopyOf(target: string, run: string): Promise<BackupCopy | undefined> {
-    for (const key of await this.keys(target, '.json')) {
+    for (const key of await this.listObjectKeys(target, '.json')) {
       const got = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key }));
       const copy = JSON.parse(await got.Body!.transformToString()) as BackupCopy & { run?: string };
       if (copy.run === run && (await this.has(key.replace(/\.json$/, '.rdb')))) return copy;
@@ -86,8 +86,8 @@ export class S3Store {
     const unfinished = (uploads.Uploads ?? []).filter((u) => u.Key?.endsWith(tag));
     for (const u of unfinished)
       await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId }));
-    const described = new Set((await this.keys(target, '.json')).map((k) => k.replace(/\.json$/, '.rdb')));
-    const orphans = (await this.keys(target, '.rdb')).filter((k) => k.endsWith(tag) && !described.has(k));
+    const described = new Set((await this.listObjectKeys(target, '.json')).map((k) => k.replace(/\.json$/, '.rdb')));
+    const orphans = (await this.listObjectKeys(target, '.rdb')).filter((k) => k.endsWith(tag) && !described.has(k));
     await this.remove(orphans);
     return unfinished.length + orphans.length;
   }
@@ -132,7 +132,7 @@ export class S3Store {
 
   /** Keeps the newest `keep` described copies of the target; returns the keys deleted. */
   async applyRetention(target: string): Promise<string[]> {
-    const copies = (await this.keys(target, '.json')).sort();
+    const copies = (await this.listObjectKeys(target, '.json')).sort();
     const old = copies.slice(0, Math.max(0, copies.length - this.keep));
     // The description first: a copy half-deleted by a crash is then an orphan the next attempt removes.
     await this.remove(old);
@@ -140,7 +140,7 @@ export class S3Store {
     return old.map((k) => k.replace(/\.json$/, '.rdb'));
   }
 
-  private async keys(target: string, suffix: string): Promise<string[]> {
+  private async listObjectKeys(target: string, suffix: string): Promise<string[]> {
     const out: string[] = [];
     let token: string | undefined;
     do {

@@ -1,4 +1,4 @@
-import { mib, MiB } from './model.js';
+import { mib, MiB, mountHolding, redisContainer } from './model.js';
 import type { Finding, Rule } from './model.js';
 
 /**
@@ -10,8 +10,7 @@ export const deploymentRules: Rule = (e) => {
   const spec = e.pod?.spec;
   if (!spec) return [];
   const out: Finding[] = [];
-  const redisName = e.limits?.container ?? spec.containers[0]?.name;
-  const redis = spec.containers.find((c) => c.name === redisName) ?? spec.containers[0];
+  const redis = redisContainer(e);
   if (!redis) return [];
   const workload = e.limits?.workload;
   const target = workload
@@ -60,8 +59,7 @@ export const deploymentRules: Rule = (e) => {
   }
   const dir = e.redis?.config.dir;
   if (dir) {
-    const onVolume = redis.mounts.some((m) => dir === m.path || dir.startsWith(`${m.path.replace(/\/$/, '')}/`));
-    if (!onVolume)
+    if (!mountHolding(redis, dir))
       out.push({
         id: 'data-dir-not-on-volume',
         severity: 'warning',

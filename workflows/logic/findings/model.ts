@@ -113,3 +113,19 @@ export type Rule = (e: Evidence, t: Thresholds) => Finding[];
 export function unavailable(id: FindingId, severity: Severity, what: string, error: string | undefined): Finding[] {
   return error ? [{ id, severity, message: `${what}: ${error}`, evidence: {} }] : [];
 }
+
+type SpecContainer = NonNullable<PodDescription['spec']>['containers'][number];
+
+/** Redis's container in the pod's spec: the one `checkLimits` named, else the first. */
+export function redisContainer(e: Evidence): SpecContainer | undefined {
+  const containers = e.pod?.spec?.containers ?? [];
+  const name = e.limits?.container ?? containers[0]?.name;
+  return containers.find((c) => c.name === name) ?? containers[0];
+}
+
+/** The deepest of the container's mounts that holds `dir`, if any. */
+export function mountHolding(container: SpecContainer, dir: string): SpecContainer['mounts'][number] | undefined {
+  return container.mounts
+    .filter((m) => dir === m.path || dir.startsWith(`${m.path.replace(/\/$/, '')}/`))
+    .sort((a, b) => b.path.length - a.path.length)[0];
+}

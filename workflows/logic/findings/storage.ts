@@ -1,4 +1,4 @@
-import { mib, unavailable } from './model.js';
+import { mib, mountHolding, redisContainer, unavailable } from './model.js';
 import type { Evidence, Finding, Rule } from './model.js';
 
 /** An AOF rewrite running this long is stuck (or starved of disk or memory), in seconds. */
@@ -88,11 +88,6 @@ export const storageRules: Rule = (e) => {
 /** The mount Redis's data directory is on, if any. */
 function dataMount(e: Evidence) {
   const dir = e.redis?.config.dir;
-  const spec = e.pod?.spec;
-  if (!dir || !spec) return undefined;
-  const name = e.limits?.container ?? spec.containers[0]?.name;
-  const redis = spec.containers.find((c) => c.name === name) ?? spec.containers[0];
-  return redis?.mounts
-    .filter((m) => dir === m.path || dir.startsWith(`${m.path.replace(/\/$/, '')}/`))
-    .sort((a, b) => b.path.length - a.path.length)[0];
+  const redis = redisContainer(e);
+  return dir && redis ? mountHolding(redis, dir) : undefined;
 }
