@@ -93,11 +93,44 @@ export class Harness {
     return this.withWorker(fakes, async ({ start, recorder }) => {
       const handle = await start(args);
       await drive(handle);
-      const report = await handle.result();
+      const report = await resultWithin<RunbookReport>(handle);
       const status = await handle.query(statusQuery);
       return { report, recorder, status };
     });
   }
+}
+
+/**
+ * The run's result, or after `ms` of wall time an error that says where the run stands: a run stuck on a failing
+ * workflow task, or waiting on something that never comes, would otherwise hold the suite until CI's own limit.
+ */
+export async function resultWithin<T>(h: WorkflowHandle, ms = 120_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => void stuck(h, ms).then(reject, reject), ms);
+  });
+  try {
+    return (await Promise.race([h.result(), late])) as T;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function stuck(h: WorkflowHandle, ms: number): Promise<Error> {
+  const d = await h.describe();
+  const events = (await h.fetchHistory()).events ?? [];
+  const failures = events
+    .map(
+      (e) =>
+        e.workflowTaskFailedEventAttributes?.failure?.message ??
+        (e.workflowTaskTimedOutEventAttributes && 'workflow task timed out'),
+    )
+    .filter(Boolean);
+  const status = await h.query(statusQuery).catch((err: Error) => ({ phase: `(query failed: ${err.message})` }));
+  return new Error(
+    `${h.workflowId} had no result after ${ms} ms: ${d.status.name}, ${d.historyLength} events, phase ${status.phase}, ` +
+      `${d.raw.pendingActivities?.length ?? 0} pending activities, workflow task failures: ${JSON.stringify(failures.slice(-3))}`,
+  );
 }
 
 /** The status once `ok` holds for it. */

@@ -35,7 +35,7 @@ import {
   MAX_VERIFY_WINDOW_SECONDS,
 } from '../../workflows/logic/limits.js';
 import { testSettings } from './fixtures.js';
-import { Harness, until, waitForPhase, type RunbookHandle } from './harness.js';
+import { Harness, resultWithin, until, waitForPhase, type RunbookHandle } from './harness.js';
 
 const harness = new Harness();
 const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
@@ -291,7 +291,7 @@ describe('safe in production (time-skipping server)', () => {
           now: serverNow,
         });
         assert.equal(record.accepted, true, 'a signature for the chain counts in its continued run');
-        await h.result();
+        await resultWithin(h);
         assert.equal((await lock.query(lockStateQuery)).holder, undefined, 'the chain gave the target back');
         // Released under the chain's id, counted as a remediation (the lock's own count of it may already have
         // expired: time skipping jumps to the coordinator's window timer once the run is done).
