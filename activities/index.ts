@@ -8,6 +8,7 @@ import { createNotifyActivities, type Notifier } from './notify/index.js';
 import { createRedisActivities, type RedisConnector } from './redis/index.js';
 import { createSettingsActivities } from './settings/index.js';
 import { createTemporalActivities } from './temporal/index.js';
+import { createIntakeActivities, type IntakeDependencies } from './pagerduty/intake.js';
 
 /** The clients the activities need; the worker builds them from its configuration. */
 export interface ActivityDependencies {
@@ -15,8 +16,12 @@ export interface ActivityDependencies {
   redis: RedisConnector;
   notifier: Notifier;
   settings: RunbookSettings;
-  /** A client of the worker's own Temporal connection (the per-target lock). */
+  /** A client of the worker's own Temporal connection (the per-target lock, the runs an intake starts). */
   temporal: Client;
+  /** The worker's task queue, where an intake starts the runbook. */
+  taskQueue: string;
+  /** PagerDuty and the routes, for the intake of an incident. */
+  intake: IntakeDependencies;
   /** Who may sign decisions, and the gateways' secrets. */
   identity: IdentityPolicy;
   /** Where backups copied off the Redis servers go (`backup` in RUNBOOK_CONFIG). */
@@ -31,7 +36,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createBackupActivities(deps.redis, deps.backupStore),
     ...createNotifyActivities(deps.notifier),
     ...createSettingsActivities(deps.settings),
-    ...createTemporalActivities(deps.temporal),
+    ...createTemporalActivities(deps.temporal, deps.taskQueue),
+    ...createIntakeActivities(deps.intake),
     ...createIdentityActivities(deps.identity),
   };
 }

@@ -2,3 +2,4 @@
 export * from './connect.js';
 export * from './errors.js';
 export * from './runs.js';
+export * from './intake.js';

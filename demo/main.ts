@@ -16,8 +16,8 @@ import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { listRuns, temporalSettingsFrom, uiLink } from '../client/index.js';
 import { repoFile } from '../local-servers/repo-path.js';
-import { statusQuery, toWorkflowId } from '../workflows/definitions.js';
-import type { Phase, RunbookReport, RunbookStatus } from '../workflows/definitions.js';
+import { intakeWorkflowIdFor, statusQuery, toWorkflowId } from '../workflows/definitions.js';
+import type { IntakeResult, Phase, RunbookReport, RunbookStatus } from '../workflows/definitions.js';
 import { temporalCliPath, TemporalBinaryNotFound } from '../local-servers/temporal-binaries.js';
 import { installQuietRuntime } from '../local-servers/temporal.js';
 import { startDemoPagerDuty } from './pagerduty.js';
@@ -145,7 +145,13 @@ async function demo(opts: DemoOptions): Promise<number> {
     const answer = await pd.trigger(INCIDENT, title);
     const workflowId = answer.workflowId ?? toWorkflowId(INCIDENT);
     say(`PagerDuty incident ${INCIDENT} triggered → signed webhook → 202 ${answer.status} ${workflowId}`);
-    say(`  target from: ${answer.targetSource ?? '?'}`);
+    const routed = (await stack.temporal.client.workflow
+      .getHandle(answer.intakeWorkflowId ?? intakeWorkflowIdFor(INCIDENT))
+      .result()) as IntakeResult;
+    say(
+      `  intake ${answer.intakeWorkflowId ?? ''}: run ${routed.status}` +
+        (routed.status === 'started' ? `, target from the ${routed.targetSource}` : ''),
+    );
     say(`  Temporal UI: ${uiLink(settings, workflowId)}`);
     const seen = new Map<Phase, number>();
     const waiting = await follow(stack, seen, (s) => s.phase === 'awaiting-approval' || s.phase === 'done');

@@ -20,12 +20,18 @@ export const DEMO_SERVICE = 'PREDIS1';
 
 export interface DemoPagerDuty {
   standIn: PagerDutyStandIn;
-  /** Environment the worker needs to write back to the stand-in (token, From, API URL). */
-  workerEnv: Record<string, string>;
-  /** Starts the receiver for `stack` (its routes name the stack's Redis, known only once it runs). */
+  /**
+   * Environment the worker needs for the stack's Redis: a `RUNBOOK_CONFIG` routing the demo's service to it (the
+   * worker's intake routes incidents), and what it writes back to the stand-in with (token, From, API URL).
+   */
+  workerEnv: (redis: { host: string; port: number }) => Promise<Record<string, string>>;
+  /** Starts the receiver for `stack`, with the same configuration as the worker. */
   startReceiver(stack: LocalStack): Promise<string>;
   /** Delivers a signed `incident.triggered`, as PagerDuty would; the receiver's JSON answer. */
-  trigger(incidentId: string, title: string): Promise<{ status: string; workflowId?: string; targetSource?: string }>;
+  trigger(
+    incidentId: string,
+    title: string,
+  ): Promise<{ status: string; workflowId?: string; intakeWorkflowId?: string }>;
   stop(): Promise<void>;
 }
 
@@ -34,7 +40,8 @@ export async function startDemoPagerDuty(): Promise<DemoPagerDuty> {
   const secret = randomBytes(24).toString('hex');
   const standIn = await startPagerDutyStandIn();
   standIn.addUser({ id: 'PONCALL', email: 'oncall@example.com', name: 'On Call' });
-  const workerEnv = {
+  const config = join(dir, 'runbook.yaml');
+  const pagerdutyEnv = {
     PAGERDUTY_API_TOKEN: standIn.token,
     PAGERDUTY_FROM_EMAIL: 'runbook-bot@example.com',
     PAGERDUTY_API_URL: standIn.url,
@@ -44,19 +51,20 @@ export async function startDemoPagerDuty(): Promise<DemoPagerDuty> {
 
   return {
     standIn,
-    workerEnv,
-    async startReceiver(stack) {
-      const demo = parse(await readFile(DEMO_CONFIG, 'utf8')) as Record<string, unknown>;
-      const config = join(dir, 'webhook.yaml');
+    workerEnv: async (redis) => {
+      const demo = parse(await readFile(DEMO_CONFIG, 'utf8')) as { pagerduty?: object };
       const route = {
         id: DEMO_SERVICE,
         name: 'redis-cache',
         namespace: DEMO_TARGET.namespace,
-        redis: { host: stack.redisServer.host, port: stack.redisServer.port },
+        redis: { host: redis.host, port: redis.port },
       };
-      await writeFile(config, stringify({ ...demo, pagerduty: { services: [route] } }));
+      await writeFile(config, stringify({ ...demo, pagerduty: { ...demo.pagerduty, services: [route] } }));
+      return { ...pagerdutyEnv, RUNBOOK_CONFIG: config };
+    },
+    async startReceiver(stack) {
       receiver = await createWebhookFromEnv(
-        { ...stack.env, ...workerEnv, RUNBOOK_CONFIG: config, PAGERDUTY_WEBHOOK_SECRET: secret },
+        { ...stack.env, ...pagerdutyEnv, RUNBOOK_CONFIG: config, PAGERDUTY_WEBHOOK_SECRET: secret },
         { logger: pino({ level: 'warn' }) },
       );
       server = await serveWebhook(receiver.handle, { port: 0, host: '127.0.0.1' });
@@ -87,7 +95,7 @@ export async function startDemoPagerDuty(): Promise<DemoPagerDuty> {
         headers: { 'content-type': 'application/json', 'x-pagerduty-signature': signatureHeader(body, secret) },
         body,
       });
-      const answer = (await res.json()) as { status: string; workflowId?: string; targetSource?: string };
+      const answer = (await res.json()) as { status: string; workflowId?: string; intakeWorkflowId?: string };
       if (res.status !== 202) throw new Error(`the receiver answered ${res.status}: ${JSON.stringify(answer)}`);
       return answer;
     },

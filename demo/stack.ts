@@ -33,8 +33,11 @@ export interface LocalStackOptions {
   uiPort?: number;
   /** Multiplies the seeded key counts. */
   scale?: number;
-  /** Extra environment for the worker (e.g. LOG_LEVEL). */
-  workerEnv?: Record<string, string>;
+  /**
+   * Extra environment for the worker (e.g. LOG_LEVEL), or a function of the stack's Redis that makes it (a
+   * `RUNBOOK_CONFIG` whose PagerDuty routes name that Redis, known only once it runs).
+   */
+  workerEnv?: Record<string, string> | ((redis: { host: string; port: number }) => Promise<Record<string, string>>);
   /** Where the worker's log lines go instead of stdout (tests capture them to check no secret is logged). */
   workerLogDestination?: DestinationStream;
   /** The process already installed a Temporal runtime (tests do, to keep the output quiet). */
@@ -135,7 +138,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       RUNBOOK_CONFIG: DEMO_CONFIG,
       KUBECONFIG: opts.kubeconfigPath ?? simulated?.cluster.kubeconfigPath,
       LOG_LEVEL: 'warn',
-      ...opts.workerEnv,
+      ...(typeof opts.workerEnv === 'function'
+        ? await opts.workerEnv({ host: redisServer.host, port: redisServer.port })
+        : opts.workerEnv),
     };
     await timed('worker', opts.onStep, async () => {
       let stopWorker: (() => void) | undefined;

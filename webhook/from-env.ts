@@ -31,10 +31,10 @@ export interface WebhookFromEnv {
 }
 
 /**
- * Reads the configuration (the same `RUNBOOK_CONFIG` as the worker: routes under `pagerduty.services`, the approval
- * policy, `targets`), connects to Temporal and builds the receiver. Secrets go from the environment straight into
+ * Reads the configuration (the same `RUNBOOK_CONFIG` as the worker: the services under `pagerduty.services`, the
+ * approval policy), connects to Temporal and builds the receiver. Secrets go from the environment straight into
  * the HMAC check and the PagerDuty client, nowhere else.
- * Without `PAGERDUTY_API_TOKEN` and `PAGERDUTY_FROM_EMAIL` it still verifies and starts runs, and warns once.
+ * Without `PAGERDUTY_API_TOKEN` and `PAGERDUTY_FROM_EMAIL` it still verifies and starts intakes, and warns once.
  * @throws {ConfigError} when `PAGERDUTY_WEBHOOK_SECRET` is missing; `TemporalUnreachableError` from `client/`.
  */
 export async function createWebhookFromEnv(
@@ -57,9 +57,8 @@ export async function createWebhookFromEnv(
   if (lacking.length > 0) {
     logger.warn(
       { missing: lacking },
-      `${lacking.join(' and ')} not set: runs still start from signed webhooks, routed by the service and the title; ` +
-        'set both to route by alert details (PAGERDUTY_API_TOKEN), write notes on the incident and take approvals ' +
-        'from /pagerduty/action (both: PagerDuty writes need From)',
+      `${lacking.join(' and ')} not set: signed webhooks still start intakes (the worker routes them); set both ` +
+        'to take approvals from /pagerduty/action (the user look-up) and note refusals on the incident',
     );
   }
   const temporal = await connectTemporal(env);
@@ -91,7 +90,6 @@ export async function createWebhookFromEnv(
     taskQueue: temporal.settings.taskQueue,
     ...(pagerduty ? { pagerduty } : {}),
     services: cfg.pagerduty.services,
-    targets: cfg.targets,
     approval: cfg.approval,
     logger,
     ...(gateway[0] ? { gatewaySecret: gateway[0] } : {}),

@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import type { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { PagerDutyError } from '../activities/pagerduty/index.js';
 import { gatewaySigner } from '../activities/identity/gateway.js';
-import { DecisionRefusedError, NoWorkerError, readStatus, sendDecision, startRunbook } from '../client/index.js';
-import type { ServiceRoute, TargetConfig } from '../config/runbook-file.js';
+import { DecisionRefusedError, NoWorkerError, readStatus, sendDecision, startIntake } from '../client/index.js';
+import type { ServiceRoute } from '../config/runbook-file.js';
 import { incidentResolvedSignal, workflowIdFor } from '../workflows/definitions.js';
 import { isAllowedApprover } from '../workflows/logic/approval-policy.js';
 import type { ApprovalPolicy } from '../activities/settings/types.js';
-import type { Decision, RunbookInput } from '../workflows/definitions.js';
+import type { Decision } from '../workflows/definitions.js';
 import { DEFAULT_MAX_BODY_BYTES, readBodyCapped } from './body.js';
 import {
   actionSchema,
@@ -22,7 +22,7 @@ import {
   type IncidentAction,
   type WebhookEnvelope,
 } from './events.js';
-import { routeIncident } from './routing.js';
+import { RecentDeliveries } from './deliveries.js';
 import { ACTION_SECRET_HEADER, isSignedBy, matchesSharedSecret } from './signature.js';
 
 /** Paths the receiver serves. */
@@ -44,12 +44,12 @@ export interface WebhookDeps {
   client: Client;
   taskQueue: string;
   /**
-   * PagerDuty REST client for alerts, users and notes (with a short retry budget: requests must answer fast). Absent
-   * (no API token): routing uses the service and the title, no note is written, and `/pagerduty/action` answers 503.
+   * PagerDuty REST client for `/pagerduty/action`'s user look-up and refusal notes (with a short retry budget). Absent
+   * (no API token): `/pagerduty/action` answers 503. Webhook deliveries never call it: the intake workflow routes.
    */
-  pagerduty?: Pick<PagerDutyClient, 'getIncidentAlerts' | 'getUserEmail' | 'addNoteOnce'>;
-  services: ServiceRoute[];
-  targets: TargetConfig[];
+  pagerduty?: Pick<PagerDutyClient, 'getUserEmail' | 'addNoteOnce'>;
+  /** The configured services: a trigger of any other service is ignored without starting anything. */
+  services: Pick<ServiceRoute, 'id'>[];
   /** The approval policy, for a first check; the run's update validator decides. */
   approval: ApprovalPolicy;
   logger: Logger;
@@ -58,11 +58,21 @@ export interface WebhookDeps {
   /** How long an approval waits for the run to take it, in ms. Default 20 s. */
   decisionTimeoutMs?: number;
   /**
+   * Webhook deliveries answered at once at most; past it a delivery gets 503 with `Retry-After` at once (PagerDuty
+   * redelivers) rather than a queue that would outlast PagerDuty's 5 s. Default {@link DEFAULT_MAX_IN_FLIGHT}.
+   */
+  maxInFlight?: number;
+  /** How long a delivery's call to Temporal may take before the answer is 503, in ms. Default 4 s. */
+  temporalTimeoutMs?: number;
+  /**
    * `RUNBOOK_GATEWAY_SECRET`: signs each decision with the PagerDuty user's email it looked up, so the run can tell it
    * from a bare claim. Without it decisions go unsigned (and a run whose policy requires proof refuses them).
    */
   gatewaySecret?: string;
 }
+
+/** Deliveries in flight per receiver by default: far above what one Temporal frontend answers in PagerDuty's 5 s. */
+export const DEFAULT_MAX_IN_FLIGHT = 256;
 
 /** Methods of HTTP that a route may not allow (405); any other is not implemented here (501). */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
@@ -91,6 +101,12 @@ function json(status: number, body: object, headers: Record<string, string> = {}
   });
 }
 
+/** PagerDuty's id of this delivery (the same on each redelivery), if it is a plausible one. */
+function deliveryId(request: Request): string | undefined {
+  const id = request.headers.get('x-webhook-id');
+  return id && /^[\w.:-]{1,100}$/.test(id) ? id : undefined;
+}
+
 function isJsonContentType(value: string | null): boolean {
   return (value ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
@@ -99,6 +115,12 @@ function isJsonContentType(value: string | null): boolean {
 export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   const log = deps.logger;
   const maxBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const recent = new RecentDeliveries();
+  const maxInFlight = deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const temporalTimeoutMs = deps.temporalTimeoutMs ?? 4000;
+  let inFlight = 0;
+  /** A call to Temporal for a delivery, within the time PagerDuty waits (past it: 503, and PagerDuty redelivers). */
+  const inTime = <T>(fn: () => Promise<T>) => deps.client.withDeadline(Date.now() + temporalTimeoutMs, fn);
 
   /** Content type, size and signature, in that order; the verified raw body, or the answer refusing it. */
   async function verified(request: Request, acceptSharedSecret = false): Promise<Uint8Array | Response> {
@@ -140,47 +162,49 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     }
   }
 
-  async function onTriggered(event: WebhookEnvelope['event']): Promise<Response> {
+  /**
+   * Verified, routed to us by its service (configuration only), then one start: the intake workflow reads the alerts,
+   * routes and starts the runbook, durably, after this answer. Nothing here waits on PagerDuty.
+   */
+  async function onTriggered(event: WebhookEnvelope['event'], deliveryId: string | undefined): Promise<Response> {
     const parsed = incidentDataSchema.safeParse(event.data);
     if (!parsed.success) return json(400, { error: 'event.data is not an incident' });
     const incident = parsed.data;
-    if (!deps.services.some((s) => s.id === incident.service?.id)) {
+    const serviceId = incident.service?.id;
+    if (!serviceId || !deps.services.some((s) => s.id === serviceId)) {
       return json(202, { status: 'ignored', reason: 'service not routed to the runbook' });
     }
-    let alerts;
-    try {
-      alerts = await deps.pagerduty?.getIncidentAlerts(incident.id);
-    } catch (err) {
-      log.warn({ incidentId: incident.id, err: err instanceof Error ? err.message : String(err) }, 'alerts unreadable');
-    }
-    const route = routeIncident(incident, alerts, deps.services, deps.targets);
-    if (route.kind === 'not-ours') return json(202, { status: 'ignored', reason: 'service not routed to the runbook' });
-    if (route.kind === 'unroutable') {
-      log.warn({ incidentId: incident.id, reason: route.reason }, 'incident not routable');
-      await note(
-        incident.id,
-        `Redis runbook: cannot tell which Redis this incident is about (${route.reason}). No run was started; ` +
-          `add namespace and pod to the alert's details or a default pod to the service's route.`,
-        `[redis-runbook unroutable ${incident.id}]`,
-      );
-      return json(202, { status: 'unroutable', reason: route.reason });
-    }
-    const input: RunbookInput = {
-      incidentId: incident.id,
-      ...(incident.html_url ? { incidentUrl: incident.html_url } : {}),
-      ...(incident.title ? { title: incident.title.slice(0, 200) } : {}),
-      target: route.target,
-      startedBy: 'pagerduty',
-      targetSource: route.source,
-      ...(route.cleanup.length > 0 ? { cleanup: route.cleanup } : {}),
-    };
-    const started = await startRunbook(deps.client, input, { taskQueue: deps.taskQueue });
-    const status = started.kind === 'started' ? 'started' : started.kind === 'running' ? 'already-running' : 'finished';
+    const started = await inTime(() =>
+      startIntake(
+        deps.client,
+        {
+          incident: {
+            id: incident.id,
+            serviceId,
+            ...(incident.title ? { title: incident.title.slice(0, 200) } : {}),
+            ...(incident.html_url ? { htmlUrl: incident.html_url } : {}),
+          },
+          ...(deliveryId ? { deliveryId } : {}),
+          ...(event.id ? { eventId: event.id } : {}),
+        },
+        { taskQueue: deps.taskQueue },
+      ),
+    );
     log.info(
-      { incidentId: incident.id, eventId: event.id, workflowId: started.workflowId, status },
+      {
+        incidentId: incident.id,
+        eventId: event.id,
+        deliveryId,
+        intake: started.intakeWorkflowId,
+        status: started.kind,
+      },
       'incident.triggered',
     );
-    return json(202, { status, workflowId: started.workflowId, runId: started.runId, targetSource: route.source });
+    return json(202, {
+      status: started.kind,
+      workflowId: started.workflowId,
+      intakeWorkflowId: started.intakeWorkflowId,
+    });
   }
 
   async function onResolved(event: WebhookEnvelope['event']): Promise<Response> {
@@ -188,10 +212,12 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     if (!parsed.success) return json(400, { error: 'event.data is not an incident' });
     const workflowId = workflowIdFor(parsed.data.id);
     try {
-      await deps.client.workflow.getHandle(workflowId).signal(incidentResolvedSignal, {
-        ...(event.agent?.summary ? { by: event.agent.summary.slice(0, 100) } : {}),
-        reason: 'resolved in PagerDuty',
-      });
+      await inTime(() =>
+        deps.client.workflow.getHandle(workflowId).signal(incidentResolvedSignal, {
+          ...(event.agent?.summary ? { by: event.agent.summary.slice(0, 100) } : {}),
+          reason: 'resolved in PagerDuty',
+        }),
+      );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return json(202, { status: 'ignored', reason: 'no open run' });
       throw err;
@@ -206,13 +232,25 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     const envelope = webhookEnvelopeSchema.safeParse(parse(body));
     if (!envelope.success) return json(400, { error: 'expected a PagerDuty Webhooks V3 event' });
     const event = envelope.data.event;
+    const delivery = deliveryId(request);
+    if (delivery && recent.has(delivery)) {
+      log.info({ deliveryId: delivery, eventId: event.id }, 'delivery already answered');
+      return json(202, { status: 'duplicate', reason: 'this delivery (X-Webhook-Id) was already accepted' });
+    }
+    const answer = await dispatch(event, delivery);
+    // Only what was accepted: a redelivery of a refused or failed one must do the work.
+    if (delivery && answer.status < 300) recent.add(delivery);
+    return answer;
+  }
+
+  function dispatch(event: WebhookEnvelope['event'], delivery: string | undefined): Promise<Response> {
     switch (event.event_type) {
       case 'incident.triggered':
-        return onTriggered(event);
+        return onTriggered(event, delivery);
       case 'incident.resolved':
         return onResolved(event);
       default:
-        return json(202, { status: 'ignored', eventType: event.event_type });
+        return Promise.resolve(json(202, { status: 'ignored', eventType: event.event_type }));
     }
   }
 
@@ -287,7 +325,17 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       const early = preflight(request.method, pathname);
       if (early) return json(early.status, { error: early.error }, early.headers);
       if (pathname === ROUTES.health) return json(200, { ok: true });
-      return pathname === ROUTES.webhook ? await onWebhook(request) : await onAction(request);
+      if (pathname !== ROUTES.webhook) return await onAction(request);
+      if (inFlight >= maxInFlight) {
+        log.warn({ reason: 'busy', inFlight }, 'request refused');
+        return json(503, { error: 'busy: retry shortly' }, { 'retry-after': '1' });
+      }
+      inFlight++;
+      try {
+        return await onWebhook(request);
+      } finally {
+        inFlight--;
+      }
     } catch (err) {
       log.error({ path: pathname, err }, 'request failed');
       // 5xx: PagerDuty redelivers, and the workflow id keeps the retry from starting a second run.

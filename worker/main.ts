@@ -9,7 +9,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { Client } from '@temporalio/client';
 import { createActivities, type ActivityDependencies } from '../activities/index.js';
 import { LoggingNotifier, type Notifier } from '../activities/notify/index.js';
-import { PagerDutyNotifier } from '../activities/pagerduty/index.js';
+import { PagerDutyClient, PagerDutyNotifier } from '../activities/pagerduty/index.js';
 import { loadConfig, settingsFromConfig, type RunbookConfig } from '../config/runbook-config.js';
 import { readGatewaySecrets, readPagerDutySecrets } from '../config/secrets.js';
 import { connectionOptionsFrom, TemporalUnreachableError } from '../client/index.js';
@@ -76,6 +76,13 @@ export function createNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logge
   });
 }
 
+/** The REST client for an intake's alerts and notes, when `PAGERDUTY_API_TOKEN` and `PAGERDUTY_FROM_EMAIL` are set. */
+function pagerDutyClient(cfg: RunbookConfig, env: NodeJS.ProcessEnv): PagerDutyClient | undefined {
+  const { apiToken } = readPagerDutySecrets(env);
+  if (!apiToken || !cfg.pagerduty.fromEmail) return undefined;
+  return new PagerDutyClient({ token: apiToken, fromEmail: cfg.pagerduty.fromEmail, apiUrl: cfg.pagerduty.apiUrl });
+}
+
 /** Options of {@link runWorker}, for tests and embedding. */
 export interface RunWorkerOptions {
   env?: NodeJS.ProcessEnv;
@@ -97,12 +104,19 @@ export function workerDependencies(
   logger: Logger,
   connection: NativeConnection,
 ): ActivityDependencies {
+  const pagerduty = pagerDutyClient(cfg, env);
   return {
     kubeConfig: loadKubeConfig(cfg),
     redis: redisConnectorFromConfig(cfg, env),
     notifier: createNotifier(cfg, env, logger),
     settings: settingsFromConfig(cfg),
     temporal: new Client({ connection, namespace: cfg.temporal.namespace }),
+    taskQueue: cfg.temporal.taskQueue,
+    intake: {
+      ...(pagerduty ? { pagerduty } : {}),
+      services: cfg.pagerduty.services,
+      targets: cfg.targets,
+    },
     backupStore: cfg.backup,
     identity: {
       acceptProofs: cfg.approval.acceptProofs,

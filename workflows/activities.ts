@@ -92,3 +92,15 @@ export const identity = proxyActivities<Only<'verifyDecisionProof'>>({ startToCl
 
 /** Notes to PagerDuty (or the log). */
 export const notifier = proxyActivities<Only<'notify'>>({ startToCloseTimeout: '30s', retry: retry(5) });
+
+/**
+ * An intake's routing and note: PagerDuty's API with its own short retries inside, a few attempts here (then the
+ * intake routes without the alerts rather than wait on PagerDuty for long).
+ */
+export const intakePagerDuty = proxyActivities<Only<'routePagerDutyIncident' | 'noteIncident'>>({
+  startToCloseTimeout: '30s',
+  retry: retry(4),
+});
+
+/** The intake's start of the runbook: one run per incident, so retried for as long as Temporal is busy. */
+export const intakeStart = proxyActivities<Only<'startRunbookRun'>>({ startToCloseTimeout: '30s', retry: retry(20) });

@@ -117,6 +117,38 @@ export interface TargetLockState {
   cooldown?: LeaseRequest['cooldown'];
 }
 
+// The PagerDuty intake: the receiver only verifies and starts it; the routing that needs PagerDuty's API runs here.
+
+/** Workflow type of the intake of one PagerDuty incident. */
+export const INTAKE_WORKFLOW_TYPE = 'pagerDutyIncidentIntake';
+
+/** One intake per incident, whatever the deliveries: a redelivered or repeated trigger finds it. */
+export function intakeWorkflowIdFor(incidentId: string): string {
+  return `pagerduty-intake-${incidentId}`;
+}
+
+/** What the receiver read from a verified `incident.triggered`: enough to route it, nothing to trust blindly. */
+export interface IntakeInput {
+  incident: { id: string; title?: string; htmlUrl?: string; serviceId: string };
+  /** PagerDuty's `X-Webhook-Id` of the delivery that started the intake. */
+  deliveryId?: string;
+  /** The event's id (`event.id`). */
+  eventId?: string;
+}
+
+/** How the intake ended: a run started (or found), or why none was. */
+export type IntakeResult =
+  | {
+      status: 'started' | 'running' | 'closed';
+      workflowId: string;
+      runId: string;
+      targetSource: string;
+      /** Set when the alerts could not be read and the route came from the service or the title. */
+      alertsUnreadable?: string;
+    }
+  | { status: 'unroutable'; reason: string; noted: boolean }
+  | { status: 'not-ours' };
+
 /** Phase, findings, plan, what waits for approval, decisions so far. */
 export const statusQuery = defineQuery<RunbookStatus>('status');
 

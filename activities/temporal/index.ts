@@ -1,6 +1,6 @@
 /**
  * Activities that talk to Temporal itself: asking a target's coordinator for the lock (signal-with-start, which a
- * workflow cannot send) and checking whether a run still runs. Built from the worker's client.
+ * workflow cannot send), checking whether a run still runs, and starting the run an intake routed. Built from the worker's client.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
@@ -9,6 +9,8 @@ import {
   type LeaseRequest,
   type TargetLockState,
 } from '../../workflows/definitions.js';
+import type { RunbookInput } from '../../workflows/definitions.js';
+import { startRunbook, type StartOutcome } from '../../client/runs.js';
 
 export interface LeaseAsk {
   /** The coordinator's workflow id (`lockWorkflowIdFor(target)`). */
@@ -20,8 +22,19 @@ export interface LeaseAsk {
   request: LeaseRequest;
 }
 
-export function createTemporalActivities(client: Client) {
+/**
+ * @param runbookTaskQueue where the runs the intake starts go: the worker's own queue (`RUNBOOK_TASK_QUEUE`).
+ */
+export function createTemporalActivities(client: Client, runbookTaskQueue: string) {
   return {
+    /**
+     * Starts the runbook for a routed incident, through the same client code as `runbook start` (one run per
+     * incident): a retry, or a second intake, finds the run already started instead of making another.
+     */
+    async startRunbookRun(input: RunbookInput): Promise<StartOutcome> {
+      return startRunbook(client, input, { taskQueue: runbookTaskQueue });
+    },
+
     /**
      * Asks for the target's lock, starting its coordinator if none runs. Idempotent: the coordinator answers a
      * repeated ask of the same run once more and queues nobody twice.

@@ -122,16 +122,25 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     pd.addUser({ id: 'PONCALL', email: 'oncall@example.com', name: 'On Call' });
     pd.addUser({ id: 'PMALLORY', email: 'mallory@example.com', name: 'Mallory' });
     const demo = parse(await readFile(DEMO_CONFIG, 'utf8')) as Record<string, unknown>;
-    const workerConfig = join(dir, 'worker.yaml');
-    await writeFile(
-      workerConfig,
-      stringify({
-        ...demo,
-        // Production's default: a decision counts only with a proof (here the receiver's gateway signature).
-        approval: { ...(demo.approval as object), requireProof: true, acceptProofs: ['pagerduty'] },
-        pagerduty: { ...(demo.pagerduty as object), acknowledgeOnStart: true, resolveOnSuccess: true },
-      }),
-    );
+    const config = join(dir, 'runbook.yaml');
+    // The worker's intake routes the incidents: its routes name the stack's Redis, known once it runs.
+    const withRoutes = async (redis: { host: string; port: number }) => {
+      await writeFile(
+        config,
+        stringify({
+          ...demo,
+          // Production's default: a decision counts only with a proof (here the receiver's gateway signature).
+          approval: { ...(demo.approval as object), requireProof: true, acceptProofs: ['pagerduty'] },
+          pagerduty: {
+            ...(demo.pagerduty as object),
+            acknowledgeOnStart: true,
+            resolveOnSuccess: true,
+            services: [{ id: SERVICE, name: 'redis-cache', namespace: DEMO_TARGET.namespace, redis }],
+          },
+        }),
+      );
+      return { ...pagerdutyEnv, RUNBOOK_CONFIG: config, LOG_LEVEL: 'debug' };
+    };
     const pagerdutyEnv = {
       PAGERDUTY_API_TOKEN: pd.token,
       PAGERDUTY_FROM_EMAIL: 'runbook-bot@example.com',
@@ -140,32 +149,14 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     };
     stack = await startLocalStack({
       keepRuntime: true,
-      workerEnv: { ...pagerdutyEnv, RUNBOOK_CONFIG: workerConfig, LOG_LEVEL: 'debug' },
+      workerEnv: withRoutes,
       workerLogDestination: capture,
     });
-    // The receiver's routes name the Redis of this stack, known only now.
-    const webhookConfig = join(dir, 'webhook.yaml');
-    await writeFile(
-      webhookConfig,
-      stringify({
-        ...demo,
-        pagerduty: {
-          services: [
-            {
-              id: SERVICE,
-              name: 'redis-cache',
-              namespace: DEMO_TARGET.namespace,
-              redis: { host: stack.redisServer.host, port: stack.redisServer.port },
-            },
-          ],
-        },
-      }),
-    );
     receiver = await createWebhookFromEnv(
       {
         ...stack.env,
         ...pagerdutyEnv,
-        RUNBOOK_CONFIG: webhookConfig,
+        RUNBOOK_CONFIG: config,
         PAGERDUTY_WEBHOOK_SECRET: SECRETS.join(','),
         LOG_LEVEL: 'debug',
       },
@@ -202,12 +193,10 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     pd.addIncident({ id: 'QE2E1', serviceId: SERVICE, alerts: [{ ...DEMO_TARGET }] });
     const res = await deliver('/pagerduty/webhook', incidentEvent('incident.triggered', 'QE2E1'));
     assert.equal(res.status, 202);
-    const answer = (await res.json()) as { status: string; workflowId: string; targetSource: string };
-    assert.deepEqual(answer, {
-      status: 'started',
+    assert.deepEqual(await res.json(), {
+      status: 'accepted',
       workflowId: 'redis-runbook-QE2E1',
-      runId: (answer as unknown as { runId: string }).runId,
-      targetSource: 'alert',
+      intakeWorkflowId: 'pagerduty-intake-QE2E1',
     });
 
     const waiting = await waitForPhase('QE2E1', 'awaiting-approval');

@@ -1,22 +1,31 @@
 /**
- * The PagerDuty receiver on a real Temporal dev server (no worker: started runs just wait) with the OpenAPI-validating
- * PagerDuty stand-in: signatures (rotation, wrong, missing, mangled), replays and duplicates, size, type and JSON
- * checks, routing (alert, service, title, unroutable), resolved without a run, approvals refused before the run;
- * through the handler itself, the Node server and a Lambda event.
+ * The PagerDuty receiver on a real Temporal dev server with the OpenAPI-validating PagerDuty stand-in, and a worker
+ * that runs only the intakes (the runbooks they start go to a queue nobody polls: they just wait): signatures
+ * (rotation, wrong, missing, mangled), replays and duplicates (by incident and by `X-Webhook-Id`), size, type and JSON
+ * checks, routing in the intake (alert, service, title, unroutable, alerts unreadable), an answer that never waits on
+ * PagerDuty, resolved without a run, approvals refused before the run; through the handler itself, the Node server and
+ * a Lambda event.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
 import { PagerDutyClient } from '../../activities/pagerduty/index.js';
-import { createWebhookHandler, type WebhookHandler } from '../../webhook/handler.js';
+import { createWebhookHandler, type WebhookDeps, type WebhookHandler } from '../../webhook/handler.js';
 import { lambdaAdapter, type HttpApiEvent } from '../../webhook/lambda.js';
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
-import { searchAttributes, workflowIdFor } from '../../workflows/definitions.js';
-import type { RunbookInput } from '../../workflows/definitions.js';
+import { intakeWorkflowIdFor, searchAttributes, workflowIdFor } from '../../workflows/definitions.js';
+import type { IntakeResult, RunbookInput } from '../../workflows/definitions.js';
+import { createIntakeActivities } from '../../activities/pagerduty/intake.js';
+import { createTemporalActivities } from '../../activities/temporal/index.js';
+import { loadWorkflowBundle } from '../../worker/workflow-bundle.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 import { installQuietRuntime, startDevServer } from '../../local-servers/temporal.js';
 import { OpenApiDescription, RECEIVER_API } from '../../local-servers/openapi.js';
@@ -29,7 +38,11 @@ const REDIS = { host: '10.0.0.5', port: 6379 };
 let temporal: TestWorkflowEnvironment;
 let pd: PagerDutyStandIn;
 let handle: WebhookHandler;
+let deps: WebhookDeps;
 let server: WebhookServer;
+const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
+let intakeWorker: Worker;
+let intakeWorkerRunning: Promise<void>;
 const logs: string[] = [];
 let seq = 0;
 const AT = '2026-11-20T03:12:45.118Z';
@@ -80,15 +93,22 @@ async function post(path: string, body: string, headers: Record<string, string> 
 
 const signed = (body: string, ...secrets: string[]) => ({ 'x-pagerduty-signature': signatureHeader(body, ...secrets) });
 
+/** What the incident's intake did, once it is done. */
+function intake(incidentId: string): Promise<IntakeResult> {
+  return temporal.client.workflow.getHandle(intakeWorkflowIdFor(incidentId)).result() as Promise<IntakeResult>;
+}
+
+/** The input of the run the incident's intake started. */
 async function startedInput(incidentId: string): Promise<RunbookInput> {
+  await intake(incidentId);
   const history = await temporal.client.workflow.getHandle(workflowIdFor(incidentId)).fetchHistory();
   const data = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!;
   return JSON.parse(Buffer.from(data).toString('utf8')) as RunbookInput;
 }
 
-async function runExists(incidentId: string): Promise<boolean> {
+async function runExists(incidentId: string, id = workflowIdFor): Promise<boolean> {
   try {
-    await temporal.client.workflow.getHandle(workflowIdFor(incidentId)).describe();
+    await temporal.client.workflow.getHandle(id(incidentId)).describe();
     return true;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
@@ -107,29 +127,44 @@ describe('PagerDuty receiver', () => {
         done();
       },
     });
-    handle = createWebhookHandler({
+    const pagerduty = new PagerDutyClient({
+      token: pd.token,
+      fromEmail: 'runbook-bot@example.com',
+      apiUrl: pd.url,
+      retry: { maxAttempts: 2, baseDelayMs: 10, pdjsRetryTimeoutMs: 10 },
+    });
+    const services = [
+      { id: 'PSVC001', namespace: 'cache', redis: REDIS },
+      { id: 'PSVCDEF', namespace: 'cache', pod: 'redis-default-0', container: 'redis', redis: REDIS },
+    ];
+    intakeWorker = await Worker.create({
+      connection: temporal.nativeConnection,
+      taskQueue: 'receiver-test-intake',
+      workflowBundle: { code: (await loadWorkflowBundle()).code },
+      activities: {
+        ...createIntakeActivities({
+          pagerduty,
+          services,
+          targets: [
+            {
+              name: 'sessions',
+              namespace: 'cache',
+              pod: 'redis-sessions-0',
+              redis: { host: 'sessions.cache', port: 6380 },
+            },
+          ],
+        }),
+        ...createTemporalActivities(new Client({ connection: temporal.client.connection }), 'receiver-test-no-worker'),
+      },
+    });
+    intakeWorkerRunning = intakeWorker.run();
+    deps = {
       secrets: [OLD, NEW],
       actionSecrets: ['workflow-step-secret'],
       client: temporal.client,
-      taskQueue: 'receiver-test-no-worker',
-      pagerduty: new PagerDutyClient({
-        token: pd.token,
-        fromEmail: 'runbook-bot@example.com',
-        apiUrl: pd.url,
-        retry: { maxAttempts: 2, baseDelayMs: 10, pdjsRetryTimeoutMs: 10 },
-      }),
-      services: [
-        { id: 'PSVC001', namespace: 'cache', redis: REDIS },
-        { id: 'PSVCDEF', namespace: 'cache', pod: 'redis-default-0', container: 'redis', redis: REDIS },
-      ],
-      targets: [
-        {
-          name: 'sessions',
-          namespace: 'cache',
-          pod: 'redis-sessions-0',
-          redis: { host: 'sessions.cache', port: 6380 },
-        },
-      ],
+      taskQueue: 'receiver-test-intake',
+      pagerduty,
+      services,
       approval: {
         approvers: ['oncall@example.com'],
         requireDifferentApprover: true,
@@ -140,13 +175,27 @@ describe('PagerDuty receiver', () => {
       logger: pino({ level: 'debug' }, capture),
       maxBodyBytes: 16 * 1024,
       decisionTimeoutMs: 3000,
-    });
+    };
+    handle = createWebhookHandler(deps);
     server = await serveWebhook(handle, { port: 0, host: '127.0.0.1' });
     pd.addUser({ id: 'PONCALL', email: 'oncall@example.com', name: 'On Call' });
     pd.addUser({ id: 'PMALLORY', email: 'mallory@example.com', name: 'Mallory' });
   });
   afterEach(() => pd.assertAllValid());
   after(async () => {
+    if (process.env.RECORD_HISTORIES) {
+      // The intake's three endings, for the replay test: routed by an alert, unroutable, alerts unreadable.
+      for (const [incident, name] of [
+        ['QALERT1', 'intake-routed'],
+        ['QLOST', 'intake-unroutable'],
+        ['QPDDOWN', 'intake-alerts-unreadable'],
+      ] as const) {
+        const history = await temporal.client.workflow.getHandle(intakeWorkflowIdFor(incident)).fetchHistory();
+        await writeFile(`${HISTORIES}${name}.json`, historyToJSON(history));
+      }
+    }
+    intakeWorker?.shutdown();
+    await intakeWorkerRunning;
     await server?.close();
     await pd?.stop();
     await temporal?.teardown();
@@ -178,11 +227,14 @@ describe('PagerDuty receiver', () => {
       'a fresh event id changes the body: the first request above was signed over another body',
     );
     assert.equal(res2.status, 202);
-    const answer = (await res2.json()) as { status: string; workflowId: string; targetSource: string };
+    const answer = (await res2.json()) as { status: string; workflowId: string; intakeWorkflowId: string };
     assert.deepEqual(
-      [answer.status, answer.workflowId, answer.targetSource],
-      ['started', 'redis-runbook-QALERT1', 'alert'],
+      [answer.status, answer.workflowId, answer.intakeWorkflowId],
+      ['accepted', 'redis-runbook-QALERT1', 'pagerduty-intake-QALERT1'],
     );
+    const routed = await intake('QALERT1');
+    assert.equal(routed.status, 'started');
+    assert.equal(routed.status === 'started' && routed.targetSource, 'alert');
     const input = await startedInput('QALERT1');
     assert.equal(input.targetSource, 'alert');
     assert.equal(input.startedBy, 'pagerduty');
@@ -218,7 +270,6 @@ describe('PagerDuty receiver', () => {
     pd.addIncident({ id: 'QFORGED', serviceId: 'PSVCDEF' });
     const body = triggered('QFORGED', { service: 'PSVCDEF' });
     const good = signatureHeader(body, NEW);
-    const requestsBefore = pd.requests.length;
     const logsBefore = logs.length;
     for (const header of [
       undefined,
@@ -240,60 +291,131 @@ describe('PagerDuty receiver', () => {
     const tampered = body.replace('Redis is down', 'Redis is up!!');
     assert.equal((await post('/pagerduty/webhook', tampered, { 'x-pagerduty-signature': good })).status, 401);
     assert.equal(await runExists('QFORGED'), false);
-    assert.equal(pd.requests.length, requestsBefore);
+    assert.equal(await runExists('QFORGED', intakeWorkflowIdFor), false);
+    assert.equal(pd.requests.filter((r) => r.path.includes('QFORGED')).length, 0, 'nothing reached PagerDuty');
     const lines = logs.slice(logsBefore).join('');
     assert.ok(!lines.includes('QFORGED'), 'nothing of the unverified body is logged');
     assert.match(lines, /"reason":"(bad|no) signature"/);
   });
 
-  it('a replayed delivery and a second trigger for the same incident find the first run', async () => {
+  it('a replayed delivery and a second trigger for the same incident find the first intake: one run', async () => {
     pd.addIncident({ id: 'QDUP', serviceId: 'PSVCDEF' });
+    type Answer = { status: string; workflowId: string };
     const body = triggered('QDUP', { service: 'PSVCDEF' });
-    const first = (await (await post('/pagerduty/webhook', body, signed(body, NEW))).json()) as {
-      runId: string;
-      status: string;
-    };
-    const replay = (await (await post('/pagerduty/webhook', body, signed(body, NEW))).json()) as {
-      runId: string;
-      status: string;
-    };
+    const first = (await (await post('/pagerduty/webhook', body, signed(body, NEW))).json()) as Answer;
+    const replay = (await (await post('/pagerduty/webhook', body, signed(body, NEW))).json()) as Answer;
     const again = triggered('QDUP', { service: 'PSVCDEF' });
-    const second = (await (await post('/pagerduty/webhook', again, signed(again, OLD))).json()) as {
-      runId: string;
-      status: string;
-    };
+    const second = (await (await post('/pagerduty/webhook', again, signed(again, OLD))).json()) as Answer;
     const concurrent = await Promise.all(
-      [1, 2, 3].map(
-        async () => (await post('/pagerduty/webhook', body, signed(body, NEW))).json() as Promise<{ runId: string }>,
-      ),
+      [1, 2, 3].map(async () => (await post('/pagerduty/webhook', body, signed(body, NEW))).json() as Promise<Answer>),
     );
-    assert.equal(first.status, 'started');
-    assert.equal(replay.status, 'already-running');
-    assert.equal(second.status, 'already-running');
-    for (const r of [replay, second, ...concurrent]) assert.equal(r.runId, first.runId);
-    const runs = temporal.client.workflow.list({ query: `WorkflowId = '${workflowIdFor('QDUP')}'` });
-    let count = 0;
-    for await (const run of runs) if (run.workflowId === workflowIdFor('QDUP')) count++;
-    assert.equal(count, 1);
+    assert.equal(first.status, 'accepted');
+    for (const r of [replay, second, ...concurrent]) assert.deepEqual(r.status, 'duplicate');
+    for (const r of [replay, second, ...concurrent]) assert.equal(r.workflowId, first.workflowId);
+    assert.equal((await intake('QDUP')).status, 'started');
+    for (const id of [workflowIdFor('QDUP'), intakeWorkflowIdFor('QDUP')]) {
+      let count = 0;
+      for await (const run of temporal.client.workflow.list({ query: `WorkflowId = '${id}'` }))
+        if (run.workflowId === id) count++;
+      assert.equal(count, 1, id);
+    }
+  });
+
+  it('a redelivery (same X-Webhook-Id) is answered from memory; a new delivery id, or a refused one, is not', async () => {
+    pd.addIncident({ id: 'QHOOK', serviceId: 'PSVCDEF' });
+    const body = triggered('QHOOK', { service: 'PSVCDEF' });
+    const delivery = { ...signed(body, NEW), 'x-webhook-id': 'b3a7c6e2-0d1f-4f5e-9a8b-delivery-1' };
+    const logsBefore = logs.length;
+    // Refused first (wrong secret): not remembered, so the good redelivery does the work.
+    assert.equal((await post('/pagerduty/webhook', body, { ...delivery, ...signed(body, 'wrong') })).status, 401);
+    const first = (await (await post('/pagerduty/webhook', body, delivery)).json()) as { status: string };
+    const redelivered = (await (await post('/pagerduty/webhook', body, delivery)).json()) as {
+      status: string;
+      reason?: string;
+    };
+    const other = (await (
+      await post('/pagerduty/webhook', body, { ...delivery, 'x-webhook-id': 'another-delivery' })
+    ).json()) as { status: string; reason?: string };
+    assert.equal(first.status, 'accepted');
+    assert.deepEqual(redelivered, { status: 'duplicate', reason: 'this delivery (X-Webhook-Id) was already accepted' });
+    assert.equal(other.status, 'duplicate');
+    assert.equal(other.reason, undefined, 'a new delivery id goes to Temporal, which finds the intake');
+    const lines = logs.slice(logsBefore).join('');
+    assert.equal(lines.match(/delivery already answered/g)?.length, 1);
+    const started = await temporal.client.workflow.getHandle(intakeWorkflowIdFor('QHOOK')).fetchHistory();
+    const input = JSON.parse(
+      Buffer.from(started.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!).toString(
+        'utf8',
+      ),
+    ) as { deliveryId?: string };
+    assert.equal(input.deliveryId, 'b3a7c6e2-0d1f-4f5e-9a8b-delivery-1', 'the intake records the delivery');
+  });
+
+  it('answers at once while PagerDuty fails; the intake routes without the alerts and says so', async () => {
+    pd.addIncident({
+      id: 'QPDDOWN',
+      serviceId: 'PSVCDEF',
+      alerts: [{ namespace: 'cache', pod: 'redis-sessions-0', container: 'redis' }],
+    });
+    // Every alert read fails, through the client's retries and the intake's four attempts.
+    pd.failNext(40, 500, { path: /\/incidents\/QPDDOWN\/alerts/ });
+    const body = triggered('QPDDOWN', { service: 'PSVCDEF' });
+    const t0 = performance.now();
+    const res = await post('/pagerduty/webhook', body, signed(body, NEW));
+    const ms = performance.now() - t0;
+    assert.equal(res.status, 202);
+    const routed = await intake('QPDDOWN');
+    // The intake spent its four attempts' back-off (1 + 2 + 4 s) on PagerDuty; the answer waited for none of it.
+    const routedMs = performance.now() - t0;
+    assert.ok(routedMs > 7000, `routed after ${Math.round(routedMs)} ms`);
+    assert.ok(ms * 3 < routedMs, `answered in ${Math.round(ms)} ms, routed in ${Math.round(routedMs)} ms`);
+    assert.ok(pd.requests.filter((r) => r.path.includes('QPDDOWN/alerts')).length >= 4, 'every attempt read');
+    assert.equal(routed.status, 'started');
+    if (routed.status !== 'started') return;
+    assert.equal(routed.targetSource, 'service', 'the service default, not the alert it could not read');
+    assert.match(routed.alertsUnreadable ?? '', /500|Internal|failed/i);
+    assert.equal((await startedInput('QPDDOWN')).target.pod, 'redis-default-0');
+  });
+
+  it('past its limit in flight it answers 503 with Retry-After at once; the redeliveries are then taken, none twice', async () => {
+    const narrow = createWebhookHandler({ ...deps, maxInFlight: 1 });
+    const ids = Array.from({ length: 12 }, (_, i) => `QBUSY${i}`);
+    const deliver = (id: string) => {
+      const body = triggered(id, { service: 'PSVCDEF' });
+      return narrow(
+        new Request('http://receiver/pagerduty/webhook', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-webhook-id': `d-${id}`, ...signed(body, NEW) },
+          body,
+        }),
+      );
+    };
+    // All at once: the first takes the one slot, the others are turned away before they are read.
+    const answers = await Promise.all(ids.map(deliver));
+    const refused = ids.filter((_, i) => answers[i]!.status === 503);
+    assert.equal(answers.filter((a) => a.status === 202).length, 1);
+    assert.equal(refused.length, ids.length - 1);
+    for (const a of answers.filter((x) => x.status === 503)) {
+      assert.equal(a.headers.get('retry-after'), '1');
+      assert.deepEqual(await a.json(), { error: 'busy: retry shortly' });
+    }
+    for (const id of refused) assert.equal(await runExists(id, intakeWorkflowIdFor), false, `${id} was turned away`);
+    // PagerDuty redelivers: one at a time, each is taken.
+    for (const id of refused)
+      assert.equal(((await (await deliver(id)).json()) as { status: string }).status, 'accepted');
+    for (const id of ids) assert.equal((await intake(id)).status, 'started', id);
   });
 
   it('routes from the service default, else the title; records which', async () => {
     pd.addIncident({ id: 'QSVC', serviceId: 'PSVCDEF' });
     const bySvc = triggered('QSVC', { service: 'PSVCDEF' });
-    assert.equal(
-      ((await (await post('/pagerduty/webhook', bySvc, signed(bySvc, NEW))).json()) as { targetSource: string })
-        .targetSource,
-      'service',
-    );
+    assert.equal((await post('/pagerduty/webhook', bySvc, signed(bySvc, NEW))).status, 202);
+    assert.equal((await startedInput('QSVC')).targetSource, 'service');
     assert.equal((await startedInput('QSVC')).target.pod, 'redis-default-0');
 
     pd.addIncident({ id: 'QTITLE', serviceId: 'PSVC001' });
     const byTitle = triggered('QTITLE', { title: 'KubePodCrashLooping: prod/redis-cache-0 (redis) OOMKilled' });
-    assert.equal(
-      ((await (await post('/pagerduty/webhook', byTitle, signed(byTitle, NEW))).json()) as { targetSource: string })
-        .targetSource,
-      'title',
-    );
+    assert.equal((await post('/pagerduty/webhook', byTitle, signed(byTitle, NEW))).status, 202);
     const input = await startedInput('QTITLE');
     assert.deepEqual(input.target, { namespace: 'prod', pod: 'redis-cache-0', container: 'redis', redis: REDIS });
     assert.equal(input.targetSource, 'title');
@@ -304,8 +426,13 @@ describe('PagerDuty receiver', () => {
     const body = triggered('QLOST', { title: 'Something is wrong' });
     const res = await post('/pagerduty/webhook', body, signed(body, NEW));
     assert.equal(res.status, 202);
-    assert.equal(((await res.json()) as { status: string }).status, 'unroutable');
+    assert.equal(((await res.json()) as { status: string }).status, 'accepted');
     assert.equal((await post('/pagerduty/webhook', body, signed(body, NEW))).status, 202);
+    assert.deepEqual(await intake('QLOST'), {
+      status: 'unroutable',
+      reason: "no namespace/pod in the alerts' details, no default pod on service PSVC001, and none in the title",
+      noted: true,
+    });
     assert.equal(await runExists('QLOST'), false);
     const notes = pd.incident('QLOST')!.notes;
     assert.equal(notes.length, 1);
@@ -319,6 +446,7 @@ describe('PagerDuty receiver', () => {
       reason: 'service not routed to the runbook',
     });
     assert.equal(await runExists('QOTHER'), false);
+    assert.equal(await runExists('QOTHER', intakeWorkflowIdFor), false);
     for (const type of ['incident.annotated', 'incident.acknowledged', 'service.created', 'pagey.future_event']) {
       const body = JSON.stringify({
         event: {
@@ -409,9 +537,9 @@ describe('PagerDuty receiver', () => {
     });
     const plain = await lambda(event(body, false, signed(body, NEW)));
     assert.equal(plain.statusCode, 202);
-    assert.equal((JSON.parse(plain.body) as { status: string }).status, 'started');
+    assert.equal((JSON.parse(plain.body) as { status: string }).status, 'accepted');
     const encoded = await lambda(event(body, true, signed(body, OLD)));
-    assert.equal((JSON.parse(encoded.body) as { status: string }).status, 'already-running');
+    assert.equal((JSON.parse(encoded.body) as { status: string }).status, 'duplicate');
     assert.equal((await lambda(event(body, false, signed(body, 'nope')))).statusCode, 401);
     const health = await lambda({ rawPath: '/healthz', requestContext: { http: { method: 'GET' } } });
     assert.equal(health.statusCode, 200);

@@ -133,7 +133,7 @@ async function assertHealthy(group: string): Promise<void> {
   rssSamples.push(rss);
   assert.ok(rss < RSS_LIMIT_MB, `${group}: RSS ${rss.toFixed(0)} MiB`);
   for await (const wf of temporal.client.workflow.list()) {
-    const incident = wf.workflowId.replace(/^redis-runbook-/, '');
+    const incident = wf.workflowId.replace(/^(redis-runbook|pagerduty-intake)-/, '');
     assert.ok(signedIncidents.has(incident), `${group}: a run for ${incident}, which no signed request asked for`);
   }
   assert.doesNotMatch(output, /TypeError|uncaught|unhandled/i, `${group}: the log shows a crash`);
@@ -200,7 +200,7 @@ describe(`receiver fuzz (seed ${SEED})`, () => {
 
   it('starts without PagerDuty credentials and says once what it lacks', () => {
     assert.match(output, /PAGERDUTY_API_TOKEN and PAGERDUTY_FROM_EMAIL not set/);
-    assert.equal(output.match(/not set: runs still start/g)?.length, 1);
+    assert.equal(output.match(/not set: signed webhooks still start intakes/g)?.length, 1);
   });
 
   it('methods on every route, over a raw socket', async () => {
@@ -416,9 +416,9 @@ describe(`receiver fuzz (seed ${SEED})`, () => {
         'x-pagerduty-signature': signatureHeader(body, SECRETS[0]!),
       };
       const answers = await Promise.all(Array.from({ length: 50 }, () => post('/pagerduty/webhook', body, headers)));
-      const started = answers.filter((a) => JSON.parse(a.body).status === 'started').length;
+      const started = answers.filter((a) => JSON.parse(a.body).status === 'accepted').length;
       for (const a of answers) inSet('burst', a.status, [202]);
-      assert.equal(started, 1, `exactly one delivery of ${incident} started the run`);
+      assert.equal(started, 1, `exactly one delivery of ${incident} started its intake`);
     }
     await assertHealthy('bursts');
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { IncidentAlert } from '../../activities/pagerduty/index.js';
-import { cleanupFromDetails, routeIncident } from '../../webhook/routing.js';
+import { cleanupFromDetails, routeIncident } from '../../activities/pagerduty/routing.js';
 
 const service = { id: 'PSVC1', namespace: 'cache', redis: { host: 'redis.cache', port: 6379 } };
 const targets = [

@@ -359,7 +359,9 @@ export function fakeActivities(opts: FakeOptions = {}, client?: Client): { activ
     },
     actionProgress: () => Promise.resolve({ touched: 0, bytes: 0 }),
     // The real lock and proof activities: the coordinator runs on the same worker, the proofs are pure computation.
-    ...(client ? createTemporalActivities(new Client({ connection: client.connection, namespace: 'default' })) : {}),
+    ...(client
+      ? createTemporalActivities(new Client({ connection: client.connection, namespace: 'default' }), 'no-intake-here')
+      : {}),
     ...createIdentityActivities(
       opts.identity ?? { acceptProofs: ['ssh', 'pagerduty'], allowedSigners: [], gatewaySecrets: [] },
     ),

@@ -3,9 +3,9 @@
  * hands them in. The Redis address always comes from configuration (a `targets` entry for the routed pod, else the
  * service's), never from an alert, so whoever can send events to PagerDuty cannot point the runbook elsewhere.
  */
-import type { IncidentAlert } from '../activities/pagerduty/index.js';
-import type { ServiceRoute, TargetConfig } from '../config/runbook-file.js';
-import type { RedisAddress, RunbookTarget } from '../workflows/definitions.js';
+import type { IncidentAlert } from './client.js';
+import type { ServiceRoute, TargetConfig } from '../../config/runbook-file.js';
+import type { RedisAddress, RunbookTarget } from '../../workflows/definitions.js';
 
 /** Where the target came from, recorded in the run as `targetSource`. */
 export type TargetSource = 'alert' | 'service' | 'title';
