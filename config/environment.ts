@@ -20,6 +20,8 @@ export const ENV_VARS = [
   'PAGERDUTY_API_TOKEN',
   'PAGERDUTY_FROM_EMAIL',
   'PAGERDUTY_API_URL',
+  'PAGERDUTY_EVENTS_URL',
+  'PAGERDUTY_ROUTING_KEY',
   'RUNBOOK_GATEWAY_SECRET',
   'RUNBOOK_DEPLOYMENT_NAME',
   'RUNBOOK_BUILD_ID',
@@ -44,6 +46,9 @@ const envSchema = z.object({
   PAGERDUTY_API_URL: z
     .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://api.pagerduty.com' })
     .default('https://api.pagerduty.com'),
+  PAGERDUTY_EVENTS_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://events.pagerduty.com' })
+    .default('https://events.pagerduty.com'),
   PAGERDUTY_FROM_EMAIL: z.email({ error: 'expected the email of a PagerDuty user' }).optional(),
   // Worker Deployment Versioning: on when a deployment name is given (k8s/ and docker-compose.yml give one).
   RUNBOOK_DEPLOYMENT_NAME: z
@@ -117,6 +122,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env) {
     pagerduty: {
       writeBack: v.PAGERDUTY_API_TOKEN,
       apiUrl: v.PAGERDUTY_API_URL.replace(/\/+$/, ''),
+      eventsUrl: v.PAGERDUTY_EVENTS_URL.replace(/\/+$/, ''),
       ...(v.PAGERDUTY_FROM_EMAIL ? { fromEmail: v.PAGERDUTY_FROM_EMAIL } : {}),
     },
   };

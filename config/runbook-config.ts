@@ -61,6 +61,8 @@ export interface PagerDutySettings {
   writeBack: boolean;
   /** `PAGERDUTY_API_URL`, default `https://api.pagerduty.com`, without a trailing slash. */
   apiUrl: string;
+  /** `PAGERDUTY_EVENTS_URL`, default `https://events.pagerduty.com`: where change events go (`PAGERDUTY_ROUTING_KEY`). */
+  eventsUrl: string;
   /** `PAGERDUTY_FROM_EMAIL`, required with a token (writes need `From`). */
   fromEmail?: string;
   acknowledgeOnStart: boolean;

@@ -13,6 +13,8 @@ export interface PagerDutySecrets {
   webhookSecrets: string[];
   /** `PAGERDUTY_ACTION_SECRET`, split at commas: the shared secret `/pagerduty/action` accepts instead of a signature. */
   actionSecrets: string[];
+  /** `PAGERDUTY_ROUTING_KEY`: the Events API v2 integration key change events are sent with. */
+  routingKey?: string;
 }
 
 function splitSecrets(value: string | undefined): string[] {
@@ -25,8 +27,10 @@ function splitSecrets(value: string | undefined): string[] {
 /** Reads {@link PagerDutySecrets}. Never log or store the result. */
 export function readPagerDutySecrets(env: NodeJS.ProcessEnv = process.env): PagerDutySecrets {
   const token = env.PAGERDUTY_API_TOKEN?.trim();
+  const routingKey = env.PAGERDUTY_ROUTING_KEY?.trim();
   return {
     ...(token ? { apiToken: token } : {}),
+    ...(routingKey ? { routingKey } : {}),
     webhookSecrets: splitSecrets(env.PAGERDUTY_WEBHOOK_SECRET),
     actionSecrets: splitSecrets(env.PAGERDUTY_ACTION_SECRET),
   };

@@ -12,6 +12,8 @@ import { repoFile } from './repo-path.js';
 
 /** PagerDuty's REST operations the runbook calls. */
 export const PAGERDUTY_REST_API = repoFile('api/pagerduty-rest.yaml');
+/** PagerDuty's Events API v2 as the runbook calls it: change events. */
+export const PAGERDUTY_EVENTS_API = repoFile('api/pagerduty-events.yaml');
 /** The receiver's endpoints: PagerDuty's webhook deliveries and incident actions. */
 export const RECEIVER_API = repoFile('api/receiver.yaml');
 

@@ -59,9 +59,16 @@ function answer(res: ServerResponse, status: number, error: string, headers: Rec
   res.end(body);
 }
 
-async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+async function writeResponse(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
   const body = Buffer.from(await response.arrayBuffer());
-  res.writeHead(response.status, { ...Object.fromEntries(response.headers), 'content-length': body.byteLength });
+  // Answered before its body was read (refused early, or busy): the connection closes after it, and says so, so a
+  // keep-alive client does not send its next request on a socket that is going away.
+  const closing = req.complete ? {} : { connection: 'close' };
+  res.writeHead(response.status, {
+    ...Object.fromEntries(response.headers),
+    'content-length': body.byteLength,
+    ...closing,
+  });
   res.end(body);
 }
 
@@ -135,7 +142,7 @@ export function createWebhookServer(handle: WebhookHandler, opts: WebhookServerO
         const early = preflight(req.method ?? '', url.pathname);
         if (early) return refuse(early.status, early.error, early.headers);
         handle(toFetchRequest(req, url))
-          .then((response) => writeResponse(res, response))
+          .then((response) => writeResponse(req, res, response))
           .catch((err: unknown) => {
             log?.error({ err }, 'request failed');
             answer(res, 500, 'internal error');

@@ -9,7 +9,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { Client } from '@temporalio/client';
 import { createActivities, type ActivityDependencies } from '../activities/index.js';
 import { LoggingNotifier, type Notifier } from '../activities/notify/index.js';
-import { PagerDutyClient, PagerDutyNotifier } from '../activities/pagerduty/index.js';
+import { ChangeEvents, PagerDutyClient, PagerDutyNotifier } from '../activities/pagerduty/index.js';
 import { loadConfig, settingsFromConfig, type RunbookConfig } from '../config/runbook-config.js';
 import { readGatewaySecrets, readPagerDutySecrets } from '../config/secrets.js';
 import { connectionOptionsFrom, TemporalUnreachableError } from '../client/index.js';
@@ -63,7 +63,7 @@ export function loadKubeConfig(cfg: Pick<RunbookConfig, 'kubeconfig'>): KubeConf
 
 /** PagerDuty notes when `PAGERDUTY_API_TOKEN` is set, a log line per event otherwise. */
 export function createNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger): Notifier {
-  const { apiToken } = readPagerDutySecrets(env);
+  const { apiToken, routingKey } = readPagerDutySecrets(env);
   const pd = cfg.pagerduty;
   if (!apiToken || !pd.fromEmail) return new LoggingNotifier(logger.child({ component: 'notifier' }));
   return new PagerDutyNotifier({
@@ -72,6 +72,7 @@ export function createNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logge
     apiUrl: pd.apiUrl,
     acknowledgeOnStart: pd.acknowledgeOnStart,
     resolveOnSuccess: pd.resolveOnSuccess,
+    ...(routingKey ? { changeEvents: new ChangeEvents({ routingKey, eventsUrl: pd.eventsUrl }) } : {}),
     logger: logger.child({ component: 'pagerduty' }),
   });
 }

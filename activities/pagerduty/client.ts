@@ -219,13 +219,18 @@ export class PagerDutyClient {
     return data.note;
   }
 
+  /** Whether a note containing `marker` is on the incident. */
+  async hasNote(id: string, marker: string): Promise<boolean> {
+    const notes = await this.listNotes(id);
+    return notes.some((n) => typeof n.content === 'string' && n.content.includes(marker));
+  }
+
   /**
    * Adds a note unless one containing `marker` is already there, so a retried call posts it once. Returns whether
    * it posted.
    */
   async addNoteOnce(id: string, content: string, marker: string): Promise<boolean> {
-    const notes = await this.listNotes(id);
-    if (notes.some((n) => typeof n.content === 'string' && n.content.includes(marker))) return false;
+    if (await this.hasNote(id, marker)) return false;
     await this.addNote(id, content.includes(marker) ? content : `${content}\n${marker}`);
     return true;
   }

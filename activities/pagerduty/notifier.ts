@@ -6,6 +6,7 @@ import type { RunbookEvent } from '../notify/events.js';
 import type { Notifier } from '../notify/notifier.js';
 import { PagerDutyClient, type RetryPolicy } from './client.js';
 import { PagerDutyError, PagerDutyFailureType } from './errors.js';
+import { changeEventsOf, type ChangeEvents } from './change-events.js';
 import { noteMarker, renderNote } from './notes.js';
 
 /** What a {@link PagerDutyNotifier} is built from. */
@@ -21,6 +22,8 @@ export interface PagerDutyNotifierOptions {
   /** Resolve the incident when the run ends `resolved` (verification passed). Default false. */
   resolveOnSuccess?: boolean;
   retry?: Partial<RetryPolicy>;
+  /** Where a finished run's changes go as change events; none without a routing key. */
+  changeEvents?: ChangeEvents;
   logger?: Logger;
 }
 
@@ -51,6 +54,7 @@ export class PagerDutyNotifier implements Notifier {
   readonly #acknowledgeOnStart: boolean;
   readonly #resolveOnSuccess: boolean;
   readonly #logger: Logger | undefined;
+  readonly #changes: ChangeEvents | undefined;
 
   constructor(opts: PagerDutyNotifierOptions) {
     this.#client = new PagerDutyClient({
@@ -62,12 +66,22 @@ export class PagerDutyNotifier implements Notifier {
     this.#acknowledgeOnStart = opts.acknowledgeOnStart ?? true;
     this.#resolveOnSuccess = opts.resolveOnSuccess ?? false;
     this.#logger = opts.logger;
+    this.#changes = opts.changeEvents;
   }
 
   async notify(event: RunbookEvent): Promise<void> {
     const incident = event.incidentId;
     try {
       const marker = noteMarker(event.type, callKey(event));
+      if (event.type === 'finished' && this.#changes && !(await this.#client.hasNote(incident, marker))) {
+        // Before the note: a retry that finds the note knows the change events went out before it.
+        const changes = changeEventsOf(event.report, {
+          routingKey: this.#changes.routingKey,
+          at: new Date().toISOString(),
+        });
+        for (const change of changes) await this.#changes.send(change);
+        this.#logger?.info({ incidentId: incident, changes: changes.length }, 'PagerDuty change events sent');
+      }
       const posted = await this.#client.addNoteOnce(incident, renderNote(event), marker);
       if (event.type === 'started' && this.#acknowledgeOnStart) {
         await this.#client.setIncidentStatus(incident, 'acknowledged');

@@ -4,11 +4,13 @@
  * `Authorization`, required headers such as `From`, parameters, body schema); a request that does not validate is
  * answered 400 and kept in `violations`, which tests assert empty. Its answers are built from its state and checked
  * against the documented response schema too. It can be told to answer 429 (with `Retry-After`) or 500 for a while.
+ * Under `/v2/` it is PagerDuty's Events API (`api/pagerduty-events.yaml`): change events, kept in `changeEvents`, for
+ * the one routing key it knows.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Operation } from 'openapi-backend';
-import { OpenApiDescription, PAGERDUTY_REST_API } from '../openapi.js';
+import { OpenApiDescription, PAGERDUTY_EVENTS_API, PAGERDUTY_REST_API } from '../openapi.js';
 /** One request as received. */
 export interface RecordedRequest {
   method: string;
@@ -43,6 +45,10 @@ export interface PagerDutyStandIn {
   url: string;
   /** The API key it accepts (`Authorization: Token token=<token>`). */
   token: string;
+  /** The Events API integration key it accepts (`routing_key`); `url` is also `PAGERDUTY_EVENTS_URL`. */
+  routingKey: string;
+  /** Change events accepted, in order. */
+  changeEvents: Array<{ routing_key: string; payload: { summary: string; [k: string]: unknown }; links?: unknown[] }>;
   requests: RecordedRequest[];
   /** Requests that did not validate against the document, and answers that did not either. */
   violations: string[];
@@ -87,6 +93,9 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 /** Starts the stand-in on a free port of 127.0.0.1. */
 export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<PagerDutyStandIn> {
   const api = opts.api ?? (await OpenApiDescription.load(PAGERDUTY_REST_API));
+  const eventsApi = await OpenApiDescription.load(PAGERDUTY_EVENTS_API);
+  const routingKey = 'standinroutingkey000000000000000';
+  const changeEvents: PagerDutyStandIn['changeEvents'] = [];
   const token = opts.token ?? 'standin-token-0123456789';
   const incidents = new Map<string, StandInIncident>();
   const users = new Map<string, StandInUser>();
@@ -183,9 +192,16 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
         Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
       );
       const method = req.method ?? 'GET';
-      const check = api.checkRequest({ method, path: url.pathname, query: url.search, headers, body: raw });
-      // The description's only security scheme: an API key as `Authorization: Token token=<key>`.
-      if (check.operation && !/^Token token=\S+$/.test(headers.authorization ?? '')) {
+      const events = url.pathname.startsWith('/v2/');
+      const check = (events ? eventsApi : api).checkRequest({
+        method,
+        path: url.pathname,
+        query: url.search,
+        headers,
+        body: raw,
+      });
+      // The REST description's only security scheme: an API key as `Authorization: Token token=<key>`.
+      if (!events && check.operation && !/^Token token=\S+$/.test(headers.authorization ?? '')) {
         check.errors.push('header Authorization: expected "Token token=<API key>"');
       }
       const record: RecordedRequest = {
@@ -205,7 +221,22 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
       };
       if (check.errors.length > 0 || !check.operation) {
         violations.push(`${method} ${url.pathname}${url.search}: ${check.errors.join('; ')}`);
-        answer(400, { error: { ...ERRORS[400], errors: check.errors } });
+        if (events) answer(400, { status: 'invalid event', message: 'Event object is invalid', errors: check.errors });
+        else answer(400, { error: { ...ERRORS[400], errors: check.errors } });
+        return;
+      }
+      if (events) {
+        const event = check.json as PagerDutyStandIn['changeEvents'][number];
+        const fault = faults.find((f) => f.left > 0 && (!f.path || f.path.test(url.pathname)));
+        if (fault) {
+          fault.left--;
+          answer(fault.status, { status: 'error', message: ERRORS[fault.status].message });
+        } else if (event.routing_key !== routingKey) {
+          answer(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['unknown routing_key'] });
+        } else {
+          changeEvents.push(event);
+          answer(202, { status: 'success', message: 'Change event processed' });
+        }
         return;
       }
       if (headers.authorization !== `Token token=${token}`) {
@@ -241,6 +272,8 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
   return {
     url: `http://127.0.0.1:${port}`,
     token,
+    routingKey,
+    changeEvents,
     requests,
     violations,
     addIncident(i) {

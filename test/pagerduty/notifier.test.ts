@@ -1,13 +1,20 @@
 /**
  * The PagerDuty notifier and client against the stand-in, which validates every request against PagerDuty's
  * OpenAPI document: notes, acknowledge, resolve only when allowed, retries on 429 (honouring Retry-After) and 500,
- * none on 400, and no second note when an activity is retried.
+ * none on 400, and no second note when an activity is retried; the change events of a finished run (Events API v2),
+ * sent once before its note.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PagerDutyClient, PagerDutyError, PagerDutyNotifier, retryAfterMs } from '../../activities/pagerduty/index.js';
+import {
+  ChangeEvents,
+  PagerDutyClient,
+  PagerDutyError,
+  PagerDutyNotifier,
+  retryAfterMs,
+} from '../../activities/pagerduty/index.js';
 import type { RunbookEvent } from '../../activities/notify/events.js';
 import type { RunbookReport } from '../../workflows/definitions.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
@@ -287,6 +294,77 @@ describe('PagerDuty notifier against the OpenAPI-validating stand-in', () => {
     const alerts = await client.getIncidentAlerts(id);
     assert.deepEqual(alerts[0]!.body?.details, { namespace: 'cache', pod: 'redis-0' });
     await assert.rejects(client.getUserEmail('PNOBODY'), (err) => err instanceof PagerDutyError && err.status === 404);
+  });
+  it('finished: a change event per change made, before the note; a retry that finds the note sends none', async () => {
+    const id = incident();
+    const changes = new ChangeEvents({ routingKey: pd.routingKey, eventsUrl: pd.url, baseDelayMs: 10 });
+    const n = new PagerDutyNotifier({
+      token: pd.token,
+      fromEmail: 'runbook-bot@example.com',
+      apiUrl: pd.url,
+      retry: FAST,
+      changeEvents: changes,
+    });
+    const done: RunbookReport = {
+      ...report('resolved'),
+      incidentId: id,
+      approvedBy: 'oncall@example.com',
+      results: [
+        {
+          id: 'set-maxmemory-policy',
+          ok: true,
+          detail: 'maxmemory-policy noeviction → volatile-lru',
+          previous: { 'maxmemory-policy': 'noeviction' },
+        },
+        { id: 'cleanup-sess-tmp', ok: true, detail: 'UNLINKed 1200 keys', keysTouched: 1200, bytesFreed: 96000 },
+        { id: 'memory-purge', ok: false, detail: 'ERR unknown command' },
+        { id: 'cleanup-sess-tmp+1', ok: true, detail: 'not approved: stopped at the cap' },
+      ],
+    };
+    const before = pd.changeEvents.length;
+    // The stand-in fails the first change event once: it is retried, not lost.
+    pd.failNext(1, 500, { path: /^\/v2\/change\/enqueue$/ });
+    await inActivity(n, { type: 'finished', incidentId: id, uiUrl: UI, report: done }, 'act-9');
+    const sent = pd.changeEvents.slice(before);
+    assert.deepEqual(
+      sent.map((e) => e.payload.summary),
+      [
+        'redis-runbook set-maxmemory-policy: maxmemory-policy noeviction → volatile-lru',
+        'redis-runbook cleanup-sess-tmp: UNLINKed 1200 keys',
+      ],
+      'the changes that were made, not the failed one nor the stop at the cap',
+    );
+    assert.deepEqual(sent[1]!.payload.custom_details, {
+      incident: id,
+      action: 'cleanup-sess-tmp',
+      approvedBy: 'oncall@example.com',
+      outcome: 'resolved',
+      keysTouched: 1200,
+      bytesFreed: 96000,
+    });
+    assert.deepEqual(sent[0]!.links, [{ href: UI, text: 'The run in the Temporal UI' }]);
+    const changeRequests = pd.requests.filter((r) => r.path === '/v2/change/enqueue');
+    assert.ok(
+      changeRequests.every((r) => r.headers.authorization === undefined),
+      'no REST token to the Events API',
+    );
+    // The activity retried after its note went out: the note says the changes went out too.
+    await inActivity(n, { type: 'finished', incidentId: id, uiUrl: UI, report: done }, 'act-9', 2);
+    assert.equal(pd.changeEvents.length, before + 2);
+    assert.equal(pd.incident(id)!.notes.length, 1);
+  });
+
+  it('a change event PagerDuty refuses (a wrong routing key) fails at once, without retries', async () => {
+    const changes = new ChangeEvents({ routingKey: 'x'.repeat(32), eventsUrl: pd.url, baseDelayMs: 10 });
+    const before = pd.requests.length;
+    await assert.rejects(
+      changes.send({ routing_key: 'x'.repeat(32), payload: { summary: 's', timestamp: new Date().toISOString() } }),
+      (err) =>
+        err instanceof PagerDutyError &&
+        !err.retryable &&
+        /400 Event object is invalid: unknown routing_key/.test(err.message),
+    );
+    assert.equal(pd.requests.length, before + 1);
   });
 });
 

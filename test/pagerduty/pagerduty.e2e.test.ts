@@ -115,6 +115,11 @@ function assertNoSecret(text: string, where: string): void {
     assert.ok(!text.includes(secret), `a secret appears in ${where}`);
 }
 
+/** The change events the worker sent for an incident. */
+function changesOf(incidentId: string) {
+  return pd.changeEvents.filter((c) => (c.payload.custom_details as { incident?: string }).incident === incidentId);
+}
+
 describe('PagerDuty end to end: webhook → run → notes → approval from PagerDuty → resolve', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'runbook-pd-e2e-'));
@@ -145,6 +150,8 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
       PAGERDUTY_API_TOKEN: pd.token,
       PAGERDUTY_FROM_EMAIL: 'runbook-bot@example.com',
       PAGERDUTY_API_URL: pd.url,
+      PAGERDUTY_EVENTS_URL: pd.url,
+      PAGERDUTY_ROUTING_KEY: pd.routingKey,
       RUNBOOK_GATEWAY_SECRET: GATEWAY_SECRET,
     };
     stack = await startLocalStack({
@@ -185,6 +192,7 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     assert.equal(report.outcome, 'incident-resolved');
     assert.match(report.summary, /resolved while the plan waited for approval \(by On Call\)/);
     assert.equal(report.results.length, 0);
+    assert.equal(changesOf('QE2ERES').length, 0, 'nothing changed, no change event');
     const [, policy] = (await stack.redis.config('GET', 'maxmemory-policy')) as [string, string];
     assert.equal(policy, 'noeviction', 'nothing was changed');
   });
@@ -231,6 +239,14 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     assert.equal(policy, 'volatile-lru');
 
     await waitFor(() => incident.status === 'resolved', 'the incident is resolved after a verified fix');
+    // Each change the run made is a change event on the service, linking the run.
+    const changes = changesOf('QE2E1');
+    assert.deepEqual(
+      changes.map((c) => (c.payload.custom_details as { action: string }).action),
+      report.results.filter((r) => r.ok).map((r) => r.id),
+    );
+    assert.ok(changes.length > 0);
+    assert.ok(changes.every((c) => c.links?.length === 1 && /redis-runbook-QE2E1/.test(JSON.stringify(c.links))));
     const contents = incident.notes.map((n) => n.content).join('\n---\n');
     assert.match(contents, /Approval by oncall@example\.com via pagerduty accepted/);
     assert.match(contents, /Runbook finished: resolved/);
