@@ -1,6 +1,15 @@
 import type { RunbookStatus } from './definitions.js';
 
 /**
+ * Text from the run (finding messages, reasons, names) as literal Markdown: `stat:*` must not turn into emphasis, nor
+ * a command's `--type` into a typographic dash. (The UI's renderer shows an escaped quote with its backslash, so
+ * quotes are left to become typographic: the CLI's `status` has the exact commands.)
+ */
+function md(text: string): string {
+  return text.replace(/[\\`*_[\]<>-]/g, (c) => `\\${c}`);
+}
+
+/**
  * The run's current details as Markdown for the Temporal UI: phase, findings, plan, what waits for whom. Kept short
  * (the UI shows it as is); the full status is behind the `status` query.
  */
@@ -13,11 +22,11 @@ export function renderDetails(s: RunbookStatus): string {
   if (lock?.behind) lines.push(`**Waiting for the target:** held by incident ${lock.behind.incidentId}`);
   if (lock && lock.linked.length > 0)
     lines.push(`**Linked incidents (waiting for this run):** ${lock.linked.map((l) => l.incidentId).join(', ')}`);
-  if (lock?.breaker) lines.push(`**Circuit breaker open:** ${lock.breaker}`);
-  if (s.cancelled) lines.push(`**Cancelled** by ${s.cancelled.by} at ${s.cancelled.at}: ${s.cancelled.reason}`);
+  if (lock?.breaker) lines.push(`**Circuit breaker open:** ${md(lock.breaker)}`);
+  if (s.cancelled) lines.push(`**Cancelled** by ${md(s.cancelled.by)} at ${s.cancelled.at}: ${md(s.cancelled.reason)}`);
   if (s.findings.length > 0) {
     lines.push('', '**Findings**');
-    for (const f of s.findings.slice(0, 10)) lines.push(`- ${f.severity.toUpperCase()}: ${f.message}`);
+    for (const f of s.findings.slice(0, 10)) lines.push(`- ${f.severity.toUpperCase()}: ${md(f.message)}`);
     if (s.findings.length > 10) lines.push(`- … and ${s.findings.length - 10} more`);
   }
   if (s.plan) {
@@ -25,7 +34,7 @@ export function renderDetails(s: RunbookStatus): string {
     for (const a of s.plan.actions) {
       const done = s.results.find((r) => r.id === a.id);
       const mark = done ? (done.ok ? '✅' : '❌') : a.risk === 'risky' ? '⚠️' : '•';
-      lines.push(`- ${mark} \`${a.id}\` (${a.risk}): ${a.summary}`);
+      lines.push(`- ${mark} \`${a.id}\` (${a.risk}): ${md(a.summary)}`);
     }
   }
   if (s.backup)
@@ -43,19 +52,19 @@ export function renderDetails(s: RunbookStatus): string {
   for (const d of s.decisions.slice(-5)) {
     const proven = d.verified ? ` (proven: ${d.verified.by})` : '';
     lines.push(
-      `- ${d.at} ${d.decision} by ${d.by}${proven}: ${d.accepted ? 'accepted' : `refused (${d.refusal ?? ''})`}`,
+      `- ${d.at} ${d.decision} by ${md(d.by)}${proven}: ${d.accepted ? 'accepted' : `refused (${md(d.refusal ?? '')})`}`,
     );
   }
   const refusals = s.refusals ?? [];
   if (refusals.length > 0) {
     const more = s.refusalsNotKept ? ` (+${s.refusalsNotKept} more, not kept)` : '';
     lines.push('', `**Refused decisions: ${refusals.length}${more}**`);
-    for (const d of refusals.slice(-3)) lines.push(`- ${d.at} ${d.decision} by ${d.by}: ${d.refusal ?? ''}`);
+    for (const d of refusals.slice(-3)) lines.push(`- ${d.at} ${d.decision} by ${md(d.by)}: ${md(d.refusal ?? '')}`);
   }
   if (s.verification)
     lines.push(
       '',
-      `**Verification:** ${s.verification.passed ? 'passed' : `failed: ${s.verification.reasons.join('; ')}`}`,
+      `**Verification:** ${s.verification.passed ? 'passed' : `failed: ${md(s.verification.reasons.join('; '))}`}`,
     );
   return lines.join('\n');
 }
