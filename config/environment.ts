@@ -26,6 +26,7 @@ export const ENV_VARS = [
   'RUNBOOK_DEPLOYMENT_NAME',
   'RUNBOOK_BUILD_ID',
   'RUNBOOK_PROMOTE_VERSION',
+  'RUNBOOK_METRICS_ADDRESS',
 ] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -58,6 +59,11 @@ const envSchema = z.object({
   RUNBOOK_BUILD_ID: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/, { error: 'expected an image tag or version, e.g. 0.2.0' })
+    .optional(),
+  // The worker's Prometheus endpoint (the SDK's and the runbook's metrics): off unless set.
+  RUNBOOK_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[^\s/]+:\d+$/, { error: 'expected host:port to listen on, e.g. 0.0.0.0:9464' })
     .optional(),
   RUNBOOK_PROMOTE_VERSION: z.enum(['true', 'false'], { error: 'expected true or false' }).default('false'),
   // Only whether it is set: the value is read where it is used (readPagerDutySecrets), never kept here.
@@ -116,6 +122,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env) {
           },
         }
       : {}),
+    ...(v.RUNBOOK_METRICS_ADDRESS ? { metricsAddress: v.RUNBOOK_METRICS_ADDRESS } : {}),
     configFile: v.RUNBOOK_CONFIG,
     kubeconfig: v.KUBECONFIG,
     logLevel: v.LOG_LEVEL,

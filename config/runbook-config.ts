@@ -40,6 +40,8 @@ export interface RunbookConfig {
   /** `KUBECONFIG` when set (checked to exist); otherwise `~/.kube/config` or the in-cluster service account. */
   kubeconfig?: string;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** `RUNBOOK_METRICS_ADDRESS`: where the worker serves Prometheus metrics (`/metrics`); none when unset. */
+  metricsAddress?: string;
   approval: ApprovalPolicy & { acceptProofs: Array<'ssh' | 'pagerduty'> };
   /** Who may sign approvals with which SSH key (`approval.allowedSigners` and `approval.allowedSignersFile`). */
   allowedSigners: AllowedSigner[];
@@ -136,6 +138,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     ...(e.configFile ? { configFile: e.configFile } : {}),
     ...(e.kubeconfig ? { kubeconfig: e.kubeconfig } : {}),
     logLevel: e.logLevel,
+    ...(e.metricsAddress ? { metricsAddress: e.metricsAddress } : {}),
     approval,
     allowedSigners,
     verify: file.verify,

@@ -138,7 +138,17 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   for (const warning of cfg.warnings) logger.warn(warning);
   if (!opts.keepRuntime) {
     try {
-      Runtime.install({ logger: sdkLogger(logger.child({ component: 'temporal-sdk' })) });
+      Runtime.install({
+        logger: sdkLogger(logger.child({ component: 'temporal-sdk' })),
+        // The SDK's own metrics and the runbook's (workflows/metrics.ts), in Prometheus text at /metrics.
+        ...(cfg.metricsAddress
+          ? {
+              telemetryOptions: {
+                metrics: { prometheus: { bindAddress: cfg.metricsAddress, countersTotalSuffix: true } },
+              },
+            }
+          : {}),
+      });
     } catch (err) {
       logger.debug({ err }, 'Temporal runtime already installed; keeping its logger');
     }
@@ -191,6 +201,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         pagerduty: cfg.pagerduty.writeBack ? cfg.pagerduty.apiUrl : null,
         buildId: bundle.buildId,
         deployment: deployment ?? null,
+        metrics: cfg.metricsAddress ? `http://${cfg.metricsAddress}/metrics` : null,
         workflowBundle: bundle.prebuilt ? 'prebuilt' : 'bundled at start-up (run `npm run build` to prebuild it)',
         workflowCodeMs,
       },

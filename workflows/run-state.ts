@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunbookEvent } from '../activities/notify/events.js';
+import { runbookMetrics } from './metrics.js';
 import type { RunbookSettings } from '../activities/settings/types.js';
 import { identity, notifier, redisProgress } from './activities.js';
 import {
@@ -100,6 +101,8 @@ export class RunbookRun {
   /** The runbook's steps run in this scope: the `cancel` signal cancels it as Temporal's own cancel would. */
   readonly steps = new CancellationScope();
   private loaded?: RunbookSettings;
+  /** When the current phase began (workflow time, ms): its duration goes to the metrics when the next one starts. */
+  private phaseSince = now().getTime();
   /** The notifications started so far, chained so that they reach the incident in the order of the events. */
   private outbox: Promise<void> = Promise.resolve();
 
@@ -185,6 +188,9 @@ export class RunbookRun {
   /** Moves to `phase` once every notification told so far went out (the incident reads the story in order). */
   async enter(phase: Phase, outcome?: Outcome): Promise<void> {
     if (this.v2) await this.outbox;
+    const at = now().getTime();
+    runbookMetrics.phaseDone(this.status.phase, at - this.phaseSince);
+    this.phaseSince = at;
     this.status.phase = phase;
     if (outcome) this.status.outcome = outcome;
     upsertSearchAttributes([
@@ -222,6 +228,7 @@ export class RunbookRun {
     } catch (err) {
       const message = failureMessage(err);
       log.warn('notification failed', { event: event.type, error: message });
+      runbookMetrics.notificationFailed(event.type);
       (this.status.notificationErrors ??= []).push(`${event.type}: ${message}`.slice(0, 300));
     }
   }
@@ -379,6 +386,9 @@ export class RunbookRun {
     // The proof was checked by submit(); the signature itself is not kept in the status.
     const record: DecisionRecord = { ...d, at, accepted: check.accepted, ...(verified ? { verified } : {}) };
     delete (record as Decision).proof;
+    const ends = check.accepted && (d.decision === 'reject' || check.final);
+    const waited = ends && this.status.phase === 'awaiting-approval' ? now().getTime() - this.phaseSince : undefined;
+    runbookMetrics.decided(d.decision, check.accepted, d.via ?? 'unknown', waited);
     if (!check.accepted) {
       record.refusal = check.refusal;
       log.warn('decision refused', { by: d.by, refusal: check.refusal });

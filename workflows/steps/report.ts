@@ -1,6 +1,9 @@
 import type { RunbookReport } from '../definitions.js';
 import { keyFigures } from '../logic/verify.js';
 import type { Ending, RunbookRun } from '../run-state.js';
+import { runbookMetrics } from '../metrics.js';
+
+const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** Runbook step 10: the report, told to the incident, and the run's result. */
 export async function report(run: RunbookRun, { outcome, summary }: Ending): Promise<RunbookReport> {
@@ -28,5 +31,6 @@ export async function report(run: RunbookRun, { outcome, summary }: Ending): Pro
   };
   await run.tell({ type: 'finished', report: result });
   await run.enter('done');
+  runbookMetrics.runFinished(outcome, sumOf(status.results.map((r) => r.keysTouched ?? 0)));
   return result;
 }
