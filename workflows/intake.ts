@@ -9,7 +9,7 @@ import { intakePagerDuty, intakeStart } from './activities.js';
 import type { IncidentRoute } from '../activities/pagerduty/intake.js';
 
 export async function pagerDutyIncidentIntake(input: IntakeInput): Promise<IntakeResult> {
-  const { route, alertsUnreadable } = await routeIncident(input);
+  const { route, alertsUnreadable } = await routeWithFallback(input);
   if (route.kind === 'not-ours') return { status: 'not-ours' };
   if (route.kind === 'unroutable')
     return { status: 'unroutable', reason: route.reason, noted: await noteUnroutable(input, route.reason) };
@@ -37,7 +37,7 @@ export async function pagerDutyIncidentIntake(input: IntakeInput): Promise<Intak
 }
 
 /** By the alerts' details; when PagerDuty does not give them, by the service's default pod and the title. */
-async function routeIncident(input: IntakeInput): Promise<{ route: IncidentRoute; alertsUnreadable?: string }> {
+async function routeWithFallback(input: IntakeInput): Promise<{ route: IncidentRoute; alertsUnreadable?: string }> {
   const { incident } = input;
   try {
     const route = await intakePagerDuty.routePagerDutyIncident.executeWithOptions(

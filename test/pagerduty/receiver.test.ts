@@ -22,7 +22,7 @@ import { lambdaAdapter, type HttpApiEvent } from '../../webhook/lambda.js';
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
 import { intakeWorkflowIdFor, searchAttributes, workflowIdFor } from '../../workflows/definitions.js';
-import type { IntakeResult, RunbookInput } from '../../workflows/definitions.js';
+import type { IntakeInput, IntakeResult, RunbookInput } from '../../workflows/definitions.js';
 import { createIntakeActivities } from '../../activities/pagerduty/intake.js';
 import { createTemporalActivities } from '../../activities/temporal/index.js';
 import { loadWorkflowBundle } from '../../worker/workflow-bundle.js';
@@ -98,12 +98,17 @@ function intake(incidentId: string): Promise<IntakeResult> {
   return temporal.client.workflow.getHandle(intakeWorkflowIdFor(incidentId)).result() as Promise<IntakeResult>;
 }
 
+/** The input a workflow was started with, from its first history event. */
+async function inputOf<T>(workflowId: string): Promise<T> {
+  const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  const data = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!;
+  return JSON.parse(Buffer.from(data).toString('utf8')) as T;
+}
+
 /** The input of the run the incident's intake started. */
 async function startedInput(incidentId: string): Promise<RunbookInput> {
   await intake(incidentId);
-  const history = await temporal.client.workflow.getHandle(workflowIdFor(incidentId)).fetchHistory();
-  const data = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!;
-  return JSON.parse(Buffer.from(data).toString('utf8')) as RunbookInput;
+  return inputOf<RunbookInput>(workflowIdFor(incidentId));
 }
 
 async function runExists(incidentId: string, id = workflowIdFor): Promise<boolean> {
@@ -342,12 +347,7 @@ describe('PagerDuty receiver', () => {
     assert.equal(other.reason, undefined, 'a new delivery id goes to Temporal, which finds the intake');
     const lines = logs.slice(logsBefore).join('');
     assert.equal(lines.match(/delivery already answered/g)?.length, 1);
-    const started = await temporal.client.workflow.getHandle(intakeWorkflowIdFor('QHOOK')).fetchHistory();
-    const input = JSON.parse(
-      Buffer.from(started.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!).toString(
-        'utf8',
-      ),
-    ) as { deliveryId?: string };
+    const input = await inputOf<IntakeInput>(intakeWorkflowIdFor('QHOOK'));
     assert.equal(input.deliveryId, 'b3a7c6e2-0d1f-4f5e-9a8b-delivery-1', 'the intake records the delivery');
   });
 
