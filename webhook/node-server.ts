@@ -15,9 +15,8 @@ import { preflight, type WebhookHandler } from './handler.js';
 export const MAX_TARGET_BYTES = 4096;
 /** Longest request head (request line and headers) Node's parser accepts; beyond it 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;
-/** How long an oversize body is read and thrown away after its 413, so the client sees the answer, not a reset. */
+/** How long an unread body is read and thrown away after its answer, so the client sees the answer, not a reset. */
 const LINGER_MS = 2000;
-const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
 /** The path and query of a request target, or undefined when it is no URL (`//[`, a port of 99999…). */
 export function parseTarget(target: string): URL | undefined {
@@ -59,41 +58,43 @@ function answer(res: ServerResponse, status: number, error: string, headers: Rec
   res.end(body);
 }
 
-async function writeResponse(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
-  const body = Buffer.from(await response.arrayBuffer());
-  // Answered before its body was read (refused early, or busy): the connection closes after it, and says so, so a
-  // keep-alive client does not send its next request on a socket that is going away.
-  const closing = req.complete ? {} : { connection: 'close' };
-  res.writeHead(response.status, {
-    ...Object.fromEntries(response.headers),
-    'content-length': body.byteLength,
-    ...closing,
-  });
-  res.end(body);
+/**
+ * The headers closing an answer given before its request's body was read (refused early, too large, busy): the
+ * connection goes away after it, and says so, so a keep-alive client does not send its next request on it.
+ */
+function closingHeaders(req: IncomingMessage, socket: Socket): Record<string, string> {
+  if (req.complete) return {};
+  lingerOnClose(socket);
+  return { connection: 'close' };
 }
 
 /**
- * After answering a request whose body was not read to the end: half-close once the answer is out, read and drop the
- * rest for a while, then close. Closing at once would reset the connection, and a reset makes the client's kernel
- * discard the answer it already received.
+ * Node closes a `Connection: close` answer with `destroySoon`: a FIN, then the socket destroyed as soon as it is
+ * written. With the client still sending its body, that destroy resets the connection, and a reset makes the client's
+ * kernel discard the answer it already received. Here the close lingers instead: half-close, keep reading and
+ * dropping what still arrives, close when the client does or after {@link LINGER_MS}. The socket is the one taken at
+ * the start of the request: once its body stream was cancelled, `req.socket` is gone.
  */
-function lingeringClose(req: IncomingMessage, res: ServerResponse): void {
-  // Null once Node has let go of the socket (the answer is out and the connection closed or reused).
-  const socket = req.socket as Socket | null;
-  if (!socket || socket.destroyed) return;
-  let dropped = 0;
-  const done = () => socket.destroy();
-  const timer = setTimeout(done, LINGER_MS);
-  timer.unref();
-  if (res.writableFinished) socket.end();
-  else res.once('finish', () => socket.end());
-  req.on('data', (chunk: Buffer) => {
-    dropped += chunk.byteLength;
-    if (dropped > LINGER_MAX_BYTES) done();
+function lingerOnClose(socket: Socket): void {
+  if (socket.destroyed) return;
+  socket.destroySoon = function lingeringClose(this: Socket) {
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('end', () => socket.destroy());
+    if (socket.writable) socket.end();
+    socket.resume();
+  };
+}
+
+async function writeResponse(res: ServerResponse, response: Response, closing: () => Record<string, string>) {
+  const body = Buffer.from(await response.arrayBuffer());
+  res.writeHead(response.status, {
+    ...Object.fromEntries(response.headers),
+    'content-length': body.byteLength,
+    ...closing(),
   });
-  req.once('end', () => clearTimeout(timer));
-  socket.once('close', () => clearTimeout(timer));
-  req.resume();
+  res.end(body);
 }
 
 const CLIENT_ERRORS: Record<string, [number, string]> = {
@@ -129,10 +130,10 @@ export function createWebhookServer(handle: WebhookHandler, opts: WebhookServerO
     (req, res) => {
       req.on('error', () => undefined);
       res.on('error', () => undefined);
+      const socket = req.socket;
       const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
         log?.warn({ reason, status }, 'request refused');
-        if (!req.complete) lingeringClose(req, res);
-        answer(res, status, reason, headers);
+        answer(res, status, reason, { ...headers, ...closingHeaders(req, socket) });
       };
       try {
         const target = req.url ?? '/';
@@ -142,22 +143,14 @@ export function createWebhookServer(handle: WebhookHandler, opts: WebhookServerO
         const early = preflight(req.method ?? '', url.pathname);
         if (early) return refuse(early.status, early.error, early.headers);
         handle(toFetchRequest(req, url))
-          .then((response) => writeResponse(req, res, response))
+          .then((response) => writeResponse(res, response, () => closingHeaders(req, socket)))
           .catch((err: unknown) => {
             log?.error({ err }, 'request failed');
-            answer(res, 500, 'internal error');
-          })
-          .finally(() => {
-            try {
-              if (!req.complete) lingeringClose(req, res);
-            } catch (err) {
-              log?.error({ err }, 'closing the connection failed');
-              req.destroy();
-            }
+            answer(res, 500, 'internal error', closingHeaders(req, socket));
           });
       } catch (err) {
         log?.error({ err }, 'request failed');
-        answer(res, 500, 'internal error');
+        answer(res, 500, 'internal error', closingHeaders(req, socket));
       }
     },
   );

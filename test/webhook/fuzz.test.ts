@@ -90,6 +90,32 @@ function raw(bytes: Buffer | string, opts: { timeoutMs?: number; endAfterWrite?:
   });
 }
 
+/**
+ * A client that sends a chunked body past the limit, keeps sending after the server has answered, and reads the
+ * answer only then: the answer must survive (a server that closes at once resets, and the reset drops the answer).
+ */
+function lateReader(path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    const status = () => Number(/^HTTP\/1\.[01] (\d{3})/.exec(data)?.[1] ?? 0);
+    socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+    socket.on('error', () => resolve(status()));
+    socket.on('close', () => resolve(status()));
+    socket.pause();
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    );
+    const chunk = Buffer.alloc(64 * 1024, 0x7b);
+    const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    for (let i = 0; i < 40; i++) socket.write(frame);
+    setTimeout(() => {
+      for (let i = 0; i < 8; i++) socket.write(frame);
+      setTimeout(() => socket.resume(), 300);
+    }, 300);
+  });
+}
+
 async function post(
   path: string,
   body: string | Buffer,
@@ -325,6 +351,7 @@ describe(`receiver fuzz (seed ${SEED})`, () => {
       duplex: 'half',
     });
     inSet('chunked 10 MiB', chunked.status, [413]);
+    inSet('chunked, read late', await lateReader('/pagerduty/webhook'), [413]);
     await assertHealthy('sizes');
   });
 
