@@ -27,6 +27,9 @@ export const ENV_VARS = [
   'RUNBOOK_BUILD_ID',
   'RUNBOOK_PROMOTE_VERSION',
   'RUNBOOK_METRICS_ADDRESS',
+  'SLACK_BOT_TOKEN',
+  'SLACK_CHANNEL',
+  'SLACK_API_URL',
 ] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -65,6 +68,14 @@ const envSchema = z.object({
     .string()
     .regex(/^[^\s/]+:\d+$/, { error: 'expected host:port to listen on, e.g. 0.0.0.0:9464' })
     .optional(),
+  // The channel the run's Slack message goes to (an id such as C0123ABCD: names change, ids do not).
+  SLACK_CHANNEL: z
+    .string()
+    .regex(/^[CGD][A-Z0-9]{2,30}$/, { error: 'expected a channel id, e.g. C0123ABCD (channel details, at the bottom)' })
+    .optional(),
+  SLACK_API_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://slack.com/api/' })
+    .default('https://slack.com/api/'),
   RUNBOOK_PROMOTE_VERSION: z.enum(['true', 'false'], { error: 'expected true or false' }).default('false'),
   // Only whether it is set: the value is read where it is used (readPagerDutySecrets), never kept here.
   PAGERDUTY_API_TOKEN: z
@@ -126,6 +137,10 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env) {
     configFile: v.RUNBOOK_CONFIG,
     kubeconfig: v.KUBECONFIG,
     logLevel: v.LOG_LEVEL,
+    slack: {
+      apiUrl: v.SLACK_API_URL.endsWith('/') ? v.SLACK_API_URL : `${v.SLACK_API_URL}/`,
+      ...(v.SLACK_CHANNEL ? { channel: v.SLACK_CHANNEL } : {}),
+    },
     pagerduty: {
       writeBack: v.PAGERDUTY_API_TOKEN,
       apiUrl: v.PAGERDUTY_API_URL.replace(/\/+$/, ''),

@@ -42,7 +42,7 @@ export interface RunbookConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** `RUNBOOK_METRICS_ADDRESS`: where the worker serves Prometheus metrics (`/metrics`); none when unset. */
   metricsAddress?: string;
-  approval: ApprovalPolicy & { acceptProofs: Array<'ssh' | 'pagerduty'> };
+  approval: ApprovalPolicy & { acceptProofs: Array<'ssh' | 'pagerduty' | 'slack'> };
   /** Who may sign approvals with which SSH key (`approval.allowedSigners` and `approval.allowedSignersFile`). */
   allowedSigners: AllowedSigner[];
   verify: VerifyPolicy;
@@ -53,6 +53,8 @@ export interface RunbookConfig {
   targets: TargetConfig[];
   redis: { passwordEnv: string; tls: boolean };
   pagerduty: PagerDutySettings;
+  /** Slack without secrets (`SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET` stay in the environment). */
+  slack: { apiUrl: string; channel?: string };
   /** Things worth a warning at start-up (defaults taken for production-relevant settings, unset password vars). */
   warnings: string[];
 }
@@ -148,6 +150,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     targets: file.targets,
     redis: file.redis,
     pagerduty: { ...e.pagerduty, ...file.pagerduty },
+    slack: e.slack,
     warnings,
   };
 }

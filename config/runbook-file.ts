@@ -57,11 +57,11 @@ const approvalSchema = z.strictObject({
   onTimeout: z.enum(['reject', 'escalate'], { error: 'expected "reject" or "escalate"' }).default('reject'),
   /** A decision counts only with a verified proof of who sent it (`runbook approve --sign`, a gateway's signature). */
   requireProof: z.boolean({ error: 'expected true or false' }).default(true),
-  /** Proofs accepted: SSH signatures (`ssh`) and the gateways that verify their users (`pagerduty`). */
+  /** Proofs accepted: SSH signatures (`ssh`) and the gateways that verify their users (`pagerduty`, `slack`). */
   acceptProofs: z
-    .array(z.enum(['ssh', 'pagerduty'], { error: 'expected "ssh" or "pagerduty"' }))
+    .array(z.enum(['ssh', 'pagerduty', 'slack'], { error: 'expected "ssh", "pagerduty" or "slack"' }))
     .min(1, { error: 'empty, so no proof would count' })
-    .default(['ssh', 'pagerduty']),
+    .default(['ssh', 'pagerduty', 'slack']),
   /** `allowed_signers` lines (`email ssh-ed25519 AAAA…`, the format of `ssh-keygen -Y verify` and git). */
   allowedSigners: z.array(z.string({ error: 'expected an allowed_signers line' })).default([]),
   /** An `allowed_signers` file, read at start-up and added to `allowedSigners`. */

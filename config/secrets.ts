@@ -36,6 +36,16 @@ export function readPagerDutySecrets(env: NodeJS.ProcessEnv = process.env): Page
   };
 }
 
+/** Secrets of the Slack app: `SLACK_BOT_TOKEN` (the worker posts, the receiver looks users up) and the receiver's
+ * `SLACK_SIGNING_SECRET` (split at commas for a rotation). Never log or store the result. */
+export function readSlackSecrets(env: NodeJS.ProcessEnv = process.env): {
+  botToken?: string;
+  signingSecrets: string[];
+} {
+  const botToken = env.SLACK_BOT_TOKEN?.trim();
+  return { ...(botToken ? { botToken } : {}), signingSecrets: splitSecrets(env.SLACK_SIGNING_SECRET) };
+}
+
 /**
  * Name of the environment variable that holds the password for `addr`: the `passwordEnv` of the first target whose
  * host and port match (host compared case-insensitively), else the global `redis.passwordEnv`.

@@ -14,6 +14,8 @@ import { repoFile } from './repo-path.js';
 export const PAGERDUTY_REST_API = repoFile('api/pagerduty-rest.yaml');
 /** PagerDuty's Events API v2 as the runbook calls it: change events. */
 export const PAGERDUTY_EVENTS_API = repoFile('api/pagerduty-events.yaml');
+/** Slack's Web API methods the runbook calls (`chat.*`, `users.info`, `conversations.*`). */
+export const SLACK_WEB_API = repoFile('api/slack-web.yaml');
 /** The receiver's endpoints: PagerDuty's webhook deliveries and incident actions. */
 export const RECEIVER_API = repoFile('api/receiver.yaml');
 
@@ -25,6 +27,8 @@ export interface SeenRequest {
   /** Lower-cased names. */
   headers: Record<string, string | undefined>;
   body: string;
+  /** The body already read into an object (a form, as Slack takes them): checked as the JSON it stands for. */
+  parsedBody?: unknown;
 }
 
 /** The outcome of checking one request. */
@@ -86,8 +90,9 @@ export class OpenApiDescription {
     const operation = this.backend.router.matchOperation(request);
     if (!operation) return { pathParams: {}, errors: [`${req.method} ${req.path}: no such operation`] };
     const errors: string[] = [];
-    let json: unknown;
-    if (req.body.length > 0) {
+    let json: unknown = req.parsedBody;
+    if (json !== undefined) request.headers['content-type'] = 'application/json';
+    else if (req.body.length > 0) {
       try {
         json = JSON.parse(req.body);
       } catch {

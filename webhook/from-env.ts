@@ -3,7 +3,9 @@ import { PagerDutyClient } from '../activities/pagerduty/index.js';
 import { connectTemporal } from '../client/index.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/runbook-config.js';
-import { readGatewaySecrets, readPagerDutySecrets } from '../config/secrets.js';
+import { readGatewaySecrets, readPagerDutySecrets, readSlackSecrets } from '../config/secrets.js';
+import { createSlackClient } from '../activities/slack/index.js';
+import { createSlackInteractions } from './slack.js';
 import { createWebhookHandler, type WebhookHandler } from './handler.js';
 
 /** Environment variables the receiver reads (`docker-compose.yml` and the Kubernetes manifests set these names). */
@@ -19,6 +21,9 @@ export const WEBHOOK_ENV_VARS = [
   'PAGERDUTY_ACTION_SECRET',
   'PAGERDUTY_API_URL',
   'RUNBOOK_GATEWAY_SECRET',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_API_URL',
   'PORT',
   'HOST',
 ] as const;
@@ -83,6 +88,20 @@ export async function createWebhookFromEnv(
     logger.warn(
       'RUNBOOK_GATEWAY_SECRET is not set: approvals from PagerDuty go unsigned and runs requiring proof refuse them',
     );
+  const slackSecrets = readSlackSecrets(env);
+  const slack =
+    slackSecrets.botToken && slackSecrets.signingSecrets.length > 0
+      ? createSlackInteractions({
+          signingSecrets: slackSecrets.signingSecrets,
+          // Slack waits 3 s for the answer: one retry at most.
+          slack: createSlackClient({ token: slackSecrets.botToken, apiUrl: cfg.slack.apiUrl, logger, retries: 1 }),
+          client: temporal.client,
+          ...(gateway[0] ? { gatewaySecret: gateway[0] } : {}),
+          logger,
+        })
+      : undefined;
+  if (!slack && (slackSecrets.botToken || slackSecrets.signingSecrets.length > 0))
+    logger.warn('Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET: /slack/interactions answers 503');
   const handle = createWebhookHandler({
     secrets: secrets.webhookSecrets,
     actionSecrets: secrets.actionSecrets,
@@ -93,6 +112,7 @@ export async function createWebhookFromEnv(
     approval: cfg.approval,
     logger,
     ...(gateway[0] ? { gatewaySecret: gateway[0] } : {}),
+    ...(slack ? { slack } : {}),
   });
   return { handle, logger, close: () => temporal.close() };
 }

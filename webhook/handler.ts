@@ -1,5 +1,5 @@
 /**
- * The PagerDuty receiver as one function from a Fetch `Request` to a `Response`, so the same code serves behind a
+ * The receiver (PagerDuty's webhooks and incident actions, Slack's buttons) as one function from a Fetch `Request` to a `Response`, so the same code serves behind a
  * Node HTTP server and as an AWS Lambda. Order matters: method and route, content type, size, then the signature
  * over the raw bytes, and only then parsing. Nothing of an unverified request goes further than a short log reason.
  */
@@ -29,6 +29,7 @@ import { ACTION_SECRET_HEADER, isSignedBy, matchesSharedSecret } from './signatu
 export const ROUTES = {
   webhook: '/pagerduty/webhook',
   action: '/pagerduty/action',
+  slack: '/slack/interactions',
   health: '/healthz',
 } as const;
 
@@ -69,6 +70,8 @@ export interface WebhookDeps {
    * from a bare claim. Without it decisions go unsigned (and a run whose policy requires proof refuses them).
    */
   gatewaySecret?: string;
+  /** `/slack/interactions` (`webhook/slack.ts`); absent without `SLACK_SIGNING_SECRET` and `SLACK_BOT_TOKEN`: 503. */
+  slack?: (request: Request) => Promise<Response>;
 }
 
 /** Deliveries in flight per receiver by default: far above what one Temporal frontend answers in PagerDuty's 5 s. */
@@ -82,8 +85,8 @@ export function preflight(
   method: string,
   pathname: string,
 ): { status: number; error: string; headers?: Record<string, string> } | undefined {
-  const allow =
-    pathname === ROUTES.health ? 'GET, HEAD' : pathname === ROUTES.webhook || pathname === ROUTES.action ? 'POST' : '';
+  const posts: string[] = [ROUTES.webhook, ROUTES.action, ROUTES.slack];
+  const allow = pathname === ROUTES.health ? 'GET, HEAD' : posts.includes(pathname) ? 'POST' : '';
   if (!allow) return { status: 404, error: 'not found' };
   const m = method.toUpperCase();
   if (allow.split(', ').includes(m)) return undefined;
@@ -325,6 +328,10 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       const early = preflight(request.method, pathname);
       if (early) return json(early.status, { error: early.error }, early.headers);
       if (pathname === ROUTES.health) return json(200, { ok: true });
+      if (pathname === ROUTES.slack) {
+        if (deps.slack) return await deps.slack(request);
+        return json(503, { error: 'Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN' });
+      }
       if (pathname !== ROUTES.webhook) return await onAction(request);
       if (inFlight >= maxInFlight) {
         log.warn({ reason: 'busy', inFlight }, 'request refused');

@@ -8,10 +8,11 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { Client } from '@temporalio/client';
 import { createActivities, type ActivityDependencies } from '../activities/index.js';
-import { LoggingNotifier, type Notifier } from '../activities/notify/index.js';
+import { FanOutNotifier, LoggingNotifier, type Notifier } from '../activities/notify/index.js';
 import { ChangeEvents, PagerDutyClient, PagerDutyNotifier } from '../activities/pagerduty/index.js';
 import { loadConfig, settingsFromConfig, type RunbookConfig } from '../config/runbook-config.js';
-import { readGatewaySecrets, readPagerDutySecrets } from '../config/secrets.js';
+import { readGatewaySecrets, readPagerDutySecrets, readSlackSecrets } from '../config/secrets.js';
+import { createSlackClient, SlackNotifier } from '../activities/slack/index.js';
 import { connectionOptionsFrom, TemporalUnreachableError } from '../client/index.js';
 import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
 import { redisConnectorFromConfig } from './redis-connector.js';
@@ -61,8 +62,23 @@ export function loadKubeConfig(cfg: Pick<RunbookConfig, 'kubeconfig'>): KubeConf
   return kc;
 }
 
-/** PagerDuty notes when `PAGERDUTY_API_TOKEN` is set, a log line per event otherwise. */
+/**
+ * PagerDuty notes when `PAGERDUTY_API_TOKEN` is set, a log line per event otherwise; and the run's Slack message when
+ * `SLACK_BOT_TOKEN` and `SLACK_CHANNEL` are set.
+ */
 export function createNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger): Notifier {
+  const incident = incidentNotifier(cfg, env, logger);
+  const { botToken } = readSlackSecrets(env);
+  if (!botToken || !cfg.slack.channel) return incident;
+  const slackLogger = logger.child({ component: 'slack' });
+  const slack = createSlackClient({ token: botToken, apiUrl: cfg.slack.apiUrl, logger: slackLogger });
+  return new FanOutNotifier([
+    { name: 'incident', notifier: incident },
+    { name: 'slack', notifier: new SlackNotifier(slack, cfg.slack.channel, slackLogger) },
+  ]);
+}
+
+function incidentNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger): Notifier {
   const { apiToken, routingKey } = readPagerDutySecrets(env);
   const pd = cfg.pagerduty;
   if (!apiToken || !pd.fromEmail) return new LoggingNotifier(logger.child({ component: 'notifier' }));

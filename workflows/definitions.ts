@@ -11,6 +11,7 @@ import type { ActionResult, RemediationPlan } from './logic/actions.js';
 import type { Evidence, Finding } from './logic/findings.js';
 import type { RunbookSettings } from '../activities/settings/types.js';
 import type { Verification } from './logic/verify.js';
+import type { SlackCard } from '../activities/slack/card.js';
 
 /** Default task queue of the worker (`RUNBOOK_TASK_QUEUE` overrides it). */
 export const DEFAULT_TASK_QUEUE = 'redis-runbook';
@@ -256,11 +257,11 @@ export interface RunbookResume {
 
 /**
  * Proof of who sent a decision, over {@link decisionMessage}: an SSH signature (`ssh-keygen -Y sign`, checked against
- * the worker's allowed_signers), or the signature of a gateway that verified its user itself (the PagerDuty receiver).
+ * the worker's allowed_signers), or the signature of a gateway that verified its user itself (the receiver, for PagerDuty and Slack users).
  */
 export type DecisionProof =
   | { scheme: 'ssh'; signedAt: string; signature: string }
-  | { scheme: 'gateway'; gateway: 'pagerduty'; signedAt: string; signature: string };
+  | { scheme: 'gateway'; gateway: 'pagerduty' | 'slack'; signedAt: string; signature: string };
 
 export interface Decision {
   decision: 'approve' | 'reject';
@@ -347,6 +348,8 @@ export interface RunbookStatus {
   uiUrl: string;
   /** Notifications that could not be delivered (PagerDuty down…): the run went on without them. */
   notificationErrors?: string[];
+  /** The run's Slack message (channel, ts and what it shows), once posted: every later notification updates it. */
+  slack?: SlackCard;
   /** Refused decisions, newest last, at most MAX_REFUSALS_RECORDED; `refusalsNotKept` counts the rest. */
   refusals?: DecisionRecord[];
   refusalsNotKept?: number;

@@ -60,9 +60,12 @@ export function failureMessage(err: unknown): string {
   return String(err);
 }
 
-/** An event without the fields every event carries (`incidentId`, `uiUrl`), which {@link RunbookRun.tell} adds. */
+/**
+ * An event without the fields every event carries (`incidentId`, `uiUrl`, and the Slack message once posted), which
+ * {@link RunbookRun.tell} adds.
+ */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-export type EventBody = DistributiveOmit<RunbookEvent, 'incidentId' | 'uiUrl'>;
+export type EventBody = DistributiveOmit<RunbookEvent, 'incidentId' | 'uiUrl' | 'slack'>;
 
 /** How a run ends: the outcome and one sentence for the report. */
 export interface Ending {
@@ -222,15 +225,22 @@ export class RunbookRun {
   }
 
   private async send(body: EventBody): Promise<void> {
-    const event = { ...body, incidentId: this.input.incidentId, uiUrl: this.status.uiUrl };
+    const slack = this.status.slack;
+    const event = { ...body, incidentId: this.input.incidentId, uiUrl: this.status.uiUrl, ...(slack ? { slack } : {}) };
     try {
-      await notifier.notify.executeWithOptions({ summary: `notify: ${event.type}` }, [event]);
+      const result = await notifier.notify.executeWithOptions({ summary: `notify: ${event.type}` }, [event]);
+      // Kept in the run (and across continue-as-new), so any worker updates the same Slack message next time.
+      if (result?.slack) this.status.slack = result.slack;
+      for (const failure of result?.failed ?? []) this.notificationFailed(event.type, failure);
     } catch (err) {
-      const message = failureMessage(err);
-      log.warn('notification failed', { event: event.type, error: message });
-      runbookMetrics.notificationFailed(event.type);
-      (this.status.notificationErrors ??= []).push(`${event.type}: ${message}`.slice(0, 300));
+      this.notificationFailed(event.type, failureMessage(err));
     }
+  }
+
+  private notificationFailed(event: RunbookEvent['type'], message: string): void {
+    log.warn('notification failed', { event, error: message });
+    runbookMetrics.notificationFailed(event);
+    (this.status.notificationErrors ??= []).push(`${event}: ${message}`.slice(0, 300));
   }
 
   /** Runs the runbook's steps; a cancellation (signal or Temporal's) ends them with a `cancelled` ending. */

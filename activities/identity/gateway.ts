@@ -1,6 +1,6 @@
 /**
- * Gateway proofs: a gateway that verified its user itself (the PagerDuty receiver checks PagerDuty's webhook
- * signature and looks the user up) signs the decision message with a secret it shares with the worker.
+ * Gateway proofs: a gateway that verified its user itself (the receiver checks PagerDuty's or Slack's request
+ * signature and looks the user up there) signs the decision message with a secret it shares with the worker.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -18,12 +18,12 @@ export function verifyGatewaySignature(secrets: string[], message: string, signa
   });
 }
 
-/** The receiver's signer for the decisions it forwards (`sendDecision`'s `proof.sign`). */
-export function gatewaySigner(secret: string) {
+/** The receiver's signer for the decisions it forwards from `gateway`'s users (`sendDecision`'s `proof.sign`). */
+export function gatewaySigner(secret: string, gateway: 'pagerduty' | 'slack' = 'pagerduty') {
   return (message: string) =>
     Promise.resolve({
       scheme: 'gateway' as const,
-      gateway: 'pagerduty' as const,
+      gateway,
       signature: gatewaySignature(secret, message),
     });
 }

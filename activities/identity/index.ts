@@ -17,7 +17,7 @@ export type { AllowedSigner } from './allowed-signers.js';
 
 /** The worker's side of the approval policy: which proofs count, the SSH keys, the gateways' secrets. */
 export interface IdentityPolicy {
-  acceptProofs: Array<'ssh' | 'pagerduty'>;
+  acceptProofs: Array<'ssh' | 'pagerduty' | 'slack'>;
   allowedSigners: AllowedSigner[];
   gatewaySecrets: string[];
 }

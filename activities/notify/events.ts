@@ -2,9 +2,23 @@ import type { DecisionRecord, LinkedRun, RunbookReport, RunbookTarget } from '..
 import type { Finding } from '../../workflows/logic/findings.js';
 import type { BackupCopy } from '../redis/types.js';
 import type { RemediationPlan } from '../../workflows/logic/actions.js';
+import type { SlackCard } from '../slack/card.js';
 
-/** What the notifier is told. PagerDuty turns these into notes; the logging notifier prints them. */
-export type RunbookEvent =
+/**
+ * What the notifier is told. PagerDuty turns these into notes, Slack into one message it keeps up to date; the logging
+ * notifier prints them. `slack` is that message as the last notification left it (the run keeps it, workers don't).
+ */
+export type RunbookEvent = RunbookEventBody & { slack?: SlackCard };
+
+/** What a notification returned that the run keeps for the next one. */
+export interface NotifyResult {
+  /** The run's Slack message, once posted, as it now reads. */
+  slack?: SlackCard;
+  /** Channels that failed while another one returned something to keep (else the call fails instead). */
+  failed?: string[];
+}
+
+type RunbookEventBody =
   | { type: 'started'; incidentId: string; uiUrl: string; target: RunbookTarget }
   | {
       type: 'plan-ready';

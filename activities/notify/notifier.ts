@@ -1,11 +1,11 @@
-import type { RunbookEvent } from './events.js';
+import type { NotifyResult, RunbookEvent } from './events.js';
 
 /**
- * Where the runbook reports what it does: PagerDuty notes in production, a log line locally. Implementations must be
- * safe to call twice with the same event (the activity that calls them may be retried).
+ * Where the runbook reports what it does: PagerDuty notes and a Slack message in production, a log line locally.
+ * Implementations must be safe to call twice with the same event (the activity that calls them may be retried).
  */
 export interface Notifier {
-  notify(event: RunbookEvent): Promise<void>;
+  notify(event: RunbookEvent): Promise<NotifyResult | void>;
 }
 
 /** One line a run event, for terminals and log collectors. */

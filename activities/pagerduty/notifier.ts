@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { RunbookEvent } from '../notify/events.js';
 import type { Notifier } from '../notify/notifier.js';
+import { callKey } from '../notify/call-key.js';
 import { PagerDutyClient, type RetryPolicy } from './client.js';
 import { PagerDutyError, PagerDutyFailureType } from './errors.js';
 import { changeEventsOf, type ChangeEvents } from './change-events.js';
@@ -25,20 +24,6 @@ export interface PagerDutyNotifierOptions {
   /** Where a finished run's changes go as change events; none without a routing key. */
   changeEvents?: ChangeEvents;
   logger?: Logger;
-}
-
-/**
- * The key of one notify call: the workflow run and the activity id, which a retry keeps and every other call of
- * the run differs in (two reminders have the same content, not the same activity id). Outside an activity (tests,
- * scripts) a digest of the event stands in.
- */
-function callKey(event: RunbookEvent): string {
-  try {
-    const info = Context.current().info;
-    return `${info.workflowExecution?.runId ?? info.workflowType}#${info.activityId}`;
-  } catch {
-    return createHash('sha256').update(JSON.stringify(event)).digest('hex').slice(0, 16);
-  }
 }
 
 /**

@@ -48,7 +48,7 @@ void describe('loadConfig', () => {
       reminderIntervalSeconds: 900,
       onTimeout: 'reject',
       requireProof: false,
-      acceptProofs: ['ssh', 'pagerduty'],
+      acceptProofs: ['ssh', 'pagerduty', 'slack'],
     });
     assert.deepEqual(cfg.cooldown, { maxRemediations: 3, windowSeconds: 3600 });
     assert.deepEqual(cfg.verify, { windowSeconds: 300, intervalSeconds: 30 });
