@@ -6,6 +6,7 @@ import { loadConfig } from '../config/runbook-config.js';
 import { readGatewaySecrets, readPagerDutySecrets, readSlackSecrets } from '../config/secrets.js';
 import { createSlackClient } from '../activities/slack/index.js';
 import { createSlackInteractions } from './slack.js';
+import { ReceiverMetrics } from './metrics.js';
 import { createWebhookHandler, type WebhookHandler } from './handler.js';
 
 /** Environment variables the receiver reads (`docker-compose.yml` and the Kubernetes manifests set these names). */
@@ -24,6 +25,7 @@ export const WEBHOOK_ENV_VARS = [
   'SLACK_BOT_TOKEN',
   'SLACK_SIGNING_SECRET',
   'SLACK_API_URL',
+  'RUNBOOK_METRICS_ADDRESS',
   'PORT',
   'HOST',
 ] as const;
@@ -32,6 +34,9 @@ export const WEBHOOK_ENV_VARS = [
 export interface WebhookFromEnv {
   handle: WebhookHandler;
   logger: Logger;
+  metrics: ReceiverMetrics;
+  /** `RUNBOOK_METRICS_ADDRESS`: where `runbook webhook` serves `GET /metrics`; none when unset. */
+  metricsAddress?: string;
   close(): Promise<void>;
 }
 
@@ -88,6 +93,7 @@ export async function createWebhookFromEnv(
     logger.warn(
       'RUNBOOK_GATEWAY_SECRET is not set: approvals from PagerDuty go unsigned and runs requiring proof refuse them',
     );
+  const metrics = new ReceiverMetrics();
   const slackSecrets = readSlackSecrets(env);
   const slack =
     slackSecrets.botToken && slackSecrets.signingSecrets.length > 0
@@ -98,6 +104,7 @@ export async function createWebhookFromEnv(
           client: temporal.client,
           ...(gateway[0] ? { gatewaySecret: gateway[0] } : {}),
           logger,
+          metrics,
         })
       : undefined;
   if (!slack && (slackSecrets.botToken || slackSecrets.signingSecrets.length > 0))
@@ -113,6 +120,13 @@ export async function createWebhookFromEnv(
     logger,
     ...(gateway[0] ? { gatewaySecret: gateway[0] } : {}),
     ...(slack ? { slack } : {}),
+    metrics,
   });
-  return { handle, logger, close: () => temporal.close() };
+  return {
+    handle,
+    logger,
+    metrics,
+    ...(cfg.metricsAddress ? { metricsAddress: cfg.metricsAddress } : {}),
+    close: () => temporal.close(),
+  };
 }

@@ -23,6 +23,7 @@ import {
   type WebhookEnvelope,
 } from './events.js';
 import { RecentDeliveries } from './deliveries.js';
+import { routeLabel, type ReceiverMetrics } from './metrics.js';
 import { ACTION_SECRET_HEADER, isSignedBy, matchesSharedSecret } from './signature.js';
 
 /** Paths the receiver serves. */
@@ -72,6 +73,8 @@ export interface WebhookDeps {
   gatewaySecret?: string;
   /** `/slack/interactions` (`webhook/slack.ts`); absent without `SLACK_SIGNING_SECRET` and `SLACK_BOT_TOKEN`: 503. */
   slack?: (request: Request) => Promise<Response>;
+  /** Counts requests, deliveries, verification failures and decisions (`GET /metrics` on its own port). */
+  metrics?: ReceiverMetrics;
 }
 
 /** Deliveries in flight per receiver by default: far above what one Temporal frontend answers in PagerDuty's 5 s. */
@@ -139,10 +142,9 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     const shared =
       acceptSharedSecret && matchesSharedSecret(request.headers.get(ACTION_SECRET_HEADER), deps.actionSecrets ?? []);
     if (!shared && !isSignedBy(body, request.headers.get('x-pagerduty-signature'), deps.secrets)) {
-      log.warn(
-        { reason: request.headers.has('x-pagerduty-signature') ? 'bad signature' : 'no signature' },
-        'request refused',
-      );
+      const reason = request.headers.has('x-pagerduty-signature') ? 'bad signature' : 'no signature';
+      log.warn({ reason }, 'request refused');
+      deps.metrics?.verificationFailures.inc({ source: 'pagerduty', reason });
       return json(401, { error: 'invalid or missing X-PagerDuty-Signature' });
     }
     return body;
@@ -264,7 +266,10 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     if (!parsed.success) return json(400, { error: 'expected {action, incident: {id}, user: {id}}' });
     const a: IncidentAction = parsed.data;
     const incidentId = a.incident.id;
+    const counted = (outcome: 'accepted' | 'refused' | 'failed') =>
+      deps.metrics?.decisions.inc({ channel: 'pagerduty', outcome });
     const refuse = async (status: number, refusal: string, by: string) => {
+      counted('refused');
       log.warn({ incidentId, by, refusal }, 'decision refused');
       await note(
         incidentId,
@@ -284,6 +289,7 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     } catch (err) {
       if (err instanceof PagerDutyError && err.status === 404) return refuse(403, 'unknown PagerDuty user', a.user.id);
       log.warn({ incidentId, err: err instanceof Error ? err.message : String(err) }, 'user lookup failed');
+      counted('failed');
       return json(502, { accepted: false, refusal: 'could not look the user up in PagerDuty; nothing was decided' });
     }
     if (!isAllowedApprover(deps.approval, email)) return refuse(403, `${email} is not on the approvers list`, email);
@@ -313,17 +319,46 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         deps.gatewaySecret ? { sign: gatewaySigner(deps.gatewaySecret) } : {},
       );
       log.info({ incidentId, by: email, decision: a.action }, 'decision taken');
+      counted('accepted');
       return json(200, { accepted: true, record });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return refuse(404, 'no run for this incident', email);
       if (err instanceof DecisionRefusedError) return refuse(409, err.refusal, email);
-      if (err instanceof NoWorkerError) return json(504, { accepted: false, refusal: err.message });
+      if (err instanceof NoWorkerError) {
+        counted('failed');
+        return json(504, { accepted: false, refusal: err.message });
+      }
       throw err;
     }
   }
 
+  /** What a delivery came to, for `runbook_receiver_deliveries_total`: the answer's own status word, or its class. */
+  async function countDelivery(response: Response): Promise<void> {
+    if (!deps.metrics) return;
+    let status = response.status < 500 ? 'refused' : 'failed';
+    if (response.status === 202) {
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => ({}))) as { status?: string };
+      status = body.status ?? 'accepted';
+    } else if (response.headers.has('retry-after')) status = 'busy';
+    deps.metrics.deliveries.inc({ status });
+  }
+
+  const routes = Object.values(ROUTES);
   return async function handle(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
+    const route = routeLabel(pathname, routes);
+    const stop = deps.metrics?.duration.startTimer({ route });
+    const response = await answer(request, pathname);
+    stop?.();
+    deps.metrics?.requests.inc({ route, status: String(response.status) });
+    if (pathname === ROUTES.webhook) await countDelivery(response);
+    return response;
+  };
+
+  async function answer(request: Request, pathname: string): Promise<Response> {
     try {
       const early = preflight(request.method, pathname);
       if (early) return json(early.status, { error: early.error }, early.headers);
@@ -337,16 +372,16 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         log.warn({ reason: 'busy', inFlight }, 'request refused');
         return json(503, { error: 'busy: retry shortly' }, { 'retry-after': '1' });
       }
-      inFlight++;
+      deps.metrics?.inFlight.set(++inFlight);
       try {
         return await onWebhook(request);
       } finally {
-        inFlight--;
+        deps.metrics?.inFlight.set(--inFlight);
       }
     } catch (err) {
       log.error({ path: pathname, err }, 'request failed');
       // 5xx: PagerDuty redelivers, and the workflow id keeps the retry from starting a second run.
       return json(503, { error: 'temporarily unavailable' });
     }
-  };
+  }
 }

@@ -15,6 +15,7 @@ import { DecisionRefusedError, NoWorkerError, sendDecision } from '../client/ind
 import { workflowIdFor, type Decision } from '../workflows/definitions.js';
 import { readBodyCapped } from './body.js';
 import { slackRequestProblem } from './slack-signature.js';
+import type { ReceiverMetrics } from './metrics.js';
 
 /** What the Slack route needs; built from `SLACK_SIGNING_SECRET` and `SLACK_BOT_TOKEN`. */
 export interface SlackInteractionDeps {
@@ -29,6 +30,7 @@ export interface SlackInteractionDeps {
   ackWithinMs?: number;
   maxBodyBytes?: number;
   nowSeconds?: () => number;
+  metrics?: ReceiverMetrics;
 }
 
 const buttonValueSchema = z.object({
@@ -133,6 +135,7 @@ export function createSlackInteractions(deps: SlackInteractionDeps): (request: R
         deps.gatewaySecret ? { sign: gatewaySigner(deps.gatewaySecret, 'slack') } : {},
       );
       log.info({ incidentId, by: email, decision: click.decision }, 'decision taken');
+      deps.metrics?.decisions.inc({ channel: 'slack', outcome: 'accepted' });
       return `${what} taken, as ${email}.`;
     } catch (err) {
       const refusal =
@@ -144,6 +147,8 @@ export function createSlackInteractions(deps: SlackInteractionDeps): (request: R
               ? err.message
               : undefined;
       if (refusal === undefined) throw err;
+      const outcome = err instanceof NoWorkerError ? 'failed' : 'refused';
+      deps.metrics?.decisions.inc({ channel: 'slack', outcome });
       log.warn({ incidentId, by: email, refusal }, 'decision refused');
       return `${what} refused: ${refusal}`;
     }
@@ -174,6 +179,7 @@ export function createSlackInteractions(deps: SlackInteractionDeps): (request: R
     );
     if (problem) {
       log.warn({ reason: problem }, 'request refused');
+      deps.metrics?.verificationFailures.inc({ source: 'slack', reason: problem });
       return answer(401, { error: 'invalid or missing Slack signature' });
     }
     const click = readClick(body);
@@ -184,6 +190,7 @@ export function createSlackInteractions(deps: SlackInteractionDeps): (request: R
     const told = decide(click)
       .catch((err: unknown) => {
         log.error({ err }, 'Slack decision failed');
+        deps.metrics?.decisions.inc({ channel: 'slack', outcome: 'failed' });
         return 'Something went wrong before the run answered: look at the run in the Temporal UI before trying again.';
       })
       .then((text) => tell(click, text));

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createWebhookFromEnv } from '../../webhook/from-env.js';
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
+import { serveMetrics } from '../../webhook/metrics.js';
 
 /** Options of `runbook webhook`. */
 export interface WebhookOptions {
@@ -23,11 +24,14 @@ export function webhookPort(port: number | undefined, env: NodeJS.ProcessEnv): n
 }
 
 /**
- * `runbook webhook`: serves `POST /pagerduty/webhook`, `POST /pagerduty/action` and `GET /healthz` until
- * SIGINT/SIGTERM (or until the server given to `onListening` is closed).
+ * `runbook webhook`: serves `POST /pagerduty/webhook`, `POST /pagerduty/action`, `POST /slack/interactions` and
+ * `GET /healthz` until SIGINT/SIGTERM (or until the server given to `onListening` is closed); with
+ * `RUNBOOK_METRICS_ADDRESS`, `GET /metrics` on that address.
  */
 export async function webhookCommand(opts: WebhookOptions): Promise<void> {
   const receiver = await createWebhookFromEnv(opts.env, opts.logger ? { logger: opts.logger } : {});
+  const metrics = receiver.metricsAddress ? await serveMetrics(receiver.metrics, receiver.metricsAddress) : undefined;
+  if (metrics) receiver.logger.info({ url: metrics.url }, 'metrics served');
   try {
     const host = opts.host ?? (opts.env.HOST?.trim() || '127.0.0.1');
     const server = await serveWebhook(receiver.handle, {
@@ -35,7 +39,7 @@ export async function webhookCommand(opts: WebhookOptions): Promise<void> {
       host,
       logger: receiver.logger,
     });
-    receiver.logger.info({ host, port: server.port }, 'PagerDuty receiver listening');
+    receiver.logger.info({ host, port: server.port }, 'receiver listening');
     const closed = new Promise<void>((resolve) => server.server.once('close', () => resolve()));
     const stop = () => void server.close();
     process.once('SIGINT', stop);
@@ -45,6 +49,7 @@ export async function webhookCommand(opts: WebhookOptions): Promise<void> {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   } finally {
+    await metrics?.close();
     await receiver.close();
   }
 }

@@ -132,7 +132,14 @@ describe('k8s/ manifests', () => {
     ).sort();
     assert.deepEqual(
       secretKeys,
-      [...PAGERDUTY_ENV, ...S3_CREDENTIAL_ENV, 'REDIS_PASSWORD', 'RUNBOOK_GATEWAY_SECRET'].sort(),
+      [
+        ...PAGERDUTY_ENV,
+        ...S3_CREDENTIAL_ENV,
+        'REDIS_PASSWORD',
+        'RUNBOOK_GATEWAY_SECRET',
+        'SLACK_BOT_TOKEN',
+        'SLACK_SIGNING_SECRET',
+      ].sort(),
     );
     const known = new Set<string>([...ENV_VARS, ...PAGERDUTY_ENV, ...WEBHOOK_ENV_VARS, ...S3_CREDENTIAL_ENV]);
     for (const { name, template } of podTemplates().filter((t) => t.name.startsWith('redis-runbook'))) {

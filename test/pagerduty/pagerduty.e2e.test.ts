@@ -18,6 +18,8 @@ import { DEMO_CONFIG, DEMO_TARGET, startLocalStack, type LocalStack } from '../.
 import { createWebhookFromEnv, type WebhookFromEnv } from '../../webhook/from-env.js';
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
+import { serveMetrics } from '../../webhook/metrics.js';
+import { metricValue, scrape } from '../prometheus-text.js';
 import { statusQuery, workflowIdFor } from '../../workflows/definitions.js';
 import type { DecisionRecord, RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
@@ -259,6 +261,26 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     assert.match(payloads, /"via":"pagerduty"/);
     assert.match(payloads, /"targetSource":"alert"/);
     assertNoSecret(payloads, 'the workflow history');
+  });
+
+  it('the receiver’s /metrics counted the deliveries, the forged action and the decisions', async () => {
+    const metrics = await serveMetrics(receiver.metrics, '127.0.0.1:0');
+    try {
+      const lines = await scrape(metrics.url);
+      const v = (name: string, labels: Record<string, string>) => metricValue(lines, name, labels);
+      assert.equal(v('runbook_receiver_deliveries_total', { status: 'accepted' }), 2);
+      assert.equal(v('runbook_receiver_deliveries_total', { status: 'signalled' }), 1);
+      assert.equal(
+        v('runbook_receiver_verification_failures_total', { source: 'pagerduty', reason: 'bad signature' }),
+        1,
+      );
+      assert.equal(v('runbook_receiver_decisions_total', { channel: 'pagerduty', outcome: 'refused' }), 1);
+      assert.equal(v('runbook_receiver_decisions_total', { channel: 'pagerduty', outcome: 'accepted' }), 1);
+      assert.equal(v('runbook_receiver_requests_total', { route: '/pagerduty/action', status: '401' }), 1);
+      assert.ok(v('runbook_receiver_request_duration_seconds_count', { route: '/pagerduty/webhook' }) >= 3);
+    } finally {
+      await metrics.close();
+    }
   });
 
   it('no secret in any captured log line of the worker or the receiver', () => {

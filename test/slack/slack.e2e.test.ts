@@ -22,6 +22,8 @@ import type { RunbookReport, RunbookStatus } from '../../workflows/definitions.j
 import { startSlackStandIn, type SignedInteraction, type SlackStandIn } from '../../local-servers/slack/standin.js';
 import { installQuietRuntime } from '../../local-servers/temporal.js';
 import { OpenApiDescription, RECEIVER_API } from '../../local-servers/openapi.js';
+import { serveMetrics } from '../../webhook/metrics.js';
+import { metricValue, scrape } from '../prometheus-text.js';
 
 installQuietRuntime();
 
@@ -191,5 +193,29 @@ describe('Slack approvals end to end: plan in the channel → buttons → receiv
     slack.ephemerals.length = 0;
     await send(slack.click(message!.ts, 'runbook.open', 'U0ONCALL'));
     assert.equal(slack.ephemerals.length, 0, 'the link button decides nothing');
+  });
+
+  it('the receiver’s /metrics counted it: verification failures by reason, decisions by outcome, answers by route', async () => {
+    const metrics = await serveMetrics(receiver.metrics, '127.0.0.1:0');
+    try {
+      const lines = await scrape(metrics.url);
+      const v = (name: string, labels: Record<string, string>) => metricValue(lines, name, labels);
+      const failures = (reason: string) =>
+        v('runbook_receiver_verification_failures_total', { source: 'slack', reason });
+      assert.equal(failures('bad X-Slack-Signature'), 2, 'forged and altered');
+      assert.equal(failures('stale X-Slack-Request-Timestamp'), 1);
+      assert.equal(failures('no X-Slack-Signature or X-Slack-Request-Timestamp'), 1);
+      assert.equal(v('runbook_receiver_requests_total', { route: '/slack/interactions', status: '401' }), 4);
+      assert.equal(v('runbook_receiver_requests_total', { route: '/slack/interactions', status: '200' }), 4);
+      assert.equal(v('runbook_receiver_decisions_total', { channel: 'slack', outcome: 'accepted' }), 1);
+      assert.equal(v('runbook_receiver_decisions_total', { channel: 'slack', outcome: 'refused' }), 1);
+      assert.ok(v('process_resident_memory_bytes', {}) > 0, 'process metrics beside them');
+      assert.ok(
+        lines.every((l) => !l.includes('oncall@') && !l.includes(INCIDENT)),
+        'no user or incident in a label',
+      );
+    } finally {
+      await metrics.close();
+    }
   });
 });

@@ -9,29 +9,15 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { sendDecision, startRunbook } from '../../client/index.js';
 import { DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
 import { freePort } from '../../local-servers/free-port.js';
+import { metricValue, scrape as scrapeText } from '../prometheus-text.js';
 import { statusQuery, workflowIdFor, type RunbookReport } from '../../workflows/definitions.js';
 
 const INCIDENT = 'QMETRICS1';
 let stack: LocalStack;
 let metricsUrl: string;
 
-/** One scrape, as `name{labels} value` lines. */
-async function scrape(): Promise<string[]> {
-  const res = await fetch(metricsUrl);
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
-  return (await res.text()).split('\n').filter((l) => l && !l.startsWith('#'));
-}
-
-/** The value of the first line matching `name` and every label in `labels`, 0 when absent. */
-function value(lines: string[], name: string, labels: Record<string, string> = {}): number {
-  const line = lines.find(
-    (l) =>
-      (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) &&
-      Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
-  );
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
+const scrape = () => scrapeText(metricsUrl);
+const value = metricValue;
 
 describe('worker metrics (Prometheus, during a run)', () => {
   before(async () => {
