@@ -22,6 +22,7 @@ import {
   developmentFile,
   readRunbookFile,
   type RunbookFile,
+  type RespondersConfig,
   type ServiceRoute,
   type TargetConfig,
 } from './runbook-file.js';
@@ -71,6 +72,8 @@ export interface PagerDutySettings {
   fromEmail?: string;
   acknowledgeOnStart: boolean;
   resolveOnSuccess: boolean;
+  statusUpdates: boolean;
+  responders?: RespondersConfig;
   services: ServiceRoute[];
 }
 

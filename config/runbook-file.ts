@@ -164,12 +164,35 @@ const serviceRouteSchema = z.strictObject({
   redis: redisAddressSchema,
 });
 
+/** Who a responder request pages: a PagerDuty user or escalation policy, by id. */
+const responderTargetSchema = z.strictObject({
+  type: z.enum(['user', 'escalation_policy'], { error: 'expected "user" or "escalation_policy"' }),
+  id: z.string().regex(/^P[A-Z0-9]{5,13}$/, { error: 'expected a PagerDuty id, e.g. PABC123' }),
+});
+
+/** Responder requests: who is paged when a decision waits for people nobody paged. */
+const respondersSchema = z.strictObject({
+  /** The PagerDuty user the requests come from (the integration's user, as `PAGERDUTY_FROM_EMAIL`). */
+  requesterId: z.string().regex(/^P[A-Z0-9]{5,13}$/, { error: 'expected a PagerDuty user id, e.g. PABC123' }),
+  /** Paged when a backup override waits for its second approver. */
+  secondApprover: z.array(responderTargetSchema).default([]),
+  /** Paged when the approval deadline is this near (or was extended because nobody answered). */
+  approvers: z.array(responderTargetSchema).default([]),
+  nearDeadlineSeconds: z.number({ error: 'expected seconds' }).int().positive().default(900),
+});
+
 /** PagerDuty write-back and routing. Secrets are not here: they come from the environment only. */
 const pagerdutySchema = z.strictObject({
   acknowledgeOnStart: z.boolean({ error: 'expected true or false' }).default(true),
   resolveOnSuccess: z.boolean({ error: 'expected true or false' }).default(false),
+  /** A status update on the incident when the run ends (on accounts with status updates). Default true. */
+  statusUpdates: z.boolean({ error: 'expected true or false' }).default(true),
+  responders: respondersSchema.optional(),
   services: z.array(serviceRouteSchema, { error: 'expected a list of services' }).default([]),
 });
+
+/** Responder requests as configured. */
+export type RespondersConfig = z.infer<typeof respondersSchema>;
 
 /** One PagerDuty service the webhook routes to a Redis target. */
 export type ServiceRoute = z.infer<typeof serviceRouteSchema>;

@@ -88,6 +88,8 @@ function incidentNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Lo
     apiUrl: pd.apiUrl,
     acknowledgeOnStart: pd.acknowledgeOnStart,
     resolveOnSuccess: pd.resolveOnSuccess,
+    statusUpdates: pd.statusUpdates,
+    ...(pd.responders ? { responders: pd.responders } : {}),
     ...(routingKey ? { changeEvents: new ChangeEvents({ routingKey, eventsUrl: pd.eventsUrl }) } : {}),
     logger: logger.child({ component: 'pagerduty' }),
   });

@@ -252,6 +252,34 @@ export class PagerDutyClient {
     return true;
   }
 
+  /**
+   * Pages `targets` (users, escalation policies) to join the incident (`POST /incidents/{id}/responder_requests`),
+   * with `message` (PagerDuty's limit: 1,000 characters). Needs the account's coordinated responding (else 402).
+   */
+  async requestResponders(
+    id: string,
+    request: {
+      requesterId: string;
+      message: string;
+      targets: Array<{ type: 'user' | 'escalation_policy'; id: string }>;
+    },
+  ): Promise<void> {
+    await this.request('POST', `/incidents/${encodeURIComponent(id)}/responder_requests`, {
+      requester_id: request.requesterId,
+      message: request.message.slice(0, 1000),
+      responder_request_targets: request.targets.map((t) => ({
+        responder_request_target: { id: t.id, type: `${t.type}_reference` },
+      })),
+    });
+  }
+
+  /** A status update for the incident's stakeholders (`POST /incidents/{id}/status_updates`). */
+  async postStatusUpdate(id: string, message: string): Promise<void> {
+    await this.request('POST', `/incidents/${encodeURIComponent(id)}/status_updates`, {
+      message: message.slice(0, 1000),
+    });
+  }
+
   /** The email of a PagerDuty user (`GET /users/{id}`), as approvals are checked by email. */
   async getUserEmail(userId: string): Promise<string> {
     const data = (await this.request('GET', `/users/${encodeURIComponent(userId)}`)) as { user?: { email?: unknown } };

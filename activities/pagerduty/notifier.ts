@@ -7,6 +7,8 @@ import { PagerDutyClient, type RetryPolicy } from './client.js';
 import { PagerDutyError, PagerDutyFailureType } from './errors.js';
 import { changeEventsOf, type ChangeEvents } from './change-events.js';
 import { noteMarker, renderNote } from './notes.js';
+import { responderPageFor } from './responders.js';
+import type { RespondersConfig } from '../../config/runbook-file.js';
 
 /** What a {@link PagerDutyNotifier} is built from. */
 export interface PagerDutyNotifierOptions {
@@ -23,6 +25,11 @@ export interface PagerDutyNotifierOptions {
   retry?: Partial<RetryPolicy>;
   /** Where a finished run's changes go as change events; none without a routing key. */
   changeEvents?: ChangeEvents;
+  /** A status update on the incident when the run ends. Default true; skipped where the account has none. */
+  statusUpdates?: boolean;
+  /** Who responder requests page, and when (`pagerduty.responders`); none when absent. */
+  responders?: RespondersConfig;
+  now?: () => Date;
   logger?: Logger;
 }
 
@@ -40,6 +47,9 @@ export class PagerDutyNotifier implements Notifier {
   readonly #resolveOnSuccess: boolean;
   readonly #logger: Logger | undefined;
   readonly #changes: ChangeEvents | undefined;
+  readonly #statusUpdates: boolean;
+  readonly #responders: RespondersConfig | undefined;
+  readonly #now: () => Date;
 
   constructor(opts: PagerDutyNotifierOptions) {
     this.#client = new PagerDutyClient({
@@ -52,22 +62,19 @@ export class PagerDutyNotifier implements Notifier {
     this.#resolveOnSuccess = opts.resolveOnSuccess ?? false;
     this.#logger = opts.logger;
     this.#changes = opts.changeEvents;
+    this.#statusUpdates = opts.statusUpdates ?? true;
+    this.#responders = opts.responders;
+    this.#now = opts.now ?? (() => new Date());
   }
 
   async notify(event: RunbookEvent): Promise<void> {
     const incident = event.incidentId;
     try {
       const marker = noteMarker(event.type, callKey(event));
-      if (event.type === 'finished' && this.#changes && !(await this.#client.hasNote(incident, marker))) {
-        // Before the note: a retry that finds the note knows the change events went out before it.
-        const changes = changeEventsOf(event.report, {
-          routingKey: this.#changes.routingKey,
-          at: new Date().toISOString(),
-        });
-        for (const change of changes) await this.#changes.send(change);
-        this.#logger?.info({ incidentId: incident, changes: changes.length }, 'PagerDuty change events sent');
-      }
-      const posted = await this.#client.addNoteOnce(incident, renderNote(event), marker);
+      // Before the note, only while it is absent: a retry that finds the note knows these went out before it.
+      const before = this.hasWorkBeforeNote(event) && !(await this.#client.hasNote(incident, marker));
+      const extra = before ? await this.beforeNote(event) : [];
+      const posted = await this.#client.addNoteOnce(incident, [renderNote(event), ...extra].join('\n'), marker);
       if (event.type === 'started' && this.#acknowledgeOnStart) {
         await this.#client.setIncidentStatus(incident, 'acknowledged');
       }
@@ -76,15 +83,70 @@ export class PagerDutyNotifier implements Notifier {
       }
       this.#logger?.info({ incidentId: incident, event: event.type, posted }, 'PagerDuty updated');
     } catch (err) {
-      if (!(err instanceof PagerDutyError)) throw err;
-      this.#logger?.warn({ incidentId: incident, event: event.type, status: err.status }, err.message);
-      throw ApplicationFailure.create({
-        type: err.retryable ? PagerDutyFailureType.Unavailable : PagerDutyFailureType.Rejected,
-        message: err.message,
-        // The client already retried within the activity's time: another attempt would only stall the run.
-        nonRetryable: true,
-        cause: err,
-      });
+      this.fail(event, err);
     }
+  }
+
+  private hasWorkBeforeNote(event: RunbookEvent): boolean {
+    if (event.type === 'finished') return Boolean(this.#changes) || this.#statusUpdates;
+    return responderPageFor(event, this.#responders, this.#now()) !== undefined;
+  }
+
+  /** Change events and a status update at the end, responder requests while a decision waits; lines for the note. */
+  private async beforeNote(event: RunbookEvent): Promise<string[]> {
+    const incident = event.incidentId;
+    const lines: string[] = [];
+    if (event.type === 'finished' && this.#changes) {
+      const changes = changeEventsOf(event.report, {
+        routingKey: this.#changes.routingKey,
+        at: new Date().toISOString(),
+      });
+      for (const change of changes) await this.#changes.send(change);
+      this.#logger?.info({ incidentId: incident, changes: changes.length }, 'PagerDuty change events sent');
+    }
+    if (event.type === 'finished' && this.#statusUpdates) {
+      const message = `Redis runbook finished: ${event.report.outcome}. ${event.report.summary} ${event.uiUrl}`;
+      if (await this.unlessUnavailable(event, 'status updates', () => this.#client.postStatusUpdate(incident, message)))
+        lines.push('Status update sent to the incident’s subscribers.');
+    }
+    const page = responderPageFor(event, this.#responders, this.#now());
+    if (page && !(page.onceMarker && (await this.#client.hasNote(incident, page.onceMarker)))) {
+      const requesterId = this.#responders!.requesterId;
+      const sent = await this.unlessUnavailable(event, 'responder requests', () =>
+        this.#client.requestResponders(incident, { requesterId, message: page.message, targets: page.targets }),
+      );
+      lines.push(
+        sent
+          ? `Paged ${page.targets.map((t) => `${t.type} ${t.id}`).join(', ')} (responder request).`
+          : 'Could not page anyone: this PagerDuty account has no responder requests.',
+      );
+      if (page.onceMarker) lines.push(page.onceMarker);
+    }
+    return lines;
+  }
+
+  /** Runs `write`; false (and a log line) when the account lacks the feature (402, 403), other errors rethrown. */
+  private async unlessUnavailable(event: RunbookEvent, feature: string, write: () => Promise<void>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (!(err instanceof PagerDutyError) || (err.status !== 402 && err.status !== 403)) throw err;
+      this.#logger?.warn({ incidentId: event.incidentId, status: err.status }, `PagerDuty ${feature} not available`);
+      return false;
+    }
+  }
+
+  /** A PagerDuty error as a non-retryable failure the run records; anything else as it is. */
+  private fail(event: RunbookEvent, err: unknown): never {
+    if (!(err instanceof PagerDutyError)) throw err;
+    this.#logger?.warn({ incidentId: event.incidentId, event: event.type, status: err.status }, err.message);
+    throw ApplicationFailure.create({
+      type: err.retryable ? PagerDutyFailureType.Unavailable : PagerDutyFailureType.Rejected,
+      message: err.message,
+      // The client already retried within the activity's time: another attempt would only stall the run.
+      nonRetryable: true,
+      cause: err,
+    });
   }
 }

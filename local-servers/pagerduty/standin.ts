@@ -31,6 +31,8 @@ export interface StandInIncident {
   notes: Array<{ id: string; content: string; created_at: string }>;
   /** `body.details` of each alert. */
   alerts: Array<Record<string, unknown>>;
+  responderRequests: Array<{ requester_id: string; message: string; targets: Array<{ id: string; type: string }> }>;
+  statusUpdates: string[];
 }
 
 export interface StandInUser {
@@ -55,6 +57,8 @@ export interface PagerDutyStandIn {
   addIncident(i: Partial<StandInIncident> & Pick<StandInIncident, 'id'>): StandInIncident;
   addUser(u: StandInUser): void;
   incident(id: string): StandInIncident | undefined;
+  /** What the account can do: without one, its operation answers 402 Payment Required. Both on by default. */
+  abilities: { coordinatedResponding: boolean; statusUpdates: boolean };
   /** Answers the next `count` requests (matching `path` when given) with `status` instead of serving them. */
   failNext(count: number, status: 429 | 500 | 400, opts?: { retryAfterSeconds?: number; path?: RegExp }): void;
   /** Throws, listing them, if any request or answer did not validate. */
@@ -71,6 +75,7 @@ export interface StandInOptions {
 const ERRORS = {
   400: { message: 'Invalid Input Provided', code: 2001 },
   401: { message: 'Unauthorized', code: 2006 },
+  402: { message: 'Payment Required', code: 2012 },
   404: { message: 'Not Found', code: 2100 },
   429: { message: 'Rate Limit Exceeded', code: 2020 },
   500: { message: 'Internal Server Error', code: 2000 },
@@ -103,6 +108,8 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
   const violations: string[] = [];
   const faults: Array<{ left: number; status: 429 | 500 | 400; retryAfterSeconds?: number; path?: RegExp }> = [];
   let noteSeq = 0;
+  const abilities = { coordinatedResponding: true, statusUpdates: true };
+  const paymentRequired = { status: 402, body: { error: ERRORS[402] } };
 
   const reference = (type: string, id: string, summary: string, path: string) => ({
     id,
@@ -166,6 +173,37 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
         };
         incident.notes.push(note);
         return { status: 200, body: { note: { ...note, user: bot() } } };
+      }
+      case 'createIncidentResponderRequest': {
+        if (!abilities.coordinatedResponding) return paymentRequired;
+        const r = json as {
+          requester_id: string;
+          message: string;
+          responder_request_targets: Array<{ responder_request_target: { id: string; type: string } }>;
+        };
+        const targets = r.responder_request_targets.map((t) => t.responder_request_target);
+        incident.responderRequests.push({ requester_id: r.requester_id, message: r.message, targets });
+        return {
+          status: 200,
+          body: {
+            responder_request: {
+              incident: reference('incident_reference', incident.id, incident.title, 'incidents'),
+              requester: reference('user_reference', r.requester_id, 'redis-runbook', 'users'),
+              requested_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+              message: r.message,
+              responder_request_targets: r.responder_request_targets,
+            },
+          },
+        };
+      }
+      case 'createIncidentStatusUpdate': {
+        if (!abilities.statusUpdates) return paymentRequired;
+        const message = (json as { message: string }).message;
+        incident.statusUpdates.push(message);
+        return {
+          status: 200,
+          body: { status_update: { id: `PSTAT${incident.statusUpdates.length}`, message, sender: bot() } },
+        };
       }
       case 'listIncidentAlerts': {
         const alerts = incident.alerts.map((details, n) => ({
@@ -283,6 +321,8 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
         status: 'triggered',
         notes: [],
         alerts: [],
+        responderRequests: [],
+        statusUpdates: [],
         ...i,
       };
       incidents.set(incident.id, incident);
@@ -292,6 +332,7 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
       users.set(u.id, u);
     },
     incident: (id) => incidents.get(id),
+    abilities,
     failNext(count, status, o = {}) {
       faults.push({ left: count, status, ...o });
     },

@@ -366,6 +366,101 @@ describe('PagerDuty notifier against the OpenAPI-validating stand-in', () => {
     );
     assert.equal(pd.requests.length, before + 1);
   });
+
+  it('finished: one status update to the incident’s subscribers; none again on a retry; none where the account has none', async () => {
+    const id = incident();
+    const n = notifier();
+    const event: RunbookEvent = { type: 'finished', incidentId: id, uiUrl: UI, report: report('resolved') };
+    await inActivity(n, event, 'act-s1');
+    await inActivity(n, event, 'act-s1', 2);
+    const updates = pd.incident(id)!.statusUpdates;
+    assert.equal(updates.length, 1);
+    assert.match(updates[0]!, /^Redis runbook finished: resolved\. Ran set-maxmemory-policy; verified\. http/);
+    assert.match(pd.incident(id)!.notes[0]!.content, /Status update sent/);
+    const plain = incident();
+    pd.abilities.statusUpdates = false;
+    try {
+      await inActivity(n, { ...event, incidentId: plain }, 'act-s2');
+    } finally {
+      pd.abilities.statusUpdates = true;
+    }
+    assert.equal(pd.incident(plain)!.statusUpdates.length, 0);
+    assert.equal(pd.incident(plain)!.notes.length, 1, 'the note still went out');
+    assert.doesNotMatch(pd.incident(plain)!.notes[0]!.content, /Status update sent/);
+  });
+
+  it('responder requests: the second approver for a held override, the approvers once as the deadline nears', async () => {
+    const id = incident();
+    const now = new Date('2026-12-03T10:00:00Z');
+    const n = new PagerDutyNotifier({
+      token: pd.token,
+      fromEmail: 'runbook-bot@example.com',
+      apiUrl: pd.url,
+      retry: FAST,
+      now: () => now,
+      responders: {
+        requesterId: 'PBOT001',
+        secondApprover: [{ type: 'escalation_policy', id: 'PESC002' }],
+        approvers: [{ type: 'user', id: 'PLEAD01' }],
+        nearDeadlineSeconds: 900,
+      },
+    });
+    const record = {
+      decision: 'approve' as const,
+      by: 'oncall@example.com',
+      planId: 'plan-b7',
+      at: now.toISOString(),
+      accepted: true,
+      overrideBackup: true,
+      awaitingSecondApprover: true,
+    };
+    await inActivity(n, { type: 'decision', incidentId: id, uiUrl: UI, record }, 'act-d1');
+    await inActivity(n, { type: 'decision', incidentId: id, uiUrl: UI, record }, 'act-d1', 2);
+    const requests = pd.incident(id)!.responderRequests;
+    assert.equal(requests.length, 1, 'paged once, although the activity ran twice');
+    assert.deepEqual(requests[0]!.targets, [{ id: 'PESC002', type: 'escalation_policy_reference' }]);
+    assert.equal(requests[0]!.requester_id, 'PBOT001');
+    assert.match(requests[0]!.message, /oncall@example\.com approved plan plan-b7 without a confirmed backup/);
+    // An ordinary approval pages nobody.
+    await inActivity(
+      n,
+      { type: 'decision', incidentId: id, uiUrl: UI, record: { ...record, awaitingSecondApprover: false } },
+      'act-d2',
+    );
+    assert.equal(requests.length, 1);
+
+    const reminder = (deadline: string): RunbookEvent => ({
+      type: 'approval-reminder',
+      incidentId: id,
+      uiUrl: UI,
+      planId: 'plan-b7',
+      deadline,
+    });
+    await inActivity(n, reminder('2026-12-03T11:00:00Z'), 'act-r1');
+    assert.equal(requests.length, 1, 'an hour left: nobody paged');
+    await inActivity(n, reminder('2026-12-03T10:10:00Z'), 'act-r2');
+    await inActivity(n, reminder('2026-12-03T10:10:00Z'), 'act-r3');
+    assert.equal(requests.length, 2, 'ten minutes left: the approvers, once for that deadline');
+    assert.deepEqual(requests[1]!.targets, [{ id: 'PLEAD01', type: 'user_reference' }]);
+    assert.match(requests[1]!.message, /plan plan-b7 waits for approval, deadline 2026-12-03T10:10:00Z/);
+    await inActivity(
+      n,
+      { type: 'approval-escalated', incidentId: id, uiUrl: UI, planId: 'plan-b7', deadline: '2026-12-03T11:10:00Z' },
+      'act-e1',
+    );
+    assert.equal(requests.length, 3, 'extended because nobody answered: paged again');
+    assert.match(requests[2]!.message, /extended: nobody answered in time/);
+
+    // Without coordinated responding (402): the note says so, the notification does not fail.
+    const other = incident();
+    pd.abilities.coordinatedResponding = false;
+    try {
+      await inActivity(n, { type: 'decision', incidentId: other, uiUrl: UI, record }, 'act-d9');
+    } finally {
+      pd.abilities.coordinatedResponding = true;
+    }
+    assert.match(pd.incident(other)!.notes[0]!.content, /Could not page anyone/);
+  });
 });
 
 describe('retryAfterMs', () => {
