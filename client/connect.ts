@@ -4,6 +4,7 @@
  * (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`, `TEMPORAL_PROFILE` and the
  * profiles file `TEMPORAL_CONFIG_FILE`), so a secured cluster or Temporal Cloud needs no other setting.
  */
+import { clientTracingInterceptors } from '../tracing/index.js';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnectionOptions } from '@temporalio/worker';
@@ -85,7 +86,7 @@ export async function connectTemporal(
     throw TemporalUnreachableError.from(settings.address, err);
   }
   return {
-    client: new Client({ connection, namespace: settings.namespace }),
+    client: new Client({ connection, namespace: settings.namespace, interceptors: clientTracingInterceptors() }),
     settings,
     close: () => connection.close(),
   };

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../workflows/definitions.js';
+import { TRACING_ENV_VARS } from '../tracing/variables.js';
 import { ConfigError, formatPath } from './errors.js';
 
 /** Environment variables the worker reads; `docker-compose.yml` and the Kubernetes manifests set these names. */
@@ -30,6 +31,7 @@ export const ENV_VARS = [
   'SLACK_BOT_TOKEN',
   'SLACK_CHANNEL',
   'SLACK_API_URL',
+  ...TRACING_ENV_VARS,
 ] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -7,6 +7,7 @@ import { readGatewaySecrets, readPagerDutySecrets, readSlackSecrets } from '../c
 import { createSlackClient } from '../activities/slack/index.js';
 import { createSlackInteractions } from './slack.js';
 import { ReceiverMetrics } from './metrics.js';
+import { startTracing, TRACING_ENV_VARS } from '../tracing/index.js';
 import { createWebhookHandler, type WebhookHandler } from './handler.js';
 
 /** Environment variables the receiver reads (`docker-compose.yml` and the Kubernetes manifests set these names). */
@@ -26,6 +27,7 @@ export const WEBHOOK_ENV_VARS = [
   'SLACK_SIGNING_SECRET',
   'SLACK_API_URL',
   'RUNBOOK_METRICS_ADDRESS',
+  ...TRACING_ENV_VARS,
   'PORT',
   'HOST',
 ] as const;
@@ -93,6 +95,7 @@ export async function createWebhookFromEnv(
     logger.warn(
       'RUNBOOK_GATEWAY_SECRET is not set: approvals from PagerDuty go unsigned and runs requiring proof refuse them',
     );
+  const tracing = startTracing(env, 'redis-runbook-webhook');
   const metrics = new ReceiverMetrics();
   const slackSecrets = readSlackSecrets(env);
   const slack =
@@ -127,6 +130,9 @@ export async function createWebhookFromEnv(
     logger,
     metrics,
     ...(cfg.metricsAddress ? { metricsAddress: cfg.metricsAddress } : {}),
-    close: () => temporal.close(),
+    close: async () => {
+      await tracing.shutdown();
+      await temporal.close();
+    },
   };
 }

@@ -3,6 +3,7 @@
  * Node HTTP server and as an AWS Lambda. Order matters: method and route, content type, size, then the signature
  * over the raw bytes, and only then parsing. Nothing of an unverified request goes further than a short log reason.
  */
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { PagerDutyClient } from '../activities/pagerduty/index.js';
@@ -347,15 +348,26 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   }
 
   const routes = Object.values(ROUTES);
-  return async function handle(request: Request): Promise<Response> {
+  // A no-op tracer unless tracing is on (`tracing/`): then each request is the root of the trace its run continues.
+  const tracer = trace.getTracer('redis-runbook-receiver');
+  return function handle(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     const route = routeLabel(pathname, routes);
-    const stop = deps.metrics?.duration.startTimer({ route });
-    const response = await answer(request, pathname);
-    stop?.();
-    deps.metrics?.requests.inc({ route, status: String(response.status) });
-    if (pathname === ROUTES.webhook) await countDelivery(response);
-    return response;
+    return tracer.startActiveSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER }, async (span) => {
+      const stop = deps.metrics?.duration.startTimer({ route });
+      const response = await answer(request, pathname);
+      stop?.();
+      deps.metrics?.requests.inc({ route, status: String(response.status) });
+      if (pathname === ROUTES.webhook) await countDelivery(response);
+      span.setAttributes({
+        'http.request.method': request.method,
+        'http.route': route,
+        'http.response.status_code': response.status,
+      });
+      if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      return response;
+    });
   };
 
   async function answer(request: Request, pathname: string): Promise<Response> {
@@ -372,11 +384,13 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         log.warn({ reason: 'busy', inFlight }, 'request refused');
         return json(503, { error: 'busy: retry shortly' }, { 'retry-after': '1' });
       }
-      deps.metrics?.inFlight.set(++inFlight);
+      inFlight++;
+      deps.metrics?.inFlight.set(inFlight);
       try {
         return await onWebhook(request);
       } finally {
-        deps.metrics?.inFlight.set(--inFlight);
+        inFlight--;
+        deps.metrics?.inFlight.set(inFlight);
       }
     } catch (err) {
       log.error({ path: pathname, err }, 'request failed');

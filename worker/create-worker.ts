@@ -3,6 +3,7 @@ import type { OperatorService } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { allSearchAttributeKeys } from '../workflows/definitions.js';
+import { NO_TRACING, WORKFLOW_TRACING_INTERCEPTORS, workerTracingOptions, type Tracing } from '../tracing/index.js';
 
 /**
  * The compiled workflow entry point: `dist/worker/create-worker.js` → `dist/workflows/index.js`, resolved from this
@@ -31,6 +32,8 @@ export interface RunbookWorkerOptions {
   /** How long running activities get to finish after a shutdown signal before they are cancelled, in ms. Default 30 s. */
   shutdownGraceTimeMs?: number;
   identity?: string;
+  /** Where activity and workflow spans go (`startTracing`); dropped when absent. */
+  tracing?: Pick<Tracing, 'processor' | 'resource'>;
 }
 
 /**
@@ -38,7 +41,9 @@ export interface RunbookWorkerOptions {
  * `workflowBundle` is given. Run it with `worker.run()`: the SDK's runtime shuts it down gracefully on SIGINT/SIGTERM.
  */
 export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<Worker> {
+  const tracing = workerTracingOptions(opts.tracing ?? NO_TRACING);
   return Worker.create({
+    ...tracing,
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
@@ -46,6 +51,8 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: opts.workflowsPath ?? DEFAULT_WORKFLOWS_PATH }),
+    // Bundled here only without a prebuilt bundle, which has them already (`bundleRunbookWorkflows`).
+    interceptors: { ...tracing.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] },
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 30_000,
     // Progress of long cleanups reaches `runbook status` and the UI within 2 s (the SDK's default waits up to 60 s).
     maxHeartbeatThrottleInterval: '2s',

@@ -17,6 +17,7 @@ import { connectionOptionsFrom, TemporalUnreachableError } from '../client/index
 import { createRunbookWorker, ensureSearchAttributes } from './create-worker.js';
 import { redisConnectorFromConfig } from './redis-connector.js';
 import { isEntryPoint } from './entry-point.js';
+import { clientTracingInterceptors, startTracing, type Tracing } from '../tracing/index.js';
 import { loadWorkflowBundle } from './workflow-bundle.js';
 import { deploymentBuildId, promoteVersion } from './deployment.js';
 
@@ -123,13 +124,15 @@ export function workerDependencies(
   logger: Logger,
   connection: NativeConnection,
 ): ActivityDependencies {
+  // An intake's start of the runbook continues the intake's trace.
+  const interceptors = clientTracingInterceptors();
   const pagerduty = pagerDutyClient(cfg, env);
   return {
     kubeConfig: loadKubeConfig(cfg),
     redis: redisConnectorFromConfig(cfg, env),
     notifier: createNotifier(cfg, env, logger),
     settings: settingsFromConfig(cfg),
-    temporal: new Client({ connection, namespace: cfg.temporal.namespace }),
+    temporal: new Client({ connection, namespace: cfg.temporal.namespace, interceptors }),
     taskQueue: cfg.temporal.taskQueue,
     intake: {
       ...(pagerduty ? { pagerduty } : {}),
@@ -173,6 +176,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   }
 
   const { address, namespace, taskQueue, uiUrl } = cfg.temporal;
+  const tracing: Tracing = startTracing(env, 'redis-runbook-worker');
   let connection: NativeConnection;
   try {
     // TLS, API key and metadata the way Temporal's tools read them (envconfig); the address is the checked one.
@@ -201,6 +205,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       workflowBundle: { code: bundle.code },
       buildId: bundle.buildId,
       ...(deployment ? { deployment } : {}),
+      tracing,
     });
     const workflowCodeMs = Math.round(performance.now() - t0);
     logger.info(
@@ -220,6 +225,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         buildId: bundle.buildId,
         deployment: deployment ?? null,
         metrics: cfg.metricsAddress ? `http://${cfg.metricsAddress}/metrics` : null,
+        tracing: tracing.enabled,
         workflowBundle: bundle.prebuilt ? 'prebuilt' : 'bundled at start-up (run `npm run build` to prebuild it)',
         workflowCodeMs,
       },
@@ -238,6 +244,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     await running;
     logger.info('worker stopped');
   } finally {
+    await tracing.shutdown().catch((err: unknown) => logger.warn({ err }, 'flushing the last spans failed'));
     await connection.close();
   }
 }

@@ -9,6 +9,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { isEntryPoint } from './entry-point.js';
+import { WORKFLOW_TRACING_INTERCEPTORS } from '../tracing/index.js';
+
+/** Bundles the workflow code with the SDK's OpenTelemetry workflow interceptors, as every worker runs it. */
+export function bundleRunbookWorkflows(workflowsPath = WORKFLOWS_PATH) {
+  return bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS],
+    logger: quiet,
+  });
+}
 
 /** `dist/workflow-bundle.js`, beside the compiled `dist/workflows/`. */
 export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
@@ -32,7 +42,7 @@ export async function loadWorkflowBundle(path = WORKFLOW_BUNDLE_PATH): Promise<W
     const code = await readFile(path, 'utf8');
     return { code, buildId: buildIdOf(code), prebuilt: true };
   }
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+  const { code } = await bundleRunbookWorkflows();
   return { code, buildId: buildIdOf(code), prebuilt: false };
 }
 
@@ -46,7 +56,7 @@ const quiet = {
 };
 
 if (isEntryPoint(import.meta.url)) {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+  const { code } = await bundleRunbookWorkflows();
   await writeFile(WORKFLOW_BUNDLE_PATH, code);
   console.log(`workflow bundle ${WORKFLOW_BUNDLE_PATH}: ${(code.length / 1024).toFixed(0)} KiB, ${buildIdOf(code)}`);
 }

@@ -19,6 +19,8 @@ import { createWebhookFromEnv, type WebhookFromEnv } from '../../webhook/from-en
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { signatureHeader } from '../../webhook/signature.js';
 import { serveMetrics } from '../../webhook/metrics.js';
+import { startTracing } from '../../tracing/index.js';
+import { startOtlpCollector, type OtlpCollector } from '../../local-servers/otlp-collector.js';
 import { metricValue, scrape } from '../prometheus-text.js';
 import { statusQuery, workflowIdFor } from '../../workflows/definitions.js';
 import type { DecisionRecord, RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
@@ -43,6 +45,7 @@ let pd: PagerDutyStandIn;
 let stack: LocalStack;
 let receiver: WebhookFromEnv;
 let server: WebhookServer;
+let collector: OtlpCollector;
 
 /** Every payload of a history, decoded: what an auditor reads in the UI. */
 function decodedPayloads(historyText: string): string {
@@ -126,6 +129,7 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'runbook-pd-e2e-'));
     pd = await startPagerDutyStandIn();
+    collector = await startOtlpCollector();
     pd.addUser({ id: 'PONCALL', email: 'oncall@example.com', name: 'On Call' });
     pd.addUser({ id: 'PMALLORY', email: 'mallory@example.com', name: 'Mallory' });
     const demo = parse(await readFile(DEMO_CONFIG, 'utf8')) as Record<string, unknown>;
@@ -155,6 +159,8 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
       PAGERDUTY_EVENTS_URL: pd.url,
       PAGERDUTY_ROUTING_KEY: pd.routingKey,
       RUNBOOK_GATEWAY_SECRET: GATEWAY_SECRET,
+      // Traces on, for the worker and the receiver (one process here, so one provider).
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
     };
     stack = await startLocalStack({
       keepRuntime: true,
@@ -179,6 +185,7 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     await receiver?.close();
     await stack?.stop();
     await pd?.stop();
+    await collector?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -261,6 +268,64 @@ describe('PagerDuty end to end: webhook → run → notes → approval from Page
     assert.match(payloads, /"via":"pagerduty"/);
     assert.match(payloads, /"targetSource":"alert"/);
     assertNoSecret(payloads, 'the workflow history');
+  });
+
+  it('one trace from the receiver’s request through the intake and the runbook to each activity (OTLP)', async () => {
+    await startTracing({}, 'unused').processor.forceFlush();
+    assert.deepEqual(collector.rejected, []);
+    // The intake's start of the run names it.
+    const run = collector.spans.find(
+      (s) =>
+        s.name === 'StartWorkflow:redisIncidentRunbook' && s.attributes.temporalWorkflowId === 'redis-runbook-QE2E1',
+    );
+    assert.ok(run, `no span of the run among ${collector.spans.length}`);
+    const trace = collector.spans.filter((s) => s.traceId === run.traceId);
+    const names = new Set(trace.map((s) => s.name));
+    for (const name of [
+      'POST /pagerduty/webhook',
+      'StartWorkflow:pagerDutyIncidentIntake',
+      'RunWorkflow:pagerDutyIncidentIntake',
+      'RunActivity:routePagerDutyIncident',
+      'RunActivity:startRunbookRun',
+      'RunWorkflow:redisIncidentRunbook',
+      'RunActivity:diagnoseRedis',
+      'RunActivity:backupRedis',
+      'RunActivity:applyRedisAction',
+      'RunActivity:notify',
+    ])
+      assert.ok(names.has(name), `${name} is not in the run's trace: ${[...names].join(', ')}`);
+    // The receiver's request is the root; every other span has its parent in the trace.
+    const roots = trace.filter((s) => !s.parentSpanId);
+    assert.deepEqual(
+      roots.map((s) => s.name),
+      ['POST /pagerduty/webhook'],
+    );
+    // From a change the run made, parent by parent, back to PagerDuty's delivery.
+    const byId = new Map(trace.map((s) => [s.spanId, s]));
+    const path: string[] = [];
+    for (let s = trace.find((t) => t.name === 'RunActivity:applyRedisAction'); s; s = byId.get(s.parentSpanId ?? ''))
+      path.push(s.name);
+    assert.deepEqual(
+      path.filter((n) => !n.startsWith('StartActivity:')),
+      [
+        'RunActivity:applyRedisAction',
+        'RunWorkflow:redisIncidentRunbook',
+        'StartWorkflow:redisIncidentRunbook',
+        'RunActivity:startRunbookRun',
+        'RunWorkflow:pagerDutyIncidentIntake',
+        'StartWorkflow:pagerDutyIncidentIntake',
+        'POST /pagerduty/webhook',
+      ],
+    );
+    const activities = trace.filter((s) => s.name.startsWith('RunActivity:'));
+    assert.ok(
+      activities.every((s) => s.attributes.temporalActivityId),
+      'activity spans name their activity',
+    );
+    assert.ok(
+      activities.some((s) => s.attributes.temporalWorkflowId === 'redis-runbook-QE2E1'),
+      'and the run they belong to',
+    );
   });
 
   it('the receiver’s /metrics counted the deliveries, the forged action and the decisions', async () => {

@@ -6,6 +6,7 @@
  * PagerDuty, resolved without a run, approvals refused before the run; through the handler itself, the Node server and
  * a Lambda event.
  */
+import { NO_TRACING, workerTracingOptions } from '../../tracing/index.js';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
@@ -143,6 +144,8 @@ describe('PagerDuty receiver', () => {
       { id: 'PSVCDEF', namespace: 'cache', pod: 'redis-default-0', container: 'redis', redis: REDIS },
     ];
     intakeWorker = await Worker.create({
+      // The prebuilt bundle has the tracing workflow interceptors: their sink must be there (here it drops spans).
+      ...workerTracingOptions(NO_TRACING),
       connection: temporal.nativeConnection,
       taskQueue: 'receiver-test-intake',
       workflowBundle: { code: (await loadWorkflowBundle()).code },

@@ -17,13 +17,13 @@ import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleRunbookWorkflows } from '../../worker/workflow-bundle.js';
 import { installQuietRuntime } from '../../local-servers/temporal.js';
 
 installQuietRuntime();
 
 const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
-const logger = new DefaultLogger('ERROR');
 
 async function histories(): Promise<Array<{ name: string; history: ReturnType<typeof historyFromJSON> }>> {
   const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
@@ -39,14 +39,9 @@ describe('replay of recorded histories', () => {
   let current: WorkflowBundleWithSourceMap;
   let changed: WorkflowBundleWithSourceMap;
   before(async () => {
-    current = await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('../../workflows/index.js', import.meta.url)),
-      logger,
-    });
-    changed = await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('./changed-workflow.js', import.meta.url)),
-      logger,
-    });
+    // As workers run it: with the SDK's OpenTelemetry workflow interceptors.
+    current = await bundleRunbookWorkflows();
+    changed = await bundleRunbookWorkflows(fileURLToPath(new URL('./changed-workflow.js', import.meta.url)));
   });
 
   it("has the approved, rejected and dry-run histories of each version, a continued approval wait, and the intake's three endings", async () => {
