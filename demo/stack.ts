@@ -12,6 +12,7 @@ import type { DestinationStream } from 'pino';
 import { startRedisServer, type RedisServer } from '../local-servers/redis-server.js';
 import { startDevServer } from '../local-servers/temporal.js';
 import { runWorker } from '../worker/main.js';
+import type { RunbookInput } from '../workflows/definitions.js';
 import { seedCrashScenario, type SeedSummary } from './seed-redis.js';
 import {
   demoScenarioPath,
@@ -23,6 +24,20 @@ import { startSimulatedKubelet, type SimulatedKubelet } from '../local-servers/s
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
 export const DEMO_TARGET = { namespace: 'cache', pod: 'redis-0', container: 'redis' } as const;
+
+/** The input of a run on the stack's seeded pod and Redis, as PagerDuty's intake would start it. */
+export function demoRunInput(
+  stack: Pick<LocalStack, 'redisServer'>,
+  incidentId: string,
+  extra: Partial<RunbookInput> = {},
+): RunbookInput {
+  return {
+    incidentId,
+    startedBy: 'pagerduty',
+    target: { ...DEMO_TARGET, redis: { host: stack.redisServer.host, port: stack.redisServer.port } },
+    ...extra,
+  };
+}
 
 export interface LocalStackOptions {
   /** Temporal frontend port (a free one when absent; the demo uses 7233 so another terminal finds it). */

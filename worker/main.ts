@@ -67,8 +67,13 @@ export function loadKubeConfig(cfg: Pick<RunbookConfig, 'kubeconfig'>): KubeConf
  * PagerDuty notes when `PAGERDUTY_API_TOKEN` is set, a log line per event otherwise; and the run's Slack message when
  * `SLACK_BOT_TOKEN` and `SLACK_CHANNEL` are set.
  */
-export function createNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger): Notifier {
-  const incident = incidentNotifier(cfg, env, logger);
+export function createNotifier(
+  cfg: RunbookConfig,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  pagerduty = pagerDutyClient(cfg, env),
+): Notifier {
+  const incident = incidentNotifier(cfg, env, logger, pagerduty);
   const { botToken } = readSlackSecrets(env);
   if (!botToken || !cfg.slack.channel) return incident;
   const slackLogger = logger.child({ component: 'slack' });
@@ -79,14 +84,17 @@ export function createNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logge
   ]);
 }
 
-function incidentNotifier(cfg: RunbookConfig, env: NodeJS.ProcessEnv, logger: Logger): Notifier {
-  const { apiToken, routingKey } = readPagerDutySecrets(env);
+function incidentNotifier(
+  cfg: RunbookConfig,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  client: PagerDutyClient | undefined,
+): Notifier {
+  const { routingKey } = readPagerDutySecrets(env);
   const pd = cfg.pagerduty;
-  if (!apiToken || !pd.fromEmail) return new LoggingNotifier(logger.child({ component: 'notifier' }));
+  if (!client) return new LoggingNotifier(logger.child({ component: 'notifier' }));
   return new PagerDutyNotifier({
-    token: apiToken,
-    fromEmail: pd.fromEmail,
-    apiUrl: pd.apiUrl,
+    client,
     acknowledgeOnStart: pd.acknowledgeOnStart,
     resolveOnSuccess: pd.resolveOnSuccess,
     statusUpdates: pd.statusUpdates,
@@ -130,7 +138,7 @@ export function workerDependencies(
   return {
     kubeConfig: loadKubeConfig(cfg),
     redis: redisConnectorFromConfig(cfg, env),
-    notifier: createNotifier(cfg, env, logger),
+    notifier: createNotifier(cfg, env, logger, pagerduty),
     settings: settingsFromConfig(cfg),
     temporal: new Client({ connection, namespace: cfg.temporal.namespace, interceptors }),
     taskQueue: cfg.temporal.taskQueue,

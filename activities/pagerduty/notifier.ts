@@ -10,19 +10,27 @@ import { noteMarker, renderNote } from './notes.js';
 import { responderPageFor } from './responders.js';
 import type { RespondersConfig } from '../../config/runbook-file.js';
 
+/** The REST client a {@link PagerDutyNotifier} writes with: one already made (the worker shares its), or its options. */
+export type PagerDutyNotifierClient =
+  | { client: PagerDutyClient }
+  | {
+      /** REST API key (`PAGERDUTY_API_TOKEN`). */
+      token: string;
+      /** Email of the PagerDuty user the notes come from (`PAGERDUTY_FROM_EMAIL`). */
+      fromEmail: string;
+      /** `PAGERDUTY_API_URL`, default `https://api.pagerduty.com`. */
+      apiUrl?: string;
+      retry?: Partial<RetryPolicy>;
+    };
+
 /** What a {@link PagerDutyNotifier} is built from. */
-export interface PagerDutyNotifierOptions {
-  /** REST API key (`PAGERDUTY_API_TOKEN`). */
-  token: string;
-  /** Email of the PagerDuty user the notes come from (`PAGERDUTY_FROM_EMAIL`). */
-  fromEmail: string;
-  /** `PAGERDUTY_API_URL`, default `https://api.pagerduty.com`. */
-  apiUrl?: string;
+export type PagerDutyNotifierOptions = PagerDutyNotifierClient & PagerDutyNotifierSettings;
+
+export interface PagerDutyNotifierSettings {
   /** Acknowledge the incident when the run starts. Default true. */
   acknowledgeOnStart?: boolean;
   /** Resolve the incident when the run ends `resolved` (verification passed). Default false. */
   resolveOnSuccess?: boolean;
-  retry?: Partial<RetryPolicy>;
   /** Where a finished run's changes go as change events; none without a routing key. */
   changeEvents?: ChangeEvents;
   /** A status update on the incident when the run ends. Default true; skipped where the account has none. */
@@ -52,12 +60,15 @@ export class PagerDutyNotifier implements Notifier {
   readonly #now: () => Date;
 
   constructor(opts: PagerDutyNotifierOptions) {
-    this.#client = new PagerDutyClient({
-      token: opts.token,
-      fromEmail: opts.fromEmail,
-      ...(opts.apiUrl ? { apiUrl: opts.apiUrl } : {}),
-      ...(opts.retry ? { retry: opts.retry } : {}),
-    });
+    this.#client =
+      'client' in opts
+        ? opts.client
+        : new PagerDutyClient({
+            token: opts.token,
+            fromEmail: opts.fromEmail,
+            ...(opts.apiUrl ? { apiUrl: opts.apiUrl } : {}),
+            ...(opts.retry ? { retry: opts.retry } : {}),
+          });
     this.#acknowledgeOnStart = opts.acknowledgeOnStart ?? true;
     this.#resolveOnSuccess = opts.resolveOnSuccess ?? false;
     this.#logger = opts.logger;

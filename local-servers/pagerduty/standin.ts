@@ -7,8 +7,9 @@
  * Under `/v2/` it is PagerDuty's Events API (`api/pagerduty-events.yaml`): change events, kept in `changeEvents`, for
  * the one routing key it knows.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { flatHeaders, readBody, stopServer } from '../http.js';
 import type { Operation } from 'openapi-backend';
 import { OpenApiDescription, PAGERDUTY_EVENTS_API, PAGERDUTY_REST_API } from '../openapi.js';
 /** One request as received. */
@@ -80,15 +81,6 @@ const ERRORS = {
   429: { message: 'Rate Limit Exceeded', code: 2020 },
   500: { message: 'Internal Server Error', code: 2000 },
 } as const;
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -226,9 +218,7 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://standin');
       const raw = await readBody(req);
-      const headers = Object.fromEntries(
-        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
-      );
+      const headers = flatHeaders(req);
       const method = req.method ?? 'GET';
       const events = url.pathname.startsWith('/v2/');
       const check = (events ? eventsApi : api).checkRequest({
@@ -339,10 +329,6 @@ export async function startPagerDutyStandIn(opts: StandInOptions = {}): Promise<
     assertAllValid() {
       if (violations.length > 0) throw new Error(`PagerDuty stand-in saw invalid traffic:\n${violations.join('\n')}`);
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => stopServer(server),
   };
 }

@@ -7,8 +7,9 @@
  * answer 429 (with `Retry-After`) or 500 for a while. `click` builds the signed interaction Slack would send the
  * receiver when someone presses a button of a message it holds.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { flatHeaders, readBody, stopServer } from '../http.js';
 import type { Operation } from 'openapi-backend';
 import { OpenApiDescription, SLACK_WEB_API } from '../openapi.js';
 import { slackSignature } from '../../webhook/slack-signature.js';
@@ -65,15 +66,6 @@ export interface SlackStandIn {
   click(ts: string, actionId: string, userId: string, opts?: { at?: number; secret?: string }): SignedInteraction;
   assertAllValid(): void;
   stop(): Promise<void>;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** A call's arguments as Slack reads them: JSON, or a form whose nested fields are JSON text. */
@@ -186,9 +178,7 @@ export async function startSlackStandIn(opts: { channel?: string } = {}): Promis
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://standin');
       const raw = await readBody(req);
-      const headers = Object.fromEntries(
-        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
-      );
+      const headers = flatHeaders(req);
       const send = (status: number, body: Record<string, unknown>, extra: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...extra });
         res.end(JSON.stringify(body));
@@ -287,10 +277,6 @@ export async function startSlackStandIn(opts: { channel?: string } = {}): Promis
     assertAllValid() {
       if (violations.length > 0) throw new Error(`Slack stand-in saw invalid traffic:\n${violations.join('\n')}`);
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => stopServer(server),
   };
 }

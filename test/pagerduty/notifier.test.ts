@@ -17,6 +17,7 @@ import {
 } from '../../activities/pagerduty/index.js';
 import type { RunbookEvent } from '../../activities/notify/events.js';
 import type { RunbookReport } from '../../workflows/definitions.js';
+import { planReadyEvent } from '../plan-ready.js';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../local-servers/pagerduty/standin.js';
 
 const FAST = { baseDelayMs: 20, maxDelayMs: 100, pdjsRetryTimeoutMs: 10, budgetMs: 5000, maxRetryAfterMs: 3000 };
@@ -102,35 +103,21 @@ describe('PagerDuty notifier against the OpenAPI-validating stand-in', () => {
 
   it('plan-ready: findings, the plan, what needs approval and how to approve, in a short note', async () => {
     const id = incident();
-    await notifier().notify({
-      type: 'plan-ready',
-      incidentId: id,
-      uiUrl: UI,
-      findings: [
-        { id: 'noeviction-near-limit', severity: 'critical', message: 'noeviction at 99% of maxmemory', evidence: {} },
-      ],
-      plan: {
-        id: 'plan-abc123',
-        persistAdvice: [],
-        actions: [
+    await notifier().notify(
+      planReadyEvent({
+        incidentId: id,
+        uiUrl: UI,
+        planId: 'plan-abc123',
+        findings: [
           {
-            id: 'memory-purge',
-            risk: 'safe',
-            destructive: false,
-            summary: 'MEMORY PURGE',
-            action: { kind: 'memory-purge' },
-          },
-          {
-            id: 'set-maxmemory-policy',
-            risk: 'risky',
-            destructive: false,
-            summary: 'CONFIG SET maxmemory-policy volatile-lru',
-            action: { kind: 'set-maxmemory-policy', policy: 'volatile-lru' },
+            id: 'noeviction-near-limit',
+            severity: 'critical',
+            message: 'noeviction at 99% of maxmemory',
+            evidence: {},
           },
         ],
-      },
-      needsApproval: ['set-maxmemory-policy'],
-    });
+      }),
+    );
     const note = pd.incident(id)!.notes[0]!.content;
     assert.match(note, /CRITICAL: noeviction at 99%/);
     assert.match(note, /set-maxmemory-policy \(risky, needs approval\)/);

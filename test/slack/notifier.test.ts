@@ -10,6 +10,7 @@ import { createSlackClient, SlackNotifier, type SlackCard } from '../../activiti
 import { FanOutNotifier, type Notifier } from '../../activities/notify/index.js';
 import type { NotifyResult, RunbookEvent } from '../../activities/notify/events.js';
 import type { DecisionRecord } from '../../workflows/definitions.js';
+import { planReadyEvent } from '../plan-ready.js';
 import { startSlackStandIn, type SlackStandIn } from '../../local-servers/slack/standin.js';
 
 const UI = 'http://localhost:8233/namespaces/default/workflows/redis-runbook-QS/run-1/history';
@@ -35,11 +36,11 @@ function inActivity(
   return env.run<[], NotifyResult, () => Promise<NotifyResult>>(async () => (await n.notify(event)) ?? {});
 }
 
-function planReady(incidentId: string, needsApproval = ['set-maxmemory-policy']): RunbookEvent {
-  return {
-    type: 'plan-ready',
+function planReady(incidentId: string): RunbookEvent {
+  return planReadyEvent({
     incidentId,
     uiUrl: UI,
+    planId: 'plan-s1',
     findings: [
       { id: 'fragmentation-high', severity: 'info', message: 'fragmentation 1.2', evidence: {} },
       {
@@ -49,28 +50,7 @@ function planReady(incidentId: string, needsApproval = ['set-maxmemory-policy'])
         evidence: {},
       },
     ],
-    plan: {
-      id: 'plan-s1',
-      persistAdvice: [],
-      actions: [
-        {
-          id: 'memory-purge',
-          risk: 'safe',
-          destructive: false,
-          summary: 'MEMORY PURGE',
-          action: { kind: 'memory-purge' },
-        },
-        {
-          id: 'set-maxmemory-policy',
-          risk: 'risky',
-          destructive: false,
-          summary: 'CONFIG SET maxmemory-policy volatile-lru',
-          action: { kind: 'set-maxmemory-policy', policy: 'volatile-lru' },
-        },
-      ],
-    },
-    needsApproval,
-  };
+  });
 }
 
 function decision(record: Partial<DecisionRecord>): DecisionRecord {

@@ -14,7 +14,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { startRunbook } from '../../client/index.js';
-import { DEMO_CONFIG, DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
+import { DEMO_CONFIG, demoRunInput, startLocalStack, type LocalStack } from '../../demo/stack.js';
 import { createWebhookFromEnv, type WebhookFromEnv } from '../../webhook/from-env.js';
 import { serveWebhook, type WebhookServer } from '../../webhook/node-server.js';
 import { statusQuery, workflowIdFor } from '../../workflows/definitions.js';
@@ -107,15 +107,7 @@ describe('Slack approvals end to end: plan in the channel → buttons → receiv
   });
 
   it('refuses forged, altered and stale clicks; refuses and records a non-approver; an approver approves from Slack', async () => {
-    await startRunbook(
-      stack.temporal.client,
-      {
-        incidentId: INCIDENT,
-        startedBy: 'pagerduty',
-        target: { ...DEMO_TARGET, redis: { host: stack.redisServer.host, port: stack.redisServer.port } },
-      },
-      { taskQueue: stack.taskQueue },
-    );
+    await startRunbook(stack.temporal.client, demoRunInput(stack, INCIDENT), { taskQueue: stack.taskQueue });
     const waiting = await until('the plan to wait for approval', async () => {
       const s = await status();
       return s.phase === 'awaiting-approval' && s.slack ? s : undefined;

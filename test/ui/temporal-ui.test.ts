@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { sendDecision, startRunbook } from '../../client/index.js';
-import { DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
+import { demoRunInput, startLocalStack, type LocalStack } from '../../demo/stack.js';
 import { freePort } from '../../local-servers/free-port.js';
 import { repoFile } from '../../local-servers/repo-path.js';
 import { installQuietRuntime } from '../../local-servers/temporal.js';
@@ -98,12 +98,7 @@ describe('the Temporal UI in a real browser', { skip: SKIP }, () => {
   it('awaiting approval: summary, phase, findings and plan in the details; the run found by RunbookPhase', async () => {
     await startRunbook(
       stack.temporal.client,
-      {
-        incidentId: INCIDENT,
-        title: 'Redis cache/redis-0 OOMKilled',
-        startedBy: 'pagerduty',
-        target: { ...DEMO_TARGET, redis: { host: stack.redisServer.host, port: stack.redisServer.port } },
-      },
+      demoRunInput(stack, INCIDENT, { title: 'Redis cache/redis-0 OOMKilled' }),
       { taskQueue: stack.taskQueue },
     );
     const waiting = await waitForPhase('awaiting-approval');

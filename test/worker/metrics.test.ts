@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { sendDecision, startRunbook } from '../../client/index.js';
-import { DEMO_TARGET, startLocalStack, type LocalStack } from '../../demo/stack.js';
+import { demoRunInput, startLocalStack, type LocalStack } from '../../demo/stack.js';
 import { freePort } from '../../local-servers/free-port.js';
 import { metricValue, scrape as scrapeText } from '../prometheus-text.js';
 import { statusQuery, workflowIdFor, type RunbookReport } from '../../workflows/definitions.js';
@@ -38,15 +38,7 @@ describe('worker metrics (Prometheus, during a run)', () => {
 
   it('phases, decisions, the outcome and the keys changed move with the run; the SDK’s metrics are beside them', async () => {
     const before = await scrape();
-    await startRunbook(
-      stack.temporal.client,
-      {
-        incidentId: INCIDENT,
-        startedBy: 'pagerduty',
-        target: { ...DEMO_TARGET, redis: { host: stack.redisServer.host, port: stack.redisServer.port } },
-      },
-      { taskQueue: stack.taskQueue },
-    );
+    await startRunbook(stack.temporal.client, demoRunInput(stack, INCIDENT), { taskQueue: stack.taskQueue });
     const handle = stack.temporal.client.workflow.getHandle(workflowIdFor(INCIDENT));
     let planId: string | undefined;
     for (let i = 0; i < 600 && !planId; i++) {
