@@ -1,14 +1,18 @@
 /**
- * `npm run bench [-- --full]`: our diagnose and cleanup against reference tools on the same redis-server, in one run,
- * printed side by side as ratios. Default sizes finish in a few minutes; `--full` uses 1,000,000 keys.
+ * `npm run bench [-- --full] [-- --rounds N] [-- --markdown FILE]`: our diagnose and cleanup against reference tools
+ * on the same redis-server, in one run. Every figure is the median of `--rounds` (default 3) interleaved runs (ours,
+ * the reference, ours, the reference…) with its min and max and the load average; ratios are against the reference's
+ * fastest run, so a slow draw of the reference never flatters us. `--full` uses 1,000,000 keys (default 100,000).
+ * `--markdown FILE` writes the tables between the `bench:main` markers of FILE (docs/benchmarks.md).
  *
- * (a) big-key scan: keys/s of the diagnose code vs `redis-cli --memkeys`, its peak memory at two sizes, and a small set
- *     against the shell loop (one `redis-cli MEMORY USAGE` per key);
- * (b) pattern cleanup: keys/s and the p99 of a concurrent GET probe (another process), then with a tightened target;
- * (c) `redis-benchmark -P 16` as the physical ceiling.
+ * (a) big-key scan: keys/s of the diagnose code vs `redis-cli --memkeys`, and as a share of the server's pipelined
+ *     GET rate (`redis-benchmark -P 16`, same run); peak memory; a small set against the shell loop;
+ * (b) pattern cleanup: keys/s and the p99 of a concurrent GET probe (another process) at three targets;
+ * (c) `redis-benchmark -P 16` GET and SET as the physical ceiling.
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
@@ -17,11 +21,18 @@ import { markerKey, unlinkByPattern, type CleanupState } from '../activities/red
 import { LatencyPacer, threadLatency, type PacingReport } from '../activities/redis/pacing.js';
 import { detachedProgress } from '../activities/redis/progress.js';
 import { startRedisServer, type RedisServer } from '../local-servers/redis-server.js';
+import { loadNow, median, spread } from './stats.js';
 
 const run = promisify(execFile);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-const opts = new Command().option('--full', '1,000,000 keys (default 100,000)').parse().opts<{ full?: boolean }>();
+const opts = new Command()
+  .option('--full', '1,000,000 keys (default 100,000)')
+  .option('--rounds <n>', 'interleaved runs of each figure', (v) => Math.max(1, Number(v)), 3)
+  .option('--markdown <file>', 'write the tables between the bench:main markers of this file')
+  .parse()
+  .opts<{ full?: boolean; rounds: number; markdown?: string }>();
+const ROUNDS = opts.rounds;
 const N = opts.full ? 1_000_000 : 100_000;
 const SMALL = N / 10;
 const SHELL_KEYS = 2_000;
@@ -119,8 +130,8 @@ async function cleanup(server: RedisServer, redis: Redis, count: number, p99Targ
   return { keys: value.touched, ms, batches: value.batches, pacing, external };
 }
 
-async function redisBenchmark(server: RedisServer): Promise<string> {
-  const n = String(N);
+/** `redis-benchmark -P 16 -q` for GET and SET: requests per second of each. */
+async function redisBenchmark(server: RedisServer): Promise<{ get: number; set: number }> {
   const { stdout } = await run('redis-benchmark', [
     '-p',
     String(server.port),
@@ -130,20 +141,29 @@ async function redisBenchmark(server: RedisServer): Promise<string> {
     '-t',
     'get,set',
     '-n',
-    n,
+    String(N),
   ]);
-  return stdout
-    .split(/[\r\n]/)
-    .filter((l) => /requests per second/.test(l))
-    .map((l) => l.trim())
-    .join('; ');
+  const rateOf = (name: string) => {
+    const line = stdout.split(/[\r\n]/).find((l) => l.trim().startsWith(`${name}:`) && /requests per second/.test(l));
+    return Number(/([\d.]+) requests per second/.exec(line ?? '')?.[1] ?? NaN);
+  };
+  return { get: rateOf('GET'), set: rateOf('SET') };
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const rate = (keys: number, ms: number) => (keys / ms) * 1000;
+/** Keys/s figures: `median (min–max)` in thousands. */
+const kps = (xs: number[]) =>
+  `${spread(
+    xs.map((x) => x / 1000),
+    1,
+  )}k`;
 
 async function main(): Promise<void> {
-  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, N = ${fmt(N)}`);
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, N = ${fmt(N)}, ${ROUNDS} rounds`;
+  console.log(`machine: ${machine}`);
+  const load: number[] = [];
+  const md: string[] = [];
   const server = await startRedisServer({ enableDebug: true });
   const redis = new Redis({ port: server.port, host: '127.0.0.1' });
   try {
@@ -152,24 +172,45 @@ async function main(): Promise<void> {
     const atSmall = await ourScan(server);
     await populate(redis, SMALL, N);
     const keys = await redis.dbsize();
-    const cliMs = await memkeys(server);
-    const atN = await ourScan(server);
-    const plain = await ourScan(server, ['--no-script']);
-    const ours = rate(atN.keys, atN.ms);
-    const cli = rate(keys, cliMs);
+    const cli: number[] = [];
+    const ours: number[] = [];
+    const plain: number[] = [];
+    const gets: number[] = [];
+    const sets: number[] = [];
+    const rss: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      load.push(loadNow());
+      cli.push(rate(keys, await memkeys(server)));
+      const scan = await ourScan(server);
+      ours.push(rate(scan.keys, scan.ms));
+      rss.push(scan.maxRssKiB / 1024);
+      const p = await ourScan(server, ['--no-script']);
+      plain.push(rate(p.keys, p.ms));
+      const ceiling = await redisBenchmark(server);
+      gets.push(ceiling.get);
+      sets.push(ceiling.set);
+    }
+    const fastestCli = Math.max(...cli);
+    const rows: Array<[string, string, string]> = [
+      ['redis-cli --memkeys', kps(cli), 'reference'],
+      ['runbook diagnose', kps(ours), `${(median(ours) / fastestCli).toFixed(2)}× its fastest`],
+      ['runbook diagnose (no Lua)', kps(plain), `${(median(plain) / fastestCli).toFixed(2)}× its fastest`],
+      ['redis-benchmark -P 16 GET', kps(gets), `scan = ${((median(ours) / median(gets)) * 100).toFixed(0)}% of it`],
+    ];
     console.log(`  keys: ${fmt(keys)}`);
-    console.log(`  redis-cli --memkeys       ${fmt(cli).padStart(9)} keys/s (${(cliMs / 1000).toFixed(1)} s)`);
+    for (const [what, figure, vs] of rows) console.log(`  ${what.padEnd(27)} ${figure.padStart(24)} keys/s  ${vs}`);
     console.log(
-      `  runbook diagnose          ${fmt(ours).padStart(9)} keys/s (${(atN.ms / 1000).toFixed(1)} s)  ratio ${(ours / cli).toFixed(2)}`,
+      `  peak RSS at ${fmt(atSmall.keys)} keys ${fmt(atSmall.maxRssKiB / 1024)} MiB; at ${fmt(keys)} keys ${spread(rss, 0)} MiB`,
     );
-    console.log(
-      `  (plain pipelines, no Lua) ${fmt(rate(plain.keys, plain.ms)).padStart(9)} keys/s  ratio ${(rate(plain.keys, plain.ms) / cli).toFixed(2)}`,
-    );
-    console.log(
-      `  peak memory at ${fmt(atSmall.keys)} keys: RSS ${fmt(atSmall.maxRssKiB / 1024)} MiB, heap ${fmt(atSmall.heapPeakKiB / 1024)} MiB`,
-    );
-    console.log(
-      `  peak memory at ${fmt(atN.keys)} keys: RSS ${fmt(atN.maxRssKiB / 1024)} MiB, heap ${fmt(atN.heapPeakKiB / 1024)} MiB`,
+    md.push(
+      `(a) Big-key scan, ${fmt(keys)} keys (keys/s; GET: requests/s)`,
+      '',
+      '| | median (min–max) | against |',
+      '| --- | --- | --- |',
+      ...rows.map(([w, f, v]) => `| ${w} | ${f} | ${v} |`),
+      '',
+      `Peak RSS of the scanning process: ${fmt(atSmall.maxRssKiB / 1024)} MiB at ${fmt(atSmall.keys)} keys, ${spread(rss, 0)} MiB at ${fmt(keys)}.`,
+      '',
     );
 
     const small = await startRedisServer({ enableDebug: true });
@@ -178,38 +219,80 @@ async function main(): Promise<void> {
       await populate(s, 0, SHELL_KEYS);
       const total = await s.dbsize();
       s.disconnect();
-      const loopMs = await shellLoop(small);
-      const oursSmall = await ourScan(small);
-      const loop = rate(total, loopMs);
-      const o = rate(oursSmall.keys, oursSmall.ms);
-      console.log(
-        `  shell loop, ${fmt(total)} keys: ${fmt(loop)} keys/s; runbook diagnose ${fmt(o)} keys/s; ratio ${(o / loop).toFixed(1)}`,
-      );
+      const loop: number[] = [];
+      const o: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        loop.push(rate(total, await shellLoop(small)));
+        const r = await ourScan(small);
+        o.push(rate(r.keys, r.ms));
+      }
+      const line = `shell loop (one redis-cli MEMORY USAGE per key), ${fmt(total)} keys: ${spread(loop, 0)} keys/s; runbook diagnose ${spread(o, 0)} keys/s; ${(median(o) / Math.max(...loop)).toFixed(1)}× its fastest`;
+      console.log(`  ${line}`);
+      md.push(`The ${line}.`, '');
     } finally {
       await small.stop();
     }
 
     console.log(`\n(b) pattern cleanup (UNLINK), GET probe in another process`);
     await redis.flushall();
-    for (const [label, count, target] of [
+    const configs = [
       ['target p99 5 ms', N, 5],
       ['tightened, 0.2 ms', N / 10, 0.2],
       ['loose, 1000 ms', N / 10, 1000],
-    ] as const) {
-      const c = await cleanup(server, redis, count, target);
-      console.log(
-        `  ${label.padEnd(18)} ${fmt(c.keys)} keys in ${(c.ms / 1000).toFixed(2)} s = ${fmt(rate(c.keys, c.ms))} keys/s; ` +
-          `${c.batches} batches, ${c.pacing.pauses} pauses (${fmt(c.pacing.pausedMs)} ms); ` +
-          `probe p99 ${c.external.p99.toFixed(2)} ms (p50 ${c.external.p50.toFixed(2)}, ${c.external.gets} GETs), pacer probe (worker thread) p99 ${c.pacing.p99Ms} ms`,
-      );
+    ] as const;
+    const results = configs.map(() => ({ rates: [] as number[], p99: [] as number[], pauses: [] as number[] }));
+    for (let round = 0; round < ROUNDS; round++) {
+      load.push(loadNow());
+      for (const [i, [, count, target]] of configs.entries()) {
+        const c = await cleanup(server, redis, count, target);
+        results[i]!.rates.push(rate(c.keys, c.ms));
+        results[i]!.p99.push(c.external.p99);
+        results[i]!.pauses.push(c.pacing.pauses);
+      }
     }
+    md.push(
+      `(b) Pattern cleanup (\`UNLINK\`, paced), a GET probe in another process`,
+      '',
+      '| pacing target | keys | keys/s median (min–max) | probe p99 ms | pacer pauses |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const [i, [label, count]] of configs.entries()) {
+      const r = results[i]!;
+      console.log(
+        `  ${label.padEnd(18)} ${fmt(count)} keys: ${kps(r.rates)} keys/s; probe p99 ${spread(r.p99, 2)} ms; pauses ${spread(r.pauses, 0)}`,
+      );
+      md.push(`| ${label} | ${fmt(count)} | ${kps(r.rates)} | ${spread(r.p99, 2)} | ${spread(r.pauses, 0)} |`);
+    }
+    md.push('');
 
     console.log(`\n(c) ceiling: redis-benchmark -P 16 -t get,set -n ${N}`);
-    console.log(`  ${await redisBenchmark(server)}`);
+    const ceilingLine = `GET ${kps(gets)} requests/s, SET ${kps(sets)} requests/s`;
+    console.log(`  ${ceilingLine}`);
+    md.push(`(c) Ceiling, \`redis-benchmark -P 16 -t get,set -n ${N}\` on the same server: ${ceilingLine}.`, '');
+    const loadLine = `load average (1 min) at each round: ${spread(load, 2)}`;
+    console.log(`\n${loadLine}`);
+    md.push(`Machine: ${machine}; ${loadLine}.`);
+    if (opts.markdown) await writeMarkdown(opts.markdown, md.join('\n'));
   } finally {
     redis.disconnect();
     await server.stop();
   }
+}
+
+/** Replaces what stands between the `bench:main` markers of `file` with `text` (the command that made it first). */
+async function writeMarkdown(file: string, text: string): Promise<void> {
+  const start = '<!-- bench:main:start -->';
+  const end = '<!-- bench:main:end -->';
+  const doc = await readFile(file, 'utf8');
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`${file} has no ${start} … ${end} block to write into`);
+  const command = `\`npm run bench --${opts.full ? ' --full' : ''} --rounds ${ROUNDS} --markdown ${file}\`, ${new Date().toISOString().slice(0, 10)}:`;
+  await writeFile(
+    file,
+    `${doc.slice(0, i + start.length)}\n\n<!-- written by bench/main.ts; do not edit -->\n\n${command}\n\n${text}\n\n${doc.slice(j)}`,
+  );
+  console.log(`wrote ${file}`);
 }
 
 main().catch((err: unknown) => {

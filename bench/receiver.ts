@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -23,6 +23,7 @@ import { repoFile } from '../local-servers/repo-path.js';
 import { startDevServer } from '../local-servers/temporal.js';
 import { signatureHeader } from '../webhook/signature.js';
 import { intakeWorkflowIdFor } from '../workflows/definitions.js';
+import { loadNow, spread } from './stats.js';
 
 const opts = new Command()
   .option('--full', 'rates up to 800/s for 10 s each (default up to 400/s for 4 s)')
@@ -217,12 +218,6 @@ async function straightToTemporal(client: Client, rate: number, tag: string): Pr
 }
 
 /** `median (min–max)` of one figure over the rounds. */
-function spread(xs: number[], digits = 1): string {
-  const s = [...xs].sort((a, b) => a - b);
-  const f = (x: number) => x.toFixed(digits);
-  return `${f(s[Math.floor(s.length / 2)]!)} (${f(s[0]!)}–${f(s[s.length - 1]!)})`;
-}
-
 async function startReceiver(address: string, dir: string): Promise<{ url: string; child: ChildProcess }> {
   const config = join(dir, 'runbook.yaml');
   await writeFile(
@@ -281,7 +276,7 @@ try {
             ? await throughReceiver(temporal.client, url, child.pid!, rate, tag)
             : await straightToTemporal(temporal.client, rate, tag),
         );
-        load.push(loadavg()[0]!);
+        load.push(loadNow());
       }
     }
   }
