@@ -175,6 +175,11 @@ async function main(): Promise<void> {
     const cli: number[] = [];
     const ours: number[] = [];
     const plain: number[] = [];
+    // The scan as the activity runs it (paced at 5 ms) and unpaced, each with a GET probe in another process.
+    const kind = {
+      paced: { rates: [] as number[], p99: [] as number[] },
+      unpaced: { rates: [] as number[], p99: [] as number[] },
+    };
     const gets: number[] = [];
     const sets: number[] = [];
     const rss: number[] = [];
@@ -186,6 +191,16 @@ async function main(): Promise<void> {
       rss.push(scan.maxRssKiB / 1024);
       const p = await ourScan(server, ['--no-script']);
       plain.push(rate(p.keys, p.ms));
+      for (const [name, extra] of [
+        ['unpaced', []],
+        ['paced', ['--paced', '5']],
+      ] as const) {
+        const stopProbe = await startProbe(server);
+        const r = await ourScan(server, [...extra]);
+        const probe = await stopProbe();
+        kind[name].rates.push(rate(r.keys, r.ms));
+        kind[name].p99.push(probe.p99);
+      }
       const ceiling = await redisBenchmark(server);
       gets.push(ceiling.get);
       sets.push(ceiling.set);
@@ -197,8 +212,13 @@ async function main(): Promise<void> {
       ['runbook diagnose (no Lua)', kps(plain), `${(median(plain) / fastestCli).toFixed(2)}× its fastest`],
       ['redis-benchmark -P 16 GET', kps(gets), `scan = ${((median(ours) / median(gets)) * 100).toFixed(0)}% of it`],
     ];
+    const probeRows = (['unpaced', 'paced'] as const).map(
+      (name) =>
+        `| ${name === 'paced' ? 'paced, target p99 5 ms (the activity)' : 'unpaced'} | ${kps(kind[name].rates)} | ${spread(kind[name].p99, 2)} |`,
+    );
     console.log(`  keys: ${fmt(keys)}`);
     for (const [what, figure, vs] of rows) console.log(`  ${what.padEnd(27)} ${figure.padStart(24)} keys/s  ${vs}`);
+    for (const row of probeRows) console.log(`  ${row}`);
     console.log(
       `  peak RSS at ${fmt(atSmall.keys)} keys ${fmt(atSmall.maxRssKiB / 1024)} MiB; at ${fmt(keys)} keys ${spread(rss, 0)} MiB`,
     );
@@ -208,6 +228,12 @@ async function main(): Promise<void> {
       '| | median (min–max) | against |',
       '| --- | --- | --- |',
       ...rows.map(([w, f, v]) => `| ${w} | ${f} | ${v} |`),
+      '',
+      'With a GET probe in another process (its p99 is what an application sees during a diagnosis):',
+      '',
+      '| scan | keys/s median (min–max) | probe p99 ms |',
+      '| --- | --- | --- |',
+      ...probeRows,
       '',
       `Peak RSS of the scanning process: ${fmt(atSmall.maxRssKiB / 1024)} MiB at ${fmt(atSmall.keys)} keys, ${spread(rss, 0)} MiB at ${fmt(keys)}.`,
       '',

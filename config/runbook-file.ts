@@ -120,6 +120,11 @@ const thresholdsSchema = z.strictObject({
     .number({ error: 'expected a number' })
     .positive({ error: 'expected a positive number' })
     .default(5),
+  /** The same for the diagnosis scan: pages wait while the probe's p99 is above it. */
+  scanP99TargetMs: z
+    .number({ error: 'expected a number' })
+    .positive({ error: 'expected a positive number' })
+    .default(5),
 });
 
 const redisAddressSchema = z.strictObject({

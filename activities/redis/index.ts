@@ -11,7 +11,7 @@ import { previewPattern, previewStateSchema } from './cleanup-preview.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
 import { activityProgress, currentRun } from './progress.js';
-import { threadLatency, type PacingOptions } from './pacing.js';
+import { LatencyPacer, threadLatency, type PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
 
@@ -26,6 +26,8 @@ export interface DiagnoseRedisInput {
   scanCount?: number;
   /** `MEMORY USAGE … SAMPLES` (default 5). */
   memorySamples?: number;
+  /** Latency pacing of the scan: pages wait while a probe's p99 is above the target (default 5 ms). */
+  pacing?: PacingOptions;
 }
 
 /** Input of `previewCleanup`. */
@@ -59,18 +61,26 @@ export function createRedisActivities(connect: RedisConnector) {
   return {
     /** Redis's view of the incident: INFO, CONFIG, big keys and prefixes by SCAN, Sidekiq figures, a write probe. */
     async diagnoseRedis(input: DiagnoseRedisInput): Promise<RedisDiagnostics> {
-      return withRedis(connect, input.redis, (redis) =>
-        collectDiagnostics(
-          redis,
-          {
-            topKeys: input.topKeys,
-            scanCount: input.scanCount,
-            memorySamples: input.memorySamples,
-            probeDb: input.redis.db,
-          },
-          activityProgress(scanStateSchema),
-        ),
-      );
+      // Paced always: a diagnosis must not add latency to the applications of a Redis that is already struggling.
+      return withRedis(connect, input.redis, async (redis) => {
+        const pacer = new LatencyPacer(threadLatency(redis.options), input.pacing);
+        try {
+          await pacer.ready();
+          return await collectDiagnostics(
+            redis,
+            {
+              topKeys: input.topKeys,
+              scanCount: input.scanCount,
+              memorySamples: input.memorySamples,
+              probeDb: input.redis.db,
+              pace: () => pacer.afterBatch(),
+            },
+            activityProgress(scanStateSchema),
+          );
+        } finally {
+          await pacer.stop();
+        }
+      });
     },
 
     /** What a cleanup of `pattern` would remove (keys, bytes, samples, TTLs), before anyone approves it. */

@@ -36,6 +36,8 @@ export interface ScanOptions {
   maxPrefixes?: number;
   /** Look keys up with a read-only Lua script, one round trip a page (default true; falls back when refused). */
   useScript?: boolean;
+  /** Waits between pages while Redis answers others slowly (a `LatencyPacer`); unpaced when absent. */
+  pace?: () => Promise<unknown>;
 }
 
 const bigKeySchema = z.object({
@@ -147,6 +149,8 @@ export async function scanKeyspace(
       const page = await pending;
       cursor = page.cursor;
       if (cursor !== '0') {
+        // Before the next page, not after it: a Redis already answering others slowly gets the pause, not one more page.
+        await options.pace?.();
         pending = fetchPage(cursor);
         // If this batch throws (a cancelled heartbeat), the page in flight is abandoned: not an unhandled rejection.
         pending.catch(() => undefined);

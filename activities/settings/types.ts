@@ -61,4 +61,6 @@ export interface Thresholds {
   maxKeysPerAction: number;
   /** p99 of a concurrent probe, in ms, above which key cleanups pause between batches (absent: the activity's 5 ms). */
   cleanupP99TargetMs?: number;
+  /** The same for the diagnosis scan (absent: the activity's 5 ms). */
+  scanP99TargetMs?: number;
 }

@@ -273,6 +273,38 @@ void describe('diagnoseRedis', () => {
     );
   });
 
+  void it('a scan paced by a slow probe pauses between pages and finds what the unpaced scan finds', async () => {
+    await fill(300, (i) => `paced:${i}`, 'v'.repeat(20));
+    const opts = { topKeys: 5, scanCount: 50 };
+    const unpaced = await scanKeyspace(admin, [0], opts, detachedProgress());
+    let emit: (ms: number) => void = () => undefined;
+    const slow: LatencySource = {
+      start: (sample) => (emit = sample),
+      inFlightMs: () => undefined,
+      stop: () => Promise.resolve(),
+    };
+    const pacer = new LatencyPacer(slow, { p99TargetMs: 5, maxPauseMs: 8 });
+    await pacer.ready(10);
+    const pauses: number[] = [];
+    const paced = await scanKeyspace(
+      admin,
+      [0],
+      {
+        ...opts,
+        pace: async () => {
+          emit(50); // Redis answers others in 50 ms: over the 5 ms target
+          pauses.push(await pacer.afterBatch());
+        },
+      },
+      detachedProgress(),
+    );
+    const report = await pacer.stop();
+    assert.deepEqual(paced, unpaced);
+    assert.ok(pauses.length >= 5, `paused before each next page (${pauses.length})`);
+    assert.ok(pauses.every((ms) => ms > 0));
+    assert.equal(report.pauses, pauses.length);
+  });
+
   void it('folds prefixes beyond the cap into (other) and resumes a scan to the same result', async () => {
     for (let p = 0; p < 10; p++) await fill(10, (i) => `p${p}:${i}`, 'v'.repeat(10 * (p + 1)));
     await admin.set('huge', 'z'.repeat(50_000));

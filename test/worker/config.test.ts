@@ -62,6 +62,7 @@ void describe('loadConfig', () => {
       sidekiqDeadMaxAgeDays: 180,
       maxKeysPerAction: 100_000,
       cleanupP99TargetMs: 5,
+      scanP99TargetMs: 5,
     });
     assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', tls: false });
     assert.deepEqual(cfg.targets, []);

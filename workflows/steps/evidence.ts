@@ -3,6 +3,7 @@ import type { CleanupPreview } from '../../activities/redis/types.js';
 import { kubernetes, redisScan } from '../activities.js';
 import { NODE_AND_STORAGE_PATCH, type RedisAddress } from '../definitions.js';
 import { MAX_CLEANUP_PATTERNS } from '../logic/limits.js';
+import { scanPacing } from '../logic/scan-pacing.js';
 import { patternRefusal } from '../logic/patterns.js';
 import { failureMessage, type RunbookRun } from '../run-state.js';
 
@@ -50,7 +51,7 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
   try {
     evidence.redis = await redisScan.diagnoseRedis.executeWithOptions(
       { summary: `Redis diagnostics ${redis.host}:${redis.port}` },
-      [{ redis }],
+      [{ redis, ...scanPacing(run.settings.thresholds) }],
     );
   } catch (err) {
     evidence.redisError = failureMessage(err);

@@ -1,6 +1,7 @@
 import { sleep } from '@temporalio/workflow';
 import type { PodHealthSample } from '../../activities/kubernetes/types.js';
 import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import { scanPacing } from '../logic/scan-pacing.js';
 import { kubernetes, redisScan } from '../activities.js';
 import { deriveFindings } from '../logic/findings.js';
 import { verifyRounds } from '../logic/limits.js';
@@ -20,7 +21,7 @@ export async function verify(run: RunbookRun): Promise<Ending> {
   const diagnose = async () => {
     try {
       after = await redisScan.diagnoseRedis.executeWithOptions({ summary: 'Redis diagnostics after remediation' }, [
-        { redis },
+        { redis, ...scanPacing(thresholds) },
       ]);
     } catch (err) {
       afterError = failureMessage(err);
