@@ -257,7 +257,8 @@ export interface RunbookResume {
 
 /**
  * Proof of who sent a decision, over {@link decisionMessage}: an SSH signature (`ssh-keygen -Y sign`, checked against
- * the worker's allowed_signers), or the signature of a gateway that verified its user itself (the receiver, for PagerDuty and Slack users).
+ * the worker's allowed_signers), or the signature of a gateway that verified its user itself (the receiver, for
+ * PagerDuty and Slack users).
  */
 export type DecisionProof =
   | { scheme: 'ssh'; signedAt: string; signature: string }
