@@ -135,6 +135,7 @@ export function testSettings(
       sidekiqDeadMaxAgeDays: 180,
       maxKeysPerAction: 100000,
       cleanupP99TargetMs: 5,
+      scanP99TargetMs: 5,
     },
     temporalUiUrl: 'http://localhost:8233',
     namespace: 'default',
