@@ -19,6 +19,7 @@ import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { markerKey, unlinkByPattern, type CleanupState } from '../activities/redis/cleanup.js';
 import { LatencyPacer, threadLatency, type PacingReport } from '../activities/redis/pacing.js';
+import { commandStat, parseInfo } from '../activities/redis/info.js';
 import { detachedProgress } from '../activities/redis/progress.js';
 import { startRedisServer, type RedisServer } from '../local-servers/redis-server.js';
 import { loadNow, median, spread } from './stats.js';
@@ -79,6 +80,19 @@ async function ourScan(server: RedisServer, extra: string[] = []): Promise<Child
   );
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ChildScan;
 }
+
+/** Redis's own time per key of the scan's commands since the last `CONFIG RESETSTAT` (INFO commandstats). */
+async function redisUsecPerKey(redis: Redis, keys: number, commands: readonly string[]): Promise<number> {
+  const stats = parseInfo(await redis.info('commandstats'));
+  const usec = commands.reduce((sum, c) => {
+    const { calls, usecPerCall } = commandStat(stats, c);
+    return sum + calls * usecPerCall;
+  }, 0);
+  return usec / keys;
+}
+/** What the script's page costs Redis (its inner calls included), and the same lookups sent as commands. */
+const SCRIPT_COMMANDS = ['evalsha'] as const;
+const DIRECT_COMMANDS = ['scan', 'pttl', 'memory|usage', 'type'] as const;
 
 async function memkeys(server: RedisServer): Promise<number> {
   return (await timed(() => run('redis-cli', ['-p', String(server.port), '--memkeys'], { maxBuffer: 1 << 24 }))).ms;
@@ -183,14 +197,19 @@ async function main(): Promise<void> {
     const gets: number[] = [];
     const sets: number[] = [];
     const rss: number[] = [];
+    const usecPerKey = { script: [] as number[], direct: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
       load.push(loadNow());
       cli.push(rate(keys, await memkeys(server)));
+      await redis.config('RESETSTAT');
       const scan = await ourScan(server);
       ours.push(rate(scan.keys, scan.ms));
       rss.push(scan.maxRssKiB / 1024);
+      usecPerKey.script.push(await redisUsecPerKey(redis, scan.keys, SCRIPT_COMMANDS));
+      await redis.config('RESETSTAT');
       const p = await ourScan(server, ['--no-script']);
       plain.push(rate(p.keys, p.ms));
+      usecPerKey.direct.push(await redisUsecPerKey(redis, p.keys, DIRECT_COMMANDS));
       for (const [name, extra] of [
         ['unpaced', []],
         ['paced', ['--paced', '5']],
@@ -222,6 +241,8 @@ async function main(): Promise<void> {
     console.log(
       `  peak RSS at ${fmt(atSmall.keys)} keys ${fmt(atSmall.maxRssKiB / 1024)} MiB; at ${fmt(keys)} keys ${spread(rss, 0)} MiB`,
     );
+    const usecLine = `Redis's time per key (INFO commandstats): ${spread(usecPerKey.script, 2)} µs in the page script, its calls included, against ${spread(usecPerKey.direct, 2)} µs for the same lookups sent as commands (the no-Lua path: SCAN, PTTL, MEMORY USAGE, TYPE of the candidates), the direct-command floor`;
+    console.log(`  ${usecLine}`);
     md.push(
       `(a) Big-key scan, ${fmt(keys)} keys (keys/s; GET: requests/s)`,
       '',
@@ -236,6 +257,8 @@ async function main(): Promise<void> {
       ...probeRows,
       '',
       `Peak RSS of the scanning process: ${fmt(atSmall.maxRssKiB / 1024)} MiB at ${fmt(atSmall.keys)} keys, ${spread(rss, 0)} MiB at ${fmt(keys)}.`,
+      '',
+      `${usecLine}.`,
       '',
     );
 

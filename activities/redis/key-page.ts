@@ -1,25 +1,44 @@
 /**
- * One SCAN page and, for each of its keys, `TYPE`, `MEMORY USAGE … SAMPLES n` and `PTTL`. Two ways to get it:
+ * One SCAN page, tallied: per key `PTTL` and `MEMORY USAGE … SAMPLES n`, summed by key prefix, and `TYPE` only for
+ * the keys that can enter the top-K or mark Sidekiq. Two ways to get it:
  *
- * - a read-only Lua script (`#!lua flags=no-writes`, Redis ≥ 7.0), one round trip per page: the server does the same
- *   work as the pipeline, and the client decodes one reply instead of 3 per key (with ioredis, building, encoding
- *   and collecting a command per key costs far more than Redis's ~1 µs per lookup: 3.5× faster over 1M keys, see docs/benchmarks.md). The script
- *   blocks Redis for the page only (~3 µs a key: a few ms for COUNT 1000); `no-writes` lets it run under OOM and
- *   on replicas.
- * - a SCAN then one pipeline of 3 commands per key, where scripts are refused (ACL, older servers).
+ * - a read-only Lua script (`#!lua flags=no-writes`, Redis ≥ 7.0), one round trip per page that returns the page's
+ *   tallies and its few candidates, not one entry per key: decoding a reply entry per key, not Redis, was what
+ *   bounded the scan (docs/benchmarks.md). The script blocks Redis for the page only (~3 µs a key: a few ms for
+ *   COUNT 1000); `no-writes` lets it run under OOM and on replicas.
+ * - a SCAN, then pipelines of the same lookups, where scripts are refused (ACL, older servers).
  */
 import type { Redis } from 'ioredis';
+import { keyPrefix } from './key-prefix.js';
 
-/** A page of keys with their lookups, index by index. */
-export interface KeyPage {
+/** Keys of one prefix in a page. */
+export interface PrefixTally {
+  prefix: string;
+  keys: number;
+  bytes: number;
+  keysWithoutTtl: number;
+}
+
+/** A key that may enter the top-K or is named in {@link PageQuery.typed}, with its lookups. */
+export interface Candidate {
+  key: Buffer;
+  /** `none` when the key vanished before `TYPE`. */
+  type: string;
+  bytes: number;
+  /** `PTTL`: -1 no TTL. */
+  pttl: number;
+}
+
+/** What a page adds to a scan. Keys that vanished between SCAN and their lookups are not in it. */
+export interface PageTally {
   cursor: string;
-  keys: Buffer[];
-  /** `none` (or absent) when the key vanished before its lookups; `''` when not asked (see {@link PageQuery}). */
-  types: Array<string | undefined>;
-  /** `MEMORY USAGE`, 0 when unknown. */
-  bytes: number[];
-  /** `PTTL`: -1 no TTL, -2 gone. */
-  pttls: number[];
+  scanned: number;
+  /** In the order each prefix was first seen in the page, so folding into `(other)` does not depend on the path. */
+  prefixes: PrefixTally[];
+  candidates: Candidate[];
+  /** Keys named `stat:*`, and how many of them have no TTL. */
+  statKeys: number;
+  statKeysWithoutTtl: number;
 }
 
 /** What a page is looked up with. */
@@ -28,36 +47,70 @@ export interface PageQuery {
   count: number;
   /** `MEMORY USAGE … SAMPLES`. */
   samples: number;
-  /**
-   * The script asks `TYPE` only of keys of at least this many bytes or named in `typed`: only those can enter the
-   * top-K or mark Sidekiq, and TYPE is a third of the server's work. Others get type `''`. The pipeline types all.
-   */
+  /** Keys of at least this many bytes are candidates (typed and returned): only they can enter the top-K. */
   minBytesForType: number;
+  /** Keys that are candidates whatever their size (Sidekiq's markers). */
   typed: readonly string[];
 }
 
 /** Fetches a page of the connection's current db. */
-export type PageLookups = (query: PageQuery) => Promise<KeyPage>;
+export type PageLookups = (query: PageQuery) => Promise<PageTally>;
 
+// The prefix group is exact where bytes and characters agree (a delimiter in the first 64 bytes, or an ASCII head);
+// otherwise the key's first 256 bytes (≥ 64 characters) go back and keyPrefix decides, so both paths agree.
 const PAGE_SCRIPT = `#!lua flags=no-writes
 local page = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2])
-local keys = page[2]
-local minBytes = tonumber(ARGV[4])
+local samples, minBytes = ARGV[3], tonumber(ARGV[4])
 local named = {}
 for i = 5, #ARGV do named[ARGV[i]] = true end
-local types, bytes, pttls = {}, {}, {}
-for i = 1, #keys do
-  local key = keys[i]
-  local size = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', ARGV[3]) or 0
-  bytes[i] = size
-  pttls[i] = redis.call('PTTL', key)
-  if size >= minBytes or named[key] then types[i] = redis.call('TYPE', key)['ok'] else types[i] = '' end
+local order, groups, candidates = {}, {}, {}
+local scanned, stat, statNoTtl = 0, 0, 0
+for _, key in ipairs(page[2]) do
+  local pttl = redis.call('PTTL', key)
+  if pttl ~= -2 then
+    local size = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', samples) or 0
+    local noTtl = 0
+    if pttl == -1 then noTtl = 1 end
+    scanned = scanned + 1
+    local head = key
+    if #key > 64 then head = string.sub(key, 1, 64) end
+    local d = string.find(head, '[:#]')
+    local name
+    if d then name = string.sub(key, 1, d)
+    elseif not string.find(head, '[\\128-\\255]') then
+      if #key > 40 then name = string.sub(key, 1, 40) .. '\\226\\128\\166' else name = key end
+    else name = string.sub(key, 1, 256) end
+    local g = groups[name]
+    if not g then
+      g = {name, 0, 0, 0}
+      groups[name] = g
+      order[#order + 1] = g
+    end
+    g[2] = g[2] + 1
+    g[3] = g[3] + size
+    g[4] = g[4] + noTtl
+    if string.sub(key, 1, 5) == 'stat:' then
+      stat = stat + 1
+      statNoTtl = statNoTtl + noTtl
+    end
+    if size >= minBytes or named[key] then
+      local n = #candidates
+      candidates[n + 1] = key
+      candidates[n + 2] = redis.call('TYPE', key)['ok']
+      candidates[n + 3] = size
+      candidates[n + 4] = pttl
+    end
+  end
 end
-return {page[1], keys, types, bytes, pttls}`;
+local flat = {}
+for i, g in ipairs(order) do
+  flat[i * 4 - 3], flat[i * 4 - 2], flat[i * 4 - 1], flat[i * 4] = g[1], g[2], g[3], g[4]
+end
+return {page[1], scanned, stat, statNoTtl, flat, candidates}`;
 
 /**
  * The fastest {@link PageLookups} this connection allows: the script when `useScript` and `SCRIPT LOAD` accepts it,
- * else the pipeline. A script evicted later (`NOSCRIPT`, e.g. after `SCRIPT FLUSH`) is loaded again.
+ * else the pipelines. A script evicted later (`NOSCRIPT`, e.g. after `SCRIPT FLUSH`) is loaded again.
  */
 export async function pageLookups(redis: Redis, useScript: boolean): Promise<PageLookups> {
   if (!useScript) return (q) => pipelinedPage(redis, q);
@@ -86,25 +139,85 @@ export async function pageLookups(redis: Redis, useScript: boolean): Promise<Pag
       sha = String(await redis.script('LOAD', PAGE_SCRIPT));
       reply = await redis.callBuffer('EVALSHA', ...args());
     }
-    const [next, keys, types, bytes, pttls] = reply as [Buffer, Buffer[], Buffer[], number[], number[]];
-    return { cursor: next.toString(), keys, types: types.map(String), bytes, pttls };
+    const [next, scanned, statKeys, statKeysWithoutTtl, groups, flat] = reply as [
+      Buffer,
+      number,
+      number,
+      number,
+      Array<Buffer | number>,
+      Array<Buffer | number>,
+    ];
+    const tally: PageTally = {
+      cursor: next.toString(),
+      scanned,
+      prefixes: [],
+      candidates: [],
+      statKeys,
+      statKeysWithoutTtl,
+    };
+    for (let i = 0; i < groups.length; i += 4) {
+      const [name, keys, bytes, keysWithoutTtl] = groups.slice(i, i + 4) as [Buffer, number, number, number];
+      tally.prefixes.push({ prefix: keyPrefix(name.toString('utf8')), keys, bytes, keysWithoutTtl });
+    }
+    for (let i = 0; i < flat.length; i += 4) {
+      const [key, type, bytes, pttl] = flat.slice(i, i + 4) as [Buffer, Buffer, number, number];
+      tally.candidates.push({ key, type: type.toString(), bytes, pttl });
+    }
+    return tally;
   };
 }
 
-async function pipelinedPage(redis: Redis, { cursor, count, samples }: PageQuery): Promise<KeyPage> {
-  const [next, keys] = await redis.scanBuffer(cursor, 'COUNT', count);
-  const page: KeyPage = { cursor: next.toString(), keys, types: [], bytes: [], pttls: [] };
-  if (keys.length === 0) return page;
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.type(key).memory('USAGE', key, 'SAMPLES', samples).pttl(key);
-  const replies = (await pipeline.exec()) ?? [];
-  keys.forEach((_, i) => {
-    const [typeErr, type] = replies[i * 3] ?? [];
-    const [, bytes] = replies[i * 3 + 1] ?? [];
-    const [pttlErr, pttl] = replies[i * 3 + 2] ?? [];
-    page.types.push(typeErr ? undefined : String(type));
-    page.bytes.push(typeof bytes === 'number' ? bytes : 0);
-    page.pttls.push(pttlErr ? -2 : Number(pttl));
+/** The script's work in two round trips: `PTTL` and `MEMORY USAGE` of every key, then `TYPE` of the candidates. */
+async function pipelinedPage(redis: Redis, q: PageQuery): Promise<PageTally> {
+  const [next, keys] = await redis.scanBuffer(q.cursor, 'COUNT', q.count);
+  const tally: PageTally = {
+    cursor: next.toString(),
+    scanned: 0,
+    prefixes: [],
+    candidates: [],
+    statKeys: 0,
+    statKeysWithoutTtl: 0,
+  };
+  if (keys.length === 0) return tally;
+  const lookups = redis.pipeline();
+  for (const key of keys) lookups.pttl(key).memory('USAGE', key, 'SAMPLES', q.samples);
+  const replies = (await lookups.exec()) ?? [];
+  const named = new Set(q.typed);
+  const groups = new Map<string, PrefixTally>();
+  const candidates: Candidate[] = [];
+  keys.forEach((keyBuffer, i) => {
+    const [pttlErr, pttlReply] = replies[i * 2] ?? [];
+    const pttl = pttlErr ? -2 : Number(pttlReply);
+    if (pttl === -2) return;
+    const [, bytesReply] = replies[i * 2 + 1] ?? [];
+    const bytes = typeof bytesReply === 'number' ? bytesReply : 0;
+    const key = keyBuffer.toString('utf8');
+    const noTtl = pttl === -1 ? 1 : 0;
+    tally.scanned++;
+    const prefix = keyPrefix(key);
+    let group = groups.get(prefix);
+    if (!group) {
+      group = { prefix, keys: 0, bytes: 0, keysWithoutTtl: 0 };
+      groups.set(prefix, group);
+      tally.prefixes.push(group);
+    }
+    group.keys++;
+    group.bytes += bytes;
+    group.keysWithoutTtl += noTtl;
+    if (key.startsWith('stat:')) {
+      tally.statKeys++;
+      tally.statKeysWithoutTtl += noTtl;
+    }
+    if (bytes >= q.minBytesForType || named.has(key)) candidates.push({ key: keyBuffer, type: '', bytes, pttl });
   });
-  return page;
+  if (candidates.length === 0) return tally;
+  const types = redis.pipeline();
+  for (const c of candidates) types.type(c.key);
+  const typeReplies = (await types.exec()) ?? [];
+  candidates.forEach((c, i) => {
+    const [err, type] = typeReplies[i] ?? [];
+    c.type = err ? 'none' : String(type);
+  });
+  tally.candidates = candidates;
+  return tally;
 }

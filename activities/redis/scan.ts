@@ -6,8 +6,11 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { BigKey, PrefixUsage } from './types.js';
-import { pageLookups } from './key-page.js';
+import { pageLookups, type PrefixTally } from './key-page.js';
+import { keyPrefix } from './key-prefix.js';
 import type { Progress } from './progress.js';
+
+export { keyPrefix };
 
 /** Key names are cut to this many characters wherever they are reported. */
 export const MAX_KEY_NAME = 200;
@@ -78,17 +81,6 @@ export interface ScanResult {
   statKeysWithoutTtl: number;
 }
 
-/**
- * The prefix a key is aggregated under: the key up to and including its first `:` or `#` when that delimiter is within
- * the first 64 characters (`stat:processed:2024-01-01` → `stat:`, `Course#12:cache` → `Course#`); otherwise the whole
- * key cut to 40 characters (`retry`, `dead`), since an undelimited name usually is one well-known key.
- */
-export function keyPrefix(key: string): string {
-  const match = /[:#]/.exec(key);
-  if (match && match.index < 64) return key.slice(0, match.index + 1);
-  return key.length > 40 ? `${key.slice(0, 40)}…` : key;
-}
-
 /** Cuts a key name to {@link MAX_KEY_NAME} characters. */
 export function displayKey(key: string): string {
   return key.length > MAX_KEY_NAME ? key.slice(0, MAX_KEY_NAME) : key;
@@ -106,10 +98,9 @@ export function offerTopKey(top: BigKey[], candidate: BigKey, k: number): void {
 }
 
 /**
- * SCANs `dbs` (in ascending order), looking up each page's `TYPE`, `MEMORY USAGE … SAMPLES n` and `PTTL` in one round
- * trip (see {@link pageLookups}) while the previous page is tallied, and reporting a {@link ScanState} after every
- * page. Starts from `progress.resumeFrom` when there is one. Leaves the connection on the last db scanned. Never sends
- * `KEYS`.
+ * SCANs `dbs` (in ascending order), each page looked up and tallied by prefix on the server where scripts run (see
+ * {@link pageLookups}) while the previous page is merged, and reporting a {@link ScanState} after every page. Starts
+ * from `progress.resumeFrom` when there is one. Leaves the connection on the last db scanned. Never sends `KEYS`.
  */
 export async function scanKeyspace(
   redis: Redis,
@@ -155,27 +146,18 @@ export async function scanKeyspace(
         // If this batch throws (a cancelled heartbeat), the page in flight is abandoned: not an unhandled rejection.
         pending.catch(() => undefined);
       }
-      page.keys.forEach((keyBuffer, i) => {
-        const type = page.types[i];
-        const pttl = page.pttls[i] ?? -2;
-        // Gone between SCAN and the lookups.
-        if (type === undefined || type === 'none' || pttl === -2) return;
+      state.scanned += page.scanned;
+      for (const tally of page.prefixes) addToPrefix(prefixes, tally, maxPrefixes);
+      stat.keys += page.statKeys;
+      stat.withoutTtl += page.statKeysWithoutTtl;
+      for (const { key: keyBuffer, type, bytes, pttl } of page.candidates) {
+        // Gone between its first lookups and TYPE (the pipelines only: the script is atomic).
+        if (type === 'none') continue;
         const key = keyBuffer.toString('utf8');
-        const size = page.bytes[i] ?? 0;
-        const noTtl = pttl === -1;
-        state.scanned++;
-        offerTopKey(
-          state.topKeys,
-          { key: displayKey(key), db, type, bytes: size, ttlSeconds: noTtl ? -1 : Math.ceil(pttl / 1000) },
-          k,
-        );
-        addToPrefix(prefixes, keyPrefix(key), size, noTtl, maxPrefixes);
-        if (key.startsWith('stat:')) {
-          stat.keys++;
-          if (noTtl) stat.withoutTtl++;
-        }
+        const ttlSeconds = pttl === -1 ? -1 : Math.ceil(pttl / 1000);
+        offerTopKey(state.topKeys, { key: displayKey(key), db, type, bytes, ttlSeconds }, k);
         if (state.sidekiqDb === undefined && SIDEKIQ_MARKERS[key] === type) state.sidekiqDb = db;
-      });
+      }
       if (cursor === '0') state.doneDbs.push(db);
       state.cursor = cursor;
       state.prefixes = [...prefixes.values()];
@@ -196,21 +178,15 @@ export async function scanKeyspace(
   };
 }
 
-function addToPrefix(
-  prefixes: Map<string, PrefixUsage>,
-  prefix: string,
-  bytes: number,
-  noTtl: boolean,
-  maxPrefixes: number,
-): void {
-  let usage = prefixes.get(prefix);
+function addToPrefix(prefixes: Map<string, PrefixUsage>, tally: PrefixTally, maxPrefixes: number): void {
+  let usage = prefixes.get(tally.prefix);
   if (!usage) {
     const distinct = prefixes.size - (prefixes.has(OTHER_PREFIX) ? 1 : 0);
-    const name = distinct < maxPrefixes ? prefix : OTHER_PREFIX;
+    const name = distinct < maxPrefixes ? tally.prefix : OTHER_PREFIX;
     usage = prefixes.get(name) ?? { prefix: name, keys: 0, bytes: 0, keysWithoutTtl: 0 };
     prefixes.set(name, usage);
   }
-  usage.keys++;
-  usage.bytes += bytes;
-  if (noTtl) usage.keysWithoutTtl++;
+  usage.keys += tally.keys;
+  usage.bytes += tally.bytes;
+  usage.keysWithoutTtl += tally.keysWithoutTtl;
 }

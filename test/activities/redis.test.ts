@@ -261,11 +261,31 @@ void describe('diagnoseRedis', () => {
     await fill(50, (i) => `t:${i}`, 'w', 600);
     await admin.rpush('l:big', ...Array.from({ length: 1000 }, (_, i) => `item-${i}`));
     await admin.sadd('queues', 'default');
+    // Names where bytes and characters differ, or the delimiter is far: the server groups, keyPrefix names.
+    const odd = [
+      `${'é'.repeat(40)}:a`, // delimiter at character 40, byte 80
+      `${'é'.repeat(40)}:b`,
+      'é'.repeat(50), // no delimiter, 50 characters, 100 bytes
+      `${'z'.repeat(70)}:x`, // delimiter past 64
+      `${'z'.repeat(70)}:y`,
+      'short',
+      Buffer.from([0xff, 0xfe, 0x3a, 0x31]), // not UTF-8, then ':'
+      'stat:processed',
+      'stat:failed',
+    ];
+    for (const name of odd) await admin.set(name, 'x');
+    await admin.expire('stat:failed', 600);
     const opts = { topKeys: 5, scanCount: 50 };
     const script = await scanKeyspace(admin, [0], opts, detachedProgress());
     const plain = await scanKeyspace(admin, [0], { ...opts, useScript: false }, detachedProgress());
-    assert.equal(script.scannedKeys, 352);
+    assert.equal(script.scannedKeys, 352 + odd.length);
     assert.deepEqual(script, plain);
+    const prefixes = new Map(script.prefixes.map((p) => [p.prefix, p.keys]));
+    assert.equal(prefixes.get(`${'é'.repeat(40)}:`), 2);
+    assert.equal(prefixes.get(`${'é'.repeat(40)}…`), 1);
+    assert.equal(prefixes.get(`${'z'.repeat(40)}…`), 2);
+    assert.equal(prefixes.get('\ufffd\ufffd:'), 1);
+    assert.deepEqual([script.statKeys, script.statKeysWithoutTtl], [2, 1]);
     assert.equal(script.sidekiqDb, 0, 'the queues marker is typed although small');
     assert.deepEqual(
       script.bigKeys.map((k) => k.type),
