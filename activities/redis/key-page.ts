@@ -36,13 +36,12 @@ export interface PageTally {
   /** In the order each prefix was first seen in the page, so folding into `(other)` does not depend on the path. */
   prefixes: PrefixTally[];
   candidates: Candidate[];
-  /** Keys named `stat:*`, and how many of them have no TTL. */
-  statKeys: number;
-  statKeysWithoutTtl: number;
 }
 
 /** What a page is looked up with. */
 export interface PageQuery {
+  /** The connection's current db: where INFO keyspace says it holds no volatile key, `PTTL` is not asked. */
+  db: number;
   cursor: string;
   count: number;
   /** `MEMORY USAGE … SAMPLES`. */
@@ -59,18 +58,22 @@ export type PageLookups = (query: PageQuery) => Promise<PageTally>;
 // The prefix group is exact where bytes and characters agree (a delimiter in the first 64 bytes, or an ASCII head);
 // otherwise the key's first 256 bytes (≥ 64 characters) go back and keyPrefix decides, so both paths agree.
 const PAGE_SCRIPT = `#!lua flags=no-writes
-local page = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2])
-local samples, minBytes = ARGV[3], tonumber(ARGV[4])
+local page = redis.call('SCAN', ARGV[2], 'COUNT', ARGV[3])
+local samples, minBytes = ARGV[4], tonumber(ARGV[5])
 local named = {}
-for i = 5, #ARGV do named[ARGV[i]] = true end
+for i = 6, #ARGV do named[ARGV[i]] = true end
+local volatile = string.match(redis.call('INFO', 'keyspace'), 'db' .. ARGV[1] .. ':keys=%d+,expires=(%d+)')
+volatile = volatile ~= '0'
 local order, groups, candidates = {}, {}, {}
-local scanned, stat, statNoTtl = 0, 0, 0
+local scanned = 0
 for _, key in ipairs(page[2]) do
-  local pttl = redis.call('PTTL', key)
+  local pttl = -1
+  if volatile then pttl = redis.call('PTTL', key) end
   if pttl ~= -2 then
-    local size = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', samples) or 0
-    local noTtl = 0
-    if pttl == -1 then noTtl = 1 end
+    local size
+    if samples == '5' then size = redis.call('MEMORY', 'USAGE', key)
+    else size = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', samples) end
+    size = size or 0
     scanned = scanned + 1
     local head = key
     if #key > 64 then head = string.sub(key, 1, 64) end
@@ -88,11 +91,7 @@ for _, key in ipairs(page[2]) do
     end
     g[2] = g[2] + 1
     g[3] = g[3] + size
-    g[4] = g[4] + noTtl
-    if string.sub(key, 1, 5) == 'stat:' then
-      stat = stat + 1
-      statNoTtl = statNoTtl + noTtl
-    end
+    if pttl == -1 then g[4] = g[4] + 1 end
     if size >= minBytes or named[key] then
       local n = #candidates
       candidates[n + 1] = key
@@ -106,25 +105,26 @@ local flat = {}
 for i, g in ipairs(order) do
   flat[i * 4 - 3], flat[i * 4 - 2], flat[i * 4 - 1], flat[i * 4] = g[1], g[2], g[3], g[4]
 end
-return {page[1], scanned, stat, statNoTtl, flat, candidates}`;
+return {page[1], scanned, flat, candidates}`;
 
 /**
  * The fastest {@link PageLookups} this connection allows: the script when `useScript` and `SCRIPT LOAD` accepts it,
  * else the pipelines. A script evicted later (`NOSCRIPT`, e.g. after `SCRIPT FLUSH`) is loaded again.
  */
 export async function pageLookups(redis: Redis, useScript: boolean): Promise<PageLookups> {
-  if (!useScript) return (q) => pipelinedPage(redis, q);
+  if (!useScript) return pipelinedPages(redis);
   let sha: string;
   try {
     sha = String(await redis.script('LOAD', PAGE_SCRIPT));
   } catch (err) {
     if (!(err instanceof Error) || err.name !== 'ReplyError') throw err;
-    return (q) => pipelinedPage(redis, q);
+    return pipelinedPages(redis);
   }
   return async (q) => {
     const args = (): Array<string | number> => [
       sha,
       0,
+      q.db,
       q.cursor,
       q.count,
       q.samples,
@@ -139,22 +139,8 @@ export async function pageLookups(redis: Redis, useScript: boolean): Promise<Pag
       sha = String(await redis.script('LOAD', PAGE_SCRIPT));
       reply = await redis.callBuffer('EVALSHA', ...args());
     }
-    const [next, scanned, statKeys, statKeysWithoutTtl, groups, flat] = reply as [
-      Buffer,
-      number,
-      number,
-      number,
-      Array<Buffer | number>,
-      Array<Buffer | number>,
-    ];
-    const tally: PageTally = {
-      cursor: next.toString(),
-      scanned,
-      prefixes: [],
-      candidates: [],
-      statKeys,
-      statKeysWithoutTtl,
-    };
+    const [next, scanned, groups, flat] = reply as [Buffer, number, Array<Buffer | number>, Array<Buffer | number>];
+    const tally: PageTally = { cursor: next.toString(), scanned, prefixes: [], candidates: [] };
     for (let i = 0; i < groups.length; i += 4) {
       const [name, keys, bytes, keysWithoutTtl] = groups.slice(i, i + 4) as [Buffer, number, number, number];
       tally.prefixes.push({ prefix: keyPrefix(name.toString('utf8')), keys, bytes, keysWithoutTtl });
@@ -167,33 +153,61 @@ export async function pageLookups(redis: Redis, useScript: boolean): Promise<Pag
   };
 }
 
-/** The script's work in two round trips: `PTTL` and `MEMORY USAGE` of every key, then `TYPE` of the candidates. */
-async function pipelinedPage(redis: Redis, q: PageQuery): Promise<PageTally> {
-  const [next, keys] = await redis.scanBuffer(q.cursor, 'COUNT', q.count);
-  const tally: PageTally = {
-    cursor: next.toString(),
-    scanned: 0,
-    prefixes: [],
-    candidates: [],
-    statKeys: 0,
-    statKeysWithoutTtl: 0,
+interface ScanPage {
+  next: string;
+  keys: Buffer[];
+  /** INFO keyspace, read with the page. */
+  info: string;
+}
+
+async function scanPage(redis: Redis, cursor: string, count: number): Promise<ScanPage> {
+  const [[next, keys], info] = await Promise.all([redis.scanBuffer(cursor, 'COUNT', count), redis.info('keyspace')]);
+  return { next: next.toString(), keys, info };
+}
+
+/**
+ * The script's work in pipelines: SCAN with INFO keyspace, then `PTTL` (only where the db holds volatile keys) and
+ * `MEMORY USAGE` of every key, then `TYPE` of the candidates. Not atomic as the script is: a TTL set between INFO and
+ * the lookups is missed, as a key written behind the cursor is by any SCAN. (Sending the next page's SCAN behind this
+ * page's lookups measured no faster: the client's command encoding, not the round trips, bounds this path.)
+ */
+function pipelinedPages(redis: Redis): PageLookups {
+  return async (q) => {
+    const { next, keys, info } = await scanPage(redis, q.cursor, q.count);
+    return pipelinedLookups(redis, q, next, keys, info);
   };
+}
+
+async function pipelinedLookups(
+  redis: Redis,
+  q: PageQuery,
+  next: string,
+  keys: Buffer[],
+  info: string,
+): Promise<PageTally> {
+  const tally: PageTally = { cursor: next, scanned: 0, prefixes: [], candidates: [] };
   if (keys.length === 0) return tally;
+  const volatile = hasVolatileKeys(info, q.db);
+  const perKey = volatile ? 2 : 1;
   const lookups = redis.pipeline();
-  for (const key of keys) lookups.pttl(key).memory('USAGE', key, 'SAMPLES', q.samples);
+  for (const key of keys) {
+    if (volatile) lookups.pttl(key);
+    if (q.samples === DEFAULT_SAMPLES) lookups.memory('USAGE', key);
+    else lookups.memory('USAGE', key, 'SAMPLES', q.samples);
+  }
   const replies = (await lookups.exec()) ?? [];
   const named = new Set(q.typed);
   const groups = new Map<string, PrefixTally>();
   const candidates: Candidate[] = [];
   keys.forEach((keyBuffer, i) => {
-    const [pttlErr, pttlReply] = replies[i * 2] ?? [];
-    const pttl = pttlErr ? -2 : Number(pttlReply);
-    if (pttl === -2) return;
-    const [, bytesReply] = replies[i * 2 + 1] ?? [];
-    const bytes = typeof bytesReply === 'number' ? bytesReply : 0;
-    const key = keyBuffer.toString('utf8');
-    const noTtl = pttl === -1 ? 1 : 0;
+    const [pttlErr, pttlReply] = volatile ? (replies[i * 2] ?? []) : [null, -1];
+    const [bytesErr, bytesReply] = replies[i * perKey + perKey - 1] ?? [];
+    // Gone between SCAN and the lookups: PTTL -2, or MEMORY USAGE nil.
+    if (pttlErr || bytesErr || pttlReply === -2 || typeof bytesReply !== 'number') return;
+    const pttl = Number(pttlReply);
+    const bytes = bytesReply;
     tally.scanned++;
+    const key = keyBuffer.toString('utf8');
     const prefix = keyPrefix(key);
     let group = groups.get(prefix);
     if (!group) {
@@ -203,12 +217,10 @@ async function pipelinedPage(redis: Redis, q: PageQuery): Promise<PageTally> {
     }
     group.keys++;
     group.bytes += bytes;
-    group.keysWithoutTtl += noTtl;
-    if (key.startsWith('stat:')) {
-      tally.statKeys++;
-      tally.statKeysWithoutTtl += noTtl;
+    if (pttl === -1) group.keysWithoutTtl++;
+    if (bytes >= q.minBytesForType || named.has(key)) {
+      candidates.push({ key: keyBuffer, type: '', bytes, pttl });
     }
-    if (bytes >= q.minBytesForType || named.has(key)) candidates.push({ key: keyBuffer, type: '', bytes, pttl });
   });
   if (candidates.length === 0) return tally;
   const types = redis.pipeline();
@@ -220,4 +232,13 @@ async function pipelinedPage(redis: Redis, q: PageQuery): Promise<PageTally> {
   });
   tally.candidates = candidates;
   return tally;
+}
+
+/** Redis's own default of `MEMORY USAGE … SAMPLES`: the argument is left out for it. */
+const DEFAULT_SAMPLES = 5;
+
+/** Whether INFO keyspace may show volatile keys in `db`: true unless its line says `expires=0`. */
+export function hasVolatileKeys(info: string, db: number): boolean {
+  const match = new RegExp(`^db${db}:keys=\\d+,expires=(\\d+)`, 'm').exec(info);
+  return match?.[1] !== '0';
 }

@@ -81,6 +81,9 @@ export interface ScanResult {
   statKeysWithoutTtl: number;
 }
 
+/** Sidekiq's counters (`stat:processed:2024-01-01`): {@link keyPrefix} groups them all under it. */
+const STAT_PREFIX = 'stat:';
+
 /** Cuts a key name to {@link MAX_KEY_NAME} characters. */
 export function displayKey(key: string): string {
   return key.length > MAX_KEY_NAME ? key.slice(0, MAX_KEY_NAME) : key;
@@ -124,8 +127,11 @@ export async function scanKeyspace(
   const lookups = await pageLookups(redis, options.useScript ?? true);
   const typed = Object.keys(SIDEKIQ_MARKERS);
   const fetchPage = (cursor: string) => {
-    const smallest = state.topKeys.length >= k ? (state.topKeys[state.topKeys.length - 1]?.bytes ?? 0) : 0;
-    return lookups({ cursor, count, samples, minBytesForType: k > 0 ? smallest : Number.MAX_SAFE_INTEGER, typed });
+    // Once the top-K is full, only a bigger key enters it (offerTopKey keeps the first of equals).
+    const full = state.topKeys.length >= k;
+    const bigger = full ? (state.topKeys[state.topKeys.length - 1]?.bytes ?? 0) + 1 : 0;
+    const minBytesForType = k > 0 ? bigger : Number.MAX_SAFE_INTEGER;
+    return lookups({ db: state.db, cursor, count, samples, minBytesForType, typed });
   };
 
   for (const db of [...dbs].sort((a, b) => a - b)) {
@@ -148,8 +154,9 @@ export async function scanKeyspace(
       }
       state.scanned += page.scanned;
       for (const tally of page.prefixes) addToPrefix(prefixes, tally, maxPrefixes);
-      stat.keys += page.statKeys;
-      stat.withoutTtl += page.statKeysWithoutTtl;
+      const statTally = page.prefixes.find((p) => p.prefix === STAT_PREFIX);
+      stat.keys += statTally?.keys ?? 0;
+      stat.withoutTtl += statTally?.keysWithoutTtl ?? 0;
       for (const { key: keyBuffer, type, bytes, pttl } of page.candidates) {
         // Gone between its first lookups and TYPE (the pipelines only: the script is atomic).
         if (type === 'none') continue;

@@ -13,6 +13,7 @@ import { parseInfo, commandCalls, rdbStateOf } from '../../activities/redis/info
 import { LatencyPacer, type LatencySource } from '../../activities/redis/pacing.js';
 import { detachedProgress } from '../../activities/redis/progress.js';
 import { scanKeyspace, OTHER_PREFIX, type ScanState } from '../../activities/redis/scan.js';
+import { hasVolatileKeys } from '../../activities/redis/key-page.js';
 import { seedCrashScenario } from '../../demo/seed-redis.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import type { PlannedAction, RemediationAction } from '../../workflows/logic/actions.js';
@@ -291,6 +292,23 @@ void describe('diagnoseRedis', () => {
       script.bigKeys.map((k) => k.type),
       ['list', 'string', 'string', 'string', 'string'],
     );
+    assert.equal(script.prefixes.find((p) => p.prefix === 't:')?.keysWithoutTtl, 0);
+
+    // No volatile key left: PTTL is skipped, and every key counts as without TTL on both paths.
+    for (let i = 0; i < 50; i++) await admin.persist(`t:${i}`);
+    await admin.persist('stat:failed');
+    const persistent = await scanKeyspace(admin, [0], opts, detachedProgress());
+    assert.deepEqual(persistent, await scanKeyspace(admin, [0], { ...opts, useScript: false }, detachedProgress()));
+    assert.ok(persistent.prefixes.every((p) => p.keysWithoutTtl === p.keys));
+    assert.deepEqual([persistent.statKeys, persistent.statKeysWithoutTtl], [2, 2]);
+  });
+
+  void it('reads volatile keys from INFO keyspace, assuming some where it cannot tell', () => {
+    const info = '# Keyspace\r\ndb0:keys=10,expires=0,avg_ttl=0\r\ndb10:keys=5,expires=2,avg_ttl=9,subexpiry=0\r\n';
+    assert.equal(hasVolatileKeys(info, 0), false);
+    assert.equal(hasVolatileKeys(info, 10), true);
+    assert.equal(hasVolatileKeys(info, 1), true, 'a db INFO does not list');
+    assert.equal(hasVolatileKeys('db1:keys=5,volatile=0', 1), true, 'a format it does not know');
   });
 
   void it('a scan paced by a slow probe pauses between pages and finds what the unpaced scan finds', async () => {
