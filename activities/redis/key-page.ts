@@ -1,6 +1,6 @@
 /**
- * One SCAN page, tallied: per key `PTTL` and `MEMORY USAGE … SAMPLES n`, summed by key prefix, and `TYPE` only for
- * the keys that can enter the top-K or mark Sidekiq. Two ways to get it:
+ * One SCAN page, tallied: per key `MEMORY USAGE … SAMPLES n` and, where INFO keyspace shows the db holds volatile
+ * keys, `PTTL`, summed by key prefix; `TYPE` only for the keys that can enter the top-K or mark Sidekiq. Two ways:
  *
  * - a read-only Lua script (`#!lua flags=no-writes`, Redis ≥ 7.0), one round trip per page that returns the page's
  *   tallies and its few candidates, not one entry per key: decoding a reply entry per key, not Redis, was what
