@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Redis, RedisOptions } from 'ioredis';
+import type { ProbeMessage, ProbeRequest } from './probe-thread.js';
 
 /** Default probe p99 target, in ms: an application's GET should not wait longer than this because of us. */
 export const DEFAULT_P99_TARGET_MS = 5;
@@ -82,30 +83,89 @@ export function connectionLatency(redis: Redis, intervalMs = 2): LatencySource {
   };
 }
 
+/** How long the probe thread outlives its last watch, in ms: back-to-back steps reuse it. */
+const PROBE_THREAD_IDLE_MS = 5000;
+
+/** The process's one probe thread (`probe-thread.ts`), started at the first watch and ended once idle. */
+class ProbeThread {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly samples = new Map<number, (ms: number) => void>();
+  private readonly ended = new Map<number, () => void>();
+  private idle: NodeJS.Timeout | undefined;
+
+  watch(options: RedisOptions, intervalMs: number, sample: (ms: number) => void): number {
+    clearTimeout(this.idle);
+    const id = this.nextId++;
+    this.samples.set(id, sample);
+    this.thread().postMessage({ op: 'watch', id, options, intervalMs } satisfies ProbeRequest);
+    return id;
+  }
+
+  /** Ends watch `id`; resolves once its connection is closed (at most about a second later). */
+  async unwatch(id: number): Promise<void> {
+    if (!this.samples.has(id)) return;
+    const done = new Promise<void>((resolve) => this.ended.set(id, resolve));
+    this.worker?.postMessage({ op: 'unwatch', id } satisfies ProbeRequest);
+    await Promise.race([done, sleep(1000)]);
+    this.forget(id);
+  }
+
+  private forget(id: number): void {
+    this.samples.delete(id);
+    this.ended.get(id)?.();
+    this.ended.delete(id);
+    if (this.samples.size > 0 || !this.worker) return;
+    const worker = this.worker;
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.worker === worker && this.samples.size === 0) {
+        this.worker = undefined;
+        void worker.terminate();
+      }
+    }, PROBE_THREAD_IDLE_MS).unref();
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./probe-thread.js', import.meta.url));
+    // The thread never keeps the process alive: a worker shutting down does not wait for it.
+    worker.unref();
+    worker.on('message', (m: ProbeMessage) => {
+      if ('ms' in m) this.samples.get(m.id)?.(m.ms);
+      else this.forget(m.id);
+    });
+    const gone = () => {
+      // Its watches get no more samples (a failing probe paces nothing); the next watch starts a new thread.
+      if (this.worker === worker) this.worker = undefined;
+      for (const id of [...this.samples.keys()]) this.forget(id);
+    };
+    worker.on('error', gone);
+    worker.on('exit', gone);
+    this.worker = worker;
+    return worker;
+  }
+}
+
+const probeThread = new ProbeThread();
+
 /**
- * `PING`s from a worker thread with a connection of its own built from `options` (host, port, credentials, TLS: the
- * serialisable part of the main connection's options), so the clock is not slowed by this thread's work.
+ * `PING`s from the process's probe thread with a connection of its own built from `options` (host, port,
+ * credentials, TLS: the serialisable part of the main connection's options), so the clock is not slowed by this
+ * thread's work.
  */
 export function threadLatency(options: RedisOptions, intervalMs = 2): LatencySource {
-  let worker: Worker | undefined;
+  let id: number | undefined;
   return {
     start(sample) {
       const { host, port, path, username, password, db, tls, family, connectTimeout } = options;
-      worker = new Worker(new URL('./probe-thread.js', import.meta.url), {
-        workerData: { options: { host, port, path, username, password, db, tls, family, connectTimeout }, intervalMs },
-      });
-      worker.on('message', (ms: number) => sample(ms));
-      worker.on('error', () => undefined);
+      const serialisable = { host, port, path, username, password, db, tls, family, connectTimeout };
+      id = probeThread.watch(serialisable, intervalMs, sample);
     },
     inFlightMs: () => undefined,
     async stop() {
-      const w = worker;
-      worker = undefined;
-      if (!w) return;
-      const exited = new Promise((resolve) => w.once('exit', resolve));
-      w.postMessage('stop');
-      await Promise.race([exited, sleep(1000)]);
-      await w.terminate();
+      if (id !== undefined) await probeThread.unwatch(id);
+      id = undefined;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { createRedisActivities, createRedisConnector, type RedisActivities } fro
 import { MARKER_PREFIX, markerKey, unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
 import { takeBackup, type BackupProgress } from '../../activities/redis/backup.js';
 import { parseInfo, commandCalls, rdbStateOf } from '../../activities/redis/info.js';
-import { LatencyPacer, type LatencySource } from '../../activities/redis/pacing.js';
+import { LatencyPacer, threadLatency, type LatencySource } from '../../activities/redis/pacing.js';
 import { detachedProgress } from '../../activities/redis/progress.js';
 import { scanKeyspace, OTHER_PREFIX, type ScanState } from '../../activities/redis/scan.js';
 import { hasVolatileKeys } from '../../activities/redis/key-page.js';
@@ -622,6 +622,45 @@ void describe('applyRedisAction', () => {
     assert.equal(report.pauses, 9);
     assert.equal(report.pausedMs, 76);
     assert.equal(report.samples, 306);
+  });
+
+  void it('probes of many steps share one thread: each gets its own round trips, and stop ends each', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const source = () => {
+      const samples: number[] = [];
+      const latency = threadLatency({ host: addr.host, port: addr.port });
+      latency.start((ms) => samples.push(ms));
+      return { latency, samples };
+    };
+    const sampled = async (probes: Array<{ samples: number[] }>) => {
+      const deadline = Date.now() + 10_000;
+      while (probes.some((p) => p.samples.length < 3)) {
+        assert.ok(Date.now() < deadline, 'every probe measures within 10 s');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const first = source();
+    await sampled([first]);
+    const withOne = threads();
+    const more = Array.from({ length: 15 }, source);
+    await sampled(more);
+    // A thread per probe would add 15 (and an isolate each: tens of MB apiece under many runs).
+    assert.ok(threads() - withOne <= 2, `threads ${withOne} with one probe, ${threads()} with 16`);
+    for (const p of more) await p.latency.stop();
+    const counted = first.samples.length;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(first.samples.length > counted, 'the probe still running keeps measuring');
+    await first.latency.stop();
+    const stopped = more.map((p) => p.samples.length);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      more.map((p) => p.samples.length),
+      stopped,
+      'a stopped probe gets no more samples',
+    );
+    const again = source();
+    await sampled([again]);
+    await again.latency.stop();
   });
 
   void it('unlink killed after a batch ran but before its heartbeat: exact count, nothing left', async () => {
