@@ -7,22 +7,21 @@
  *
  * (a) big-key scan: keys/s of the diagnose code vs `redis-cli --memkeys`, and as a share of the server's pipelined
  *     GET rate (`redis-benchmark -P 16`, same run); peak memory; a small set against the shell loop;
- * (b) pattern cleanup: keys/s and the p99 of a concurrent GET probe (another process) at three targets;
+ * (b) pattern cleanup (UNLINK and EXPIRE): keys/s and the p99 of a concurrent GET probe (another process) at three targets;
  * (c) `redis-benchmark -P 16` GET and SET as the physical ceiling.
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
-import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { markerKey, unlinkByPattern, type CleanupState } from '../activities/redis/cleanup.js';
+import { expireByPattern, markerKey, unlinkByPattern, type CleanupState } from '../activities/redis/cleanup.js';
 import { LatencyPacer, threadLatency, type PacingReport } from '../activities/redis/pacing.js';
 import { commandStat, parseInfo } from '../activities/redis/info.js';
 import { detachedProgress } from '../activities/redis/progress.js';
 import { startRedisServer, type RedisServer } from '../local-servers/redis-server.js';
-import { loadNow, median, spread } from './stats.js';
+import { loadNow, median, spread, writeMarkdown } from './stats.js';
 
 const run = promisify(execFile);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -120,24 +119,27 @@ async function startProbe(server: RedisServer): Promise<() => Promise<{ gets: nu
   };
 }
 
-async function cleanup(server: RedisServer, redis: Redis, count: number, p99TargetMs: number, scanCount = 1000) {
+type CleanupOp = 'UNLINK' | 'EXPIRE';
+
+async function cleanup(server: RedisServer, redis: Redis, op: CleanupOp, count: number, p99TargetMs: number) {
+  // EXPIRE leaves its keys behind (with a TTL): each round starts from keys without one.
+  await redis.flushall();
   await redis.call('DEBUG', 'POPULATE', String(count), 'bench:clean', '32');
   const stopProbe = await startProbe(server);
   const pacer = new LatencyPacer(threadLatency({ port: server.port, host: '127.0.0.1' }), { p99TargetMs });
   await pacer.ready();
+  const job = {
+    actionId: 'bench',
+    marker: markerKey(`bench-${Date.now()}`, 'bench'),
+    pattern: 'bench:clean:*',
+    maxKeys: count,
+    pace: () => pacer.afterBatch(),
+  };
+  const progress = detachedProgress<CleanupState>();
   const { value, ms } = await timed(() =>
-    unlinkByPattern(
-      redis,
-      {
-        actionId: 'bench',
-        marker: markerKey(`bench-${Date.now()}`, 'bench'),
-        pattern: 'bench:clean:*',
-        maxKeys: count,
-        scanCount,
-        pace: () => pacer.afterBatch(),
-      },
-      detachedProgress<CleanupState>(),
-    ),
+    op === 'UNLINK'
+      ? unlinkByPattern(redis, job, progress)
+      : expireByPattern(redis, { ...job, ttlSeconds: 7_776_000 }, progress),
   );
   const pacing: PacingReport = await pacer.stop();
   const external = await stopProbe();
@@ -282,35 +284,36 @@ async function main(): Promise<void> {
       await small.stop();
     }
 
-    console.log(`\n(b) pattern cleanup (UNLINK), GET probe in another process`);
-    await redis.flushall();
+    console.log(`\n(b) pattern cleanup (UNLINK, EXPIRE), GET probe in another process`);
     const configs = [
-      ['target p99 5 ms', N, 5],
-      ['tightened, 0.2 ms', N / 10, 0.2],
-      ['loose, 1000 ms', N / 10, 1000],
+      ['UNLINK', 'target p99 5 ms', N, 5],
+      ['EXPIRE', 'target p99 5 ms', N, 5],
+      ['UNLINK', 'tightened, 0.2 ms', N / 10, 0.2],
+      ['UNLINK', 'loose, 1000 ms', N / 10, 1000],
+      ['EXPIRE', 'loose, 1000 ms', N / 10, 1000],
     ] as const;
     const results = configs.map(() => ({ rates: [] as number[], p99: [] as number[], pauses: [] as number[] }));
     for (let round = 0; round < ROUNDS; round++) {
       load.push(loadNow());
-      for (const [i, [, count, target]] of configs.entries()) {
-        const c = await cleanup(server, redis, count, target);
+      for (const [i, [op, , count, target]] of configs.entries()) {
+        const c = await cleanup(server, redis, op, count, target);
         results[i]!.rates.push(rate(c.keys, c.ms));
         results[i]!.p99.push(c.external.p99);
         results[i]!.pauses.push(c.pacing.pauses);
       }
     }
     md.push(
-      `(b) Pattern cleanup (\`UNLINK\`, paced), a GET probe in another process`,
+      `(b) Pattern cleanup (\`UNLINK\`, \`EXPIRE … NX\`, paced), a GET probe in another process`,
       '',
-      '| pacing target | keys | keys/s median (min–max) | probe p99 ms | pacer pauses |',
-      '| --- | --- | --- | --- | --- |',
+      '| command | pacing target | keys | keys/s median (min–max) | probe p99 ms | pacer pauses |',
+      '| --- | --- | --- | --- | --- | --- |',
     );
-    for (const [i, [label, count]] of configs.entries()) {
+    for (const [i, [op, label, count]] of configs.entries()) {
       const r = results[i]!;
       console.log(
-        `  ${label.padEnd(18)} ${fmt(count)} keys: ${kps(r.rates)} keys/s; probe p99 ${spread(r.p99, 2)} ms; pauses ${spread(r.pauses, 0)}`,
+        `  ${op} ${label.padEnd(18)} ${fmt(count)} keys: ${kps(r.rates)} keys/s; probe p99 ${spread(r.p99, 2)} ms; pauses ${spread(r.pauses, 0)}`,
       );
-      md.push(`| ${label} | ${fmt(count)} | ${kps(r.rates)} | ${spread(r.p99, 2)} | ${spread(r.pauses, 0)} |`);
+      md.push(`| ${op} | ${label} | ${fmt(count)} | ${kps(r.rates)} | ${spread(r.p99, 2)} | ${spread(r.pauses, 0)} |`);
     }
     md.push('');
 
@@ -321,27 +324,17 @@ async function main(): Promise<void> {
     const loadLine = `load average (1 min) at each round: ${spread(load, 2)}`;
     console.log(`\n${loadLine}`);
     md.push(`Machine: ${machine}; ${loadLine}.`);
-    if (opts.markdown) await writeMarkdown(opts.markdown, md.join('\n'));
+    if (opts.markdown)
+      await writeMarkdown(
+        opts.markdown,
+        'main',
+        `npm run bench --${opts.full ? ' --full' : ''} --rounds ${ROUNDS} --markdown ${opts.markdown}`,
+        md.join('\n'),
+      );
   } finally {
     redis.disconnect();
     await server.stop();
   }
-}
-
-/** Replaces what stands between the `bench:main` markers of `file` with `text` (the command that made it first). */
-async function writeMarkdown(file: string, text: string): Promise<void> {
-  const start = '<!-- bench:main:start -->';
-  const end = '<!-- bench:main:end -->';
-  const doc = await readFile(file, 'utf8');
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`${file} has no ${start} … ${end} block to write into`);
-  const command = `\`npm run bench --${opts.full ? ' --full' : ''} --rounds ${ROUNDS} --markdown ${file}\`, ${new Date().toISOString().slice(0, 10)}:`;
-  await writeFile(
-    file,
-    `${doc.slice(0, i + start.length)}\n\n<!-- written by bench/main.ts; do not edit -->\n\n${command}\n\n${text}\n\n${doc.slice(j)}`,
-  );
-  console.log(`wrote ${file}`);
 }
 
 main().catch((err: unknown) => {

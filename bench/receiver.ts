@@ -23,7 +23,7 @@ import { repoFile } from '../local-servers/repo-path.js';
 import { startDevServer } from '../local-servers/temporal.js';
 import { signatureHeader } from '../webhook/signature.js';
 import { intakeWorkflowIdFor } from '../workflows/definitions.js';
-import { loadNow, spread } from './stats.js';
+import { loadNow, quantile, spread } from './stats.js';
 
 const opts = new Command()
   .option('--full', 'rates up to 800/s for 10 s each (default up to 400/s for 4 s)')
@@ -59,11 +59,6 @@ interface RateRun {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-}
 
 function body(incident: string): string {
   return JSON.stringify({

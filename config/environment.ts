@@ -28,6 +28,9 @@ export const ENV_VARS = [
   'RUNBOOK_BUILD_ID',
   'RUNBOOK_PROMOTE_VERSION',
   'RUNBOOK_METRICS_ADDRESS',
+  'RUNBOOK_MAX_CACHED_WORKFLOWS',
+  'RUNBOOK_MAX_CONCURRENT_ACTIVITIES',
+  'RUNBOOK_MAX_CONCURRENT_WORKFLOW_TASKS',
   'SLACK_BOT_TOKEN',
   'SLACK_CHANNEL',
   'SLACK_API_URL',
@@ -35,6 +38,15 @@ export const ENV_VARS = [
 ] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A whole number of at least `min`, from its decimal text. */
+const count = (min: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `expected a whole number ≥ ${min}` })
+    .transform(Number)
+    .refine((n) => n >= min, { error: `expected a whole number ≥ ${min}` })
+    .optional();
 
 const envSchema = z.object({
   TEMPORAL_ADDRESS: z
@@ -70,6 +82,10 @@ const envSchema = z.object({
     .string()
     .regex(/^[^\s/]+:\d+$/, { error: 'expected host:port to listen on, e.g. 0.0.0.0:9464' })
     .optional(),
+  // The worker's capacity (README, "Sizing a worker"); the SDK's defaults when unset.
+  RUNBOOK_MAX_CACHED_WORKFLOWS: count(0),
+  RUNBOOK_MAX_CONCURRENT_ACTIVITIES: count(1),
+  RUNBOOK_MAX_CONCURRENT_WORKFLOW_TASKS: count(2),
   // The channel the run's Slack message goes to (an id such as C0123ABCD: names change, ids do not).
   SLACK_CHANNEL: z
     .string()
@@ -86,6 +102,14 @@ const envSchema = z.object({
     .optional()
     .transform((v) => v !== undefined),
 });
+
+/** What one worker takes on at once (`Worker.create`'s options of these names). */
+export interface WorkerCapacity {
+  /** Runs kept in memory between their workflow tasks; one past it is replayed from its history when it moves. */
+  maxCachedWorkflows?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+}
 
 /** Where to reach Temporal; the part of the configuration the CLI shares with the worker. */
 export interface TemporalSettings {
@@ -136,6 +160,15 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env) {
         }
       : {}),
     ...(v.RUNBOOK_METRICS_ADDRESS ? { metricsAddress: v.RUNBOOK_METRICS_ADDRESS } : {}),
+    capacity: {
+      ...(v.RUNBOOK_MAX_CACHED_WORKFLOWS !== undefined && { maxCachedWorkflows: v.RUNBOOK_MAX_CACHED_WORKFLOWS }),
+      ...(v.RUNBOOK_MAX_CONCURRENT_ACTIVITIES !== undefined && {
+        maxConcurrentActivityTaskExecutions: v.RUNBOOK_MAX_CONCURRENT_ACTIVITIES,
+      }),
+      ...(v.RUNBOOK_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined && {
+        maxConcurrentWorkflowTaskExecutions: v.RUNBOOK_MAX_CONCURRENT_WORKFLOW_TASKS,
+      }),
+    },
     configFile: v.RUNBOOK_CONFIG,
     kubeconfig: v.KUBECONFIG,
     logLevel: v.LOG_LEVEL,

@@ -16,7 +16,7 @@ import type {
 import type { S3StoreConfig } from '../activities/backup/s3-store.js';
 import { parseAllowedSigners, type AllowedSigner } from '../activities/identity/allowed-signers.js';
 import { ConfigError } from './errors.js';
-import { readEnvironment, type LOG_LEVELS, type TemporalSettings } from './environment.js';
+import { readEnvironment, type LOG_LEVELS, type TemporalSettings, type WorkerCapacity } from './environment.js';
 import {
   DEFAULT_PASSWORD_ENV,
   developmentFile,
@@ -43,6 +43,8 @@ export interface RunbookConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** `RUNBOOK_METRICS_ADDRESS`: where the worker serves Prometheus metrics (`/metrics`); none when unset. */
   metricsAddress?: string;
+  /** `RUNBOOK_MAX_*`: how much one worker takes on at once; each unset one is the SDK's default. */
+  capacity: WorkerCapacity;
   approval: ApprovalPolicy & { acceptProofs: Array<'ssh' | 'pagerduty' | 'slack'> };
   /** Who may sign approvals with which SSH key (`approval.allowedSigners` and `approval.allowedSignersFile`). */
   allowedSigners: AllowedSigner[];
@@ -144,6 +146,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     ...(e.kubeconfig ? { kubeconfig: e.kubeconfig } : {}),
     logLevel: e.logLevel,
     ...(e.metricsAddress ? { metricsAddress: e.metricsAddress } : {}),
+    capacity: e.capacity,
     approval,
     allowedSigners,
     verify: file.verify,

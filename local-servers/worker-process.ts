@@ -25,15 +25,22 @@ export function startWorkerProcess(env: NodeJS.ProcessEnv, timeoutMs = 30_000): 
       reject(new Error(`${why}:\n${output}`));
     };
     const timer = setTimeout(() => fail('the worker did not start'), timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
+    const keep = (chunk: Buffer) => (output += chunk.toString());
+    const onStdout = (chunk: Buffer) => {
+      keep(chunk);
       const line = output.split('\n').find((l) => l.includes('"worker started"'));
       if (!line) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
+      // Past the start line nobody reads this: drain the pipes (a full pipe would block the worker's logging).
+      child.stdout.off('data', onStdout);
+      child.stderr.off('data', keep);
+      child.stdout.resume();
+      child.stderr.resume();
       resolve({ child, started: JSON.parse(line) as Record<string, unknown>, startMs: performance.now() - t0 });
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    };
+    child.stdout.on('data', onStdout);
+    child.stderr.on('data', keep);
     child.once('exit', (code) => fail(`the worker exited (${code})`));
   });
 }

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { OperatorService } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import type { WorkerCapacity } from '../config/environment.js';
 import { allSearchAttributeKeys } from '../workflows/definitions.js';
 import { NO_TRACING, WORKFLOW_TRACING_INTERCEPTORS, workerTracingOptions, type Tracing } from '../tracing/index.js';
 
@@ -34,6 +35,8 @@ export interface RunbookWorkerOptions {
   identity?: string;
   /** Where activity and workflow spans go (`startTracing`); dropped when absent. */
   tracing?: Pick<Tracing, 'processor' | 'resource'>;
+  /** Cache and concurrency limits (`RUNBOOK_MAX_*`); the SDK's defaults where absent. */
+  capacity?: WorkerCapacity;
 }
 
 /**
@@ -54,6 +57,7 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
     // Bundled here only without a prebuilt bundle, which has them already (`bundleRunbookWorkflows`).
     interceptors: { ...tracing.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] },
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 30_000,
+    ...opts.capacity,
     // Progress of long cleanups reaches `runbook status` and the UI within 2 s (the SDK's default waits up to 60 s).
     maxHeartbeatThrottleInterval: '2s',
     defaultHeartbeatThrottleInterval: '2s',

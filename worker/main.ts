@@ -214,6 +214,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       buildId: bundle.buildId,
       ...(deployment ? { deployment } : {}),
       tracing,
+      capacity: cfg.capacity,
     });
     const workflowCodeMs = Math.round(performance.now() - t0);
     logger.info(
@@ -233,6 +234,8 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         buildId: bundle.buildId,
         deployment: deployment ?? null,
         metrics: cfg.metricsAddress ? `http://${cfg.metricsAddress}/metrics` : null,
+        // The cache size the SDK settled on (it scales with the heap limit when unset), and the limits set.
+        capacity: { ...cfg.capacity, maxCachedWorkflows: worker.options.maxCachedWorkflows },
         tracing: tracing.enabled,
         workflowBundle: bundle.prebuilt ? 'prebuilt' : 'bundled at start-up (run `npm run build` to prebuild it)',
         workflowCodeMs,
