@@ -1,9 +1,10 @@
 /**
  * Traces, off by default: with `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, spans go
  * to that OTLP/HTTP collector, from the receiver's request through the workflows (the SDK's OpenTelemetry workflow
- * interceptors, in the bundle) to each activity. `OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS` and
- * `OTEL_SDK_DISABLED` mean what the OpenTelemetry specification says. The Temporal interceptors are always installed:
- * without a registered provider they make no-op spans, so turning tracing on changes no code path.
+ * interceptors, in the traced bundle) to each activity. `OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS` and
+ * `OTEL_SDK_DISABLED` mean what the OpenTelemetry specification says. The client and activity interceptors are always
+ * installed (without a registered provider they make no-op spans); the workflow interceptors only with tracing on,
+ * since each cached run instantiates them (see `worker/workflow-bundle.ts`).
  */
 import { createRequire } from 'node:module';
 import { Resource } from '@opentelemetry/resources';

@@ -33,8 +33,8 @@ export interface RunbookWorkerOptions {
   /** How long running activities get to finish after a shutdown signal before they are cancelled, in ms. Default 30 s. */
   shutdownGraceTimeMs?: number;
   identity?: string;
-  /** Where activity and workflow spans go (`startTracing`); dropped when absent. */
-  tracing?: Pick<Tracing, 'processor' | 'resource'>;
+  /** Where activity and workflow spans go (`startTracing`); dropped when absent or not `enabled`. */
+  tracing?: Pick<Tracing, 'processor' | 'resource'> & { enabled?: boolean };
   /** Cache and concurrency limits (`RUNBOOK_MAX_*`); the SDK's defaults where absent. */
   capacity?: WorkerCapacity;
 }
@@ -54,8 +54,11 @@ export async function createRunbookWorker(opts: RunbookWorkerOptions): Promise<W
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: opts.workflowsPath ?? DEFAULT_WORKFLOWS_PATH }),
-    // Bundled here only without a prebuilt bundle, which has them already (`bundleRunbookWorkflows`).
-    interceptors: { ...tracing.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] },
+    // A bundle has its workflow interceptors built in (`bundleRunbookWorkflows`); bundled here, they go in with tracing.
+    interceptors: {
+      ...tracing.interceptors,
+      ...(!opts.workflowBundle && opts.tracing?.enabled && { workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] }),
+    },
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 30_000,
     ...opts.capacity,
     // Progress of long cleanups reaches `runbook status` and the UI within 2 s (the SDK's default waits up to 60 s).

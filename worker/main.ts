@@ -200,7 +200,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     const { kubeConfig } = deps;
     const activities = createActivities(deps);
     const t0 = performance.now();
-    const bundle = await loadWorkflowBundle();
+    const bundle = await loadWorkflowBundle({ tracing: tracing.enabled });
     const deployment = cfg.deployment && {
       deploymentName: cfg.deployment.deploymentName,
       buildId: deploymentBuildId(cfg.deployment.buildId, bundle.buildId),

@@ -144,7 +144,7 @@ describe('PagerDuty receiver', () => {
       { id: 'PSVCDEF', namespace: 'cache', pod: 'redis-default-0', container: 'redis', redis: REDIS },
     ];
     intakeWorker = await Worker.create({
-      // The prebuilt bundle has the tracing workflow interceptors: their sink must be there (here it drops spans).
+      // The worker's sink for workflow spans, as every worker registers it (here it drops spans).
       ...workerTracingOptions(NO_TRACING),
       connection: temporal.nativeConnection,
       taskQueue: 'receiver-test-intake',

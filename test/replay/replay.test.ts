@@ -37,11 +37,15 @@ async function histories(): Promise<Array<{ name: string; history: ReturnType<ty
 
 describe('replay of recorded histories', () => {
   let current: WorkflowBundleWithSourceMap;
+  let traced: WorkflowBundleWithSourceMap;
   let changed: WorkflowBundleWithSourceMap;
   before(async () => {
-    // As workers run it: with the SDK's OpenTelemetry workflow interceptors.
+    // As workers run it: without tracing, and with the SDK's OpenTelemetry workflow interceptors (one build id).
     current = await bundleRunbookWorkflows();
-    changed = await bundleRunbookWorkflows(fileURLToPath(new URL('./changed-workflow.js', import.meta.url)));
+    traced = await bundleRunbookWorkflows({ tracing: true });
+    changed = await bundleRunbookWorkflows({
+      workflowsPath: fileURLToPath(new URL('./changed-workflow.js', import.meta.url)),
+    });
   });
 
   it("has the approved, rejected and dry-run histories of each version, a continued approval wait, and the intake's three endings", async () => {
@@ -100,9 +104,10 @@ describe('replay of recorded histories', () => {
     }
   });
 
-  it('replays every history with the current workflow code', async () => {
+  it('replays every history with the current workflow code, with tracing and without', async () => {
     for (const { name, history } of await histories()) {
       await Worker.runReplayHistory({ workflowBundle: current, replayName: name }, history);
+      await Worker.runReplayHistory({ workflowBundle: traced, replayName: `${name} (traced)` }, history);
     }
   });
 
