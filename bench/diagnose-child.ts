@@ -12,8 +12,9 @@ const opts = new Command()
   .requiredOption('--port <n>', 'redis-server port', Number)
   .option('--no-script', 'plain pipelines instead of the Lua page script')
   .option('--paced <ms>', 'pace the scan as the activity does, at this probe p99 target', Number)
+  .option('--count <n>', 'COUNT of each SCAN page', Number)
   .parse()
-  .opts<{ port: number; script: boolean; paced?: number }>();
+  .opts<{ port: number; script: boolean; paced?: number; count?: number }>();
 
 let heapPeak = 0;
 const sampler = setInterval(() => (heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed)), 20);
@@ -23,7 +24,11 @@ await pacer?.ready();
 const started = performance.now();
 const d = await collectDiagnostics(
   redis,
-  { useScript: opts.script, ...(pacer ? { pace: () => pacer.afterBatch() } : {}) },
+  {
+    useScript: opts.script,
+    ...(opts.count ? { scanCount: opts.count } : {}),
+    ...(pacer ? { pace: () => pacer.afterBatch() } : {}),
+  },
   detachedProgress(),
 );
 const ms = performance.now() - started;
@@ -38,5 +43,6 @@ console.log(
     maxRssKiB: process.resourceUsage().maxRSS,
     heapPeakKiB: heapPeak >> 10,
     pauses: pacing?.pauses ?? 0,
+    probeP99Ms: pacing?.p99Ms,
   }),
 );

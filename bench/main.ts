@@ -8,7 +8,8 @@
  * (a) big-key scan: keys/s of the diagnose code vs `redis-cli --memkeys`, and as a share of the server's pipelined
  *     GET rate (`redis-benchmark -P 16`, same run); peak memory; a small set against the shell loop;
  * (b) pattern cleanup (UNLINK and EXPIRE): keys/s and the p99 of a concurrent GET probe (another process) at three targets;
- * (c) `redis-benchmark -P 16` GET and SET as the physical ceiling.
+ * (c) `redis-benchmark -P 16` GET and SET as the physical ceiling;
+ * (g), (h) with `--full`: many runs on one worker, and incident to plan on a 1M-key Redis (see {@link wholeRuns}).
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -337,7 +338,26 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+/**
+ * `--full` goes on with the benches of whole runs, each in a process of its own (its own stack): many runs on one
+ * worker (`many-runs.ts`) and incident to plan on a 1M-key Redis (`incident-to-plan.ts`), same rounds and markdown.
+ */
+async function wholeRuns(): Promise<void> {
+  const shared = ['--rounds', String(ROUNDS), ...(opts.markdown ? ['--markdown', opts.markdown] : [])];
+  for (const [title, script] of [
+    ['(g) many runs on one worker', './many-runs.js'],
+    ['(h) incident to plan, 1M keys', './incident-to-plan.js'],
+  ] as const) {
+    console.log(`\n${title}`);
+    const child = spawn(process.execPath, [here(script), ...shared], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`${script} exited with ${code}`);
+  }
+}
+
+main()
+  .then(() => (opts.full ? wholeRuns() : undefined))
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -240,6 +240,8 @@ async function approvedRound(stack: Stack, round: number): Promise<ApprovedRound
     };
   } finally {
     worker.child.kill('SIGKILL');
+    // The targets' coordinators outlive the runs, on this round's queue: a later round's server may get the same port.
+    await terminateOpen(stack.client, taskQueue);
     await Promise.all(servers.map((s) => s.stop()));
   }
 }
@@ -291,7 +293,7 @@ async function waitingRound(stack: Stack, round: number): Promise<WaitingRound> 
   }
 }
 
-/** Ends what a round left open on `taskQueue` (the waiting runs and their targets' coordinators). */
+/** Ends what a round left open on `taskQueue` (runs still waiting and the targets' coordinators). */
 async function terminateOpen(client: Client, taskQueue: string): Promise<void> {
   const query = `(WorkflowType = '${WORKFLOW_TYPE}' OR WorkflowType = '${LOCK_WORKFLOW_TYPE}') AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`;
   const ids: string[] = [];

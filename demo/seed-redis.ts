@@ -16,6 +16,28 @@ export interface SeedSummary {
 export interface SeedOptions {
   /** Multiplies the key counts (default 1: ~5,000 stat keys, ~5,000 dead jobs, ~500 sessions). */
   scale?: number;
+  /**
+   * This many more keys first, as the rest of a big production keyspace: `cache:item:<i>` strings of 64 to 1,024 bytes,
+   * a tenth with a TTL (default 0).
+   */
+  bulkKeys?: number;
+}
+
+const BULK_BATCH = 500;
+
+/** `count` `cache:item:<i>` strings (MSET of {@link BULK_BATCH} per command, pipelined), a tenth given a TTL. */
+async function seedBulk(redis: Redis, count: number): Promise<void> {
+  for (let start = 0; start < count; start += BULK_BATCH * 20) {
+    const p = redis.pipeline();
+    for (let batch = start; batch < Math.min(count, start + BULK_BATCH * 20); batch += BULK_BATCH) {
+      const args: string[] = [];
+      for (let i = batch; i < Math.min(count, batch + BULK_BATCH); i++)
+        args.push(`cache:item:${i}`, 'v'.repeat(64 + ((i * 37) % 961)));
+      p.mset(...args);
+      for (let i = batch; i < Math.min(count, batch + BULK_BATCH); i += 10) p.expire(`cache:item:${i}`, 86_400);
+    }
+    await p.exec();
+  }
 }
 
 const DAY_MS = 86_400_000;
@@ -36,6 +58,7 @@ export async function seedCrashScenario(redis: Redis, opts: SeedOptions = {}): P
   const n = (count: number) => Math.max(1, Math.round(count * scale));
   const random = mulberry32(42);
   const now = Date.UTC(2026, 10, 20, 12, 0, 0);
+  if (opts.bulkKeys) await seedBulk(redis, opts.bulkKeys);
 
   await inBatches(
     n(2500),

@@ -48,6 +48,8 @@ export interface LocalStackOptions {
   uiPort?: number;
   /** Multiplies the seeded key counts. */
   scale?: number;
+  /** Keys seeded before the crash, as the rest of a big keyspace (`SeedOptions.bulkKeys`). */
+  bulkKeys?: number;
   /**
    * Extra environment for the worker (e.g. LOG_LEVEL), or a function of the stack's Redis that makes it (a
    * `RUNBOOK_CONFIG` whose PagerDuty routes name that Redis, known only once it runs).
@@ -122,7 +124,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     await redis.connect();
     stops.push(() => Promise.resolve(redis.disconnect()));
-    const seed = await timed('seed the crash', opts.onStep, () => seedCrashScenario(redis, { scale: opts.scale ?? 1 }));
+    const seed = await timed('seed the crash', opts.onStep, () =>
+      seedCrashScenario(redis, { scale: opts.scale ?? 1, bulkKeys: opts.bulkKeys ?? 0 }),
+    );
 
     let simulated: { cluster: SimulatedCluster; kubelet: SimulatedKubelet } | undefined;
     if (opts.kubeconfigPath === undefined) {
