@@ -36,9 +36,10 @@ const opts = new Command()
   .option('--waiting <n>', 'runs left waiting for approval at once', Number, 500)
   .option('--rounds <n>', 'rounds, each with a fresh worker', (v) => Math.max(1, Number(v)), 3)
   .option('--worker-env <k=v...>', 'extra environment of the worker (RUNBOOK_MAX_CACHED_WORKFLOWS=…, NODE_OPTIONS=…)')
-  .option('--markdown <file>', 'write the tables between the bench:runs markers of this file')
+  .option('--markdown <file>', 'write the tables between the bench:<block> markers of this file')
+  .option('--block <name>', 'which bench:<name> block --markdown writes', 'runs')
   .parse()
-  .opts<{ runs: number; waiting: number; rounds: number; workerEnv?: string[]; markdown?: string }>();
+  .opts<{ runs: number; waiting: number; rounds: number; workerEnv?: string[]; markdown?: string; block: string }>();
 const WORKER_ENV = Object.fromEntries(
   (opts.workerEnv ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
@@ -382,11 +383,14 @@ async function main(): Promise<void> {
   if (opts.markdown)
     await writeMarkdown(
       opts.markdown,
-      'runs',
+      opts.block,
       `npm run bench:runs -- --runs ${opts.runs} --waiting ${opts.waiting} --rounds ${opts.rounds}` +
-        Object.entries(WORKER_ENV)
-          .map(([k, v]) => ` --worker-env ${k}=${v}`)
-          .join(''),
+        (Object.keys(WORKER_ENV).length
+          ? ` --worker-env ${Object.entries(WORKER_ENV)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+          : '') +
+        (opts.block === 'runs' ? '' : ` --markdown ${opts.markdown} --block ${opts.block}`),
       md.join('\n'),
     );
 }

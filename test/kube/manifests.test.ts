@@ -5,6 +5,7 @@
  * never does is refused. That proves the Role sufficient and no wider.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ import {
 } from '@kubernetes/client-node';
 import { S3_CREDENTIAL_ENV } from '../../activities/backup/s3-store.js';
 import { createKubernetesActivities, RESTARTED_AT_ANNOTATION } from '../../activities/kubernetes/index.js';
-import { ENV_VARS } from '../../config/environment.js';
+import { ENV_VARS, readEnvironment } from '../../config/environment.js';
 import { loadConfig } from '../../config/runbook-config.js';
 import { WEBHOOK_ENV_VARS } from '../../webhook/from-env.js';
 import { FAKE_NODE, startKubeApiServer, type KubeApiServer } from '../servers/kube-apiserver.js';
@@ -141,7 +142,14 @@ describe('k8s/ manifests', () => {
         'SLACK_SIGNING_SECRET',
       ].sort(),
     );
-    const known = new Set<string>([...ENV_VARS, ...PAGERDUTY_ENV, ...WEBHOOK_ENV_VARS, ...S3_CREDENTIAL_ENV]);
+    // NODE_OPTIONS: read by Node itself (the worker's heap cap, README "Sizing a worker").
+    const known = new Set<string>([
+      ...ENV_VARS,
+      ...PAGERDUTY_ENV,
+      ...WEBHOOK_ENV_VARS,
+      ...S3_CREDENTIAL_ENV,
+      'NODE_OPTIONS',
+    ]);
     for (const { name, template } of podTemplates().filter((t) => t.name.startsWith('redis-runbook'))) {
       for (const env of template.spec?.containers.flatMap((c) => c.env ?? []) ?? []) {
         assert.ok(known.has(env.name), `${name}: ${env.name} is not a variable the runbook reads`);
@@ -173,6 +181,30 @@ describe('k8s/ manifests', () => {
     // Two releases side by side must not adopt each other's pods.
     assert.equal(worker.spec?.selector.matchLabels?.['app.kubernetes.io/version'], tag);
     assert.equal(worker.spec?.template.metadata?.labels?.['app.kubernetes.io/version'], tag);
+  });
+
+  it('sizes the worker: Node takes its NODE_OPTIONS, the worker its cache size, and the heap cap is under the limit', () => {
+    const worker = (ofKind(base, 'Deployment') as V1Deployment[]).find(
+      (d) => d.metadata?.labels?.['app.kubernetes.io/component'] === 'worker',
+    )!;
+    const container = worker.spec!.template.spec!.containers[0]!;
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    // Node refuses a flag it does not allow in NODE_OPTIONS, so a typo would stop the worker before it starts.
+    const node = spawnSync(
+      process.execPath,
+      ['-e', 'process.stdout.write(String(v8.getHeapStatistics().heap_size_limit))'],
+      {
+        env: { PATH: process.env.PATH, NODE_OPTIONS: env.NODE_OPTIONS },
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(node.status, 0, node.stderr);
+    const heapMiB = Number(node.stdout) / 2 ** 20;
+    assert.ok(heapMiB < 400, `the heap cap took: ${heapMiB.toFixed(0)} MiB`);
+    assert.equal(readEnvironment({ ...env }).capacity.maxCachedWorkflows, 200);
+    const limitMiB = Number(/^(\d+)Mi$/.exec(String(container.resources?.limits?.memory))?.[1]);
+    // A full heap on top of the ~270 MiB the worker holds idle fits (bench:runs peaked near 440 MiB with these).
+    assert.ok(heapMiB + 270 <= limitMiB, `heap cap ${heapMiB.toFixed(0)} MiB + 270 MiB fits in ${limitMiB} MiB`);
   });
 
   it('the Roles grant exactly the verbs the activities use', () => {
