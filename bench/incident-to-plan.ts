@@ -11,7 +11,7 @@ import { startDemoPagerDuty } from '../demo/pagerduty.js';
 import { startLocalStack } from '../demo/stack.js';
 import { installQuietRuntime } from '../local-servers/temporal.js';
 import { toWorkflowId } from '../workflows/definitions.js';
-import { loadNow, spread, writeMarkdown } from './stats.js';
+import { eventMs, loadNow, spread, writeMarkdown } from './stats.js';
 
 const opts = new Command()
   .option('--keys <n>', 'keys besides the crash', Number, 1_000_000)
@@ -21,8 +21,6 @@ const opts = new Command()
   .opts<{ keys: number; rounds: number; markdown?: string }>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const at = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-  t ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN;
 
 /** How long `diagnoseRedis` took (scheduled to completed), from the run's history. */
 async function diagnosisMs(handle: WorkflowHandle): Promise<number> {
@@ -31,7 +29,7 @@ async function diagnosisMs(handle: WorkflowHandle): Promise<number> {
   const completed = events.find(
     (e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === Number(scheduled?.eventId),
   );
-  return at(completed?.eventTime) - at(scheduled?.eventTime);
+  return eventMs(completed?.eventTime) - eventMs(scheduled?.eventTime);
 }
 
 interface Round {

@@ -29,7 +29,7 @@ import { demoScenarioPath, loadScenario, startSimulatedCluster } from '../local-
 import { installQuietRuntime, startDevServer } from '../local-servers/temporal.js';
 import { startWorkerProcess } from '../local-servers/worker-process.js';
 import { LOCK_WORKFLOW_TYPE, WORKFLOW_TYPE, type RunbookReport } from '../workflows/definitions.js';
-import { loadNow, quantile, spread, writeMarkdown } from './stats.js';
+import { eventMs, loadNow, quantile, spread, writeMarkdown } from './stats.js';
 
 const opts = new Command()
   .option('--runs <n>', 'runs approved at once, one redis-server each', Number, 50)
@@ -172,8 +172,7 @@ async function remediationStartedAt(handle: WorkflowHandle): Promise<number> {
   const e = history.events?.find(
     (x) => x.activityTaskScheduledEventAttributes?.activityType?.name === 'applyRedisAction',
   );
-  if (!e?.eventTime) return NaN;
-  return Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
+  return eventMs(e?.eventTime);
 }
 
 interface ApprovedRound {
@@ -195,8 +194,11 @@ async function approvedRound(stack: Stack, round: number): Promise<ApprovedRound
     const approvedAt = new Map<string, number>();
     const decisions: Array<Promise<unknown>> = [];
     const deadline = Date.now() + 20 * 60_000;
-    while (approvedAt.size < handles.length) {
-      if (Date.now() > deadline) throw new Error(`only ${approvedAt.size} of ${handles.length} runs waited in 20 min`);
+    while (approvedAt.size < handles.length || planNoteAt.size < incidents.length) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `in 20 min ${approvedAt.size} of ${handles.length} runs waited, ${planNoteAt.size} noted a plan`,
+        );
       for (const id of incidents)
         if (!planNoteAt.has(id) && stack.standIn.incident(id)?.notes.some((n) => n.content.startsWith('Findings (')))
           planNoteAt.set(id, Date.now());
@@ -226,11 +228,6 @@ async function approvedRound(stack: Stack, round: number): Promise<ApprovedRound
     const approvalToRemediationMs = await pool(handles, 8, async (h) => {
       return (await remediationStartedAt(h)) - approvedAt.get(h.workflowId)!;
     });
-    for (const id of incidents)
-      if (!planNoteAt.has(id) && stack.standIn.incident(id)?.notes.some((n) => n.content.startsWith('Findings (')))
-        planNoteAt.set(id, NaN);
-    if (process.env.BENCH_DEBUG)
-      console.log(stack.standIn.requests.map((r) => `${r.method} ${r.path} ${r.status} ${r.errors.join(';')}`));
     const { peak } = await memoryOf(worker.child.pid!);
     return {
       planNoteMs: incidents.map((id) => planNoteAt.get(id)! - startedAt),

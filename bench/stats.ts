@@ -44,3 +44,8 @@ export async function writeMarkdown(file: string, name: string, command: string,
   );
   console.log(`wrote ${file}`);
 }
+
+/** A history event's time (`eventTime`) in ms since the epoch; NaN when absent. */
+export function eventMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  return t ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN;
+}

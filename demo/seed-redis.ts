@@ -23,21 +23,18 @@ export interface SeedOptions {
   bulkKeys?: number;
 }
 
-const BULK_BATCH = 500;
-
-/** `count` `cache:item:<i>` strings (MSET of {@link BULK_BATCH} per command, pipelined), a tenth given a TTL. */
-async function seedBulk(redis: Redis, count: number): Promise<void> {
-  for (let start = 0; start < count; start += BULK_BATCH * 20) {
-    const p = redis.pipeline();
-    for (let batch = start; batch < Math.min(count, start + BULK_BATCH * 20); batch += BULK_BATCH) {
-      const args: string[] = [];
-      for (let i = batch; i < Math.min(count, batch + BULK_BATCH); i++)
-        args.push(`cache:item:${i}`, 'v'.repeat(64 + ((i * 37) % 961)));
-      p.mset(...args);
-      for (let i = batch; i < Math.min(count, batch + BULK_BATCH); i += 10) p.expire(`cache:item:${i}`, 86_400);
-    }
-    await p.exec();
-  }
+/** `count` `cache:item:<i>` strings of 64 to 1,024 bytes, every tenth with a day's TTL. */
+function seedBulk(redis: Redis, count: number): Promise<void> {
+  return inBatches(
+    count,
+    (p, i) => {
+      const key = `cache:item:${i}`;
+      const value = 'v'.repeat(64 + ((i * 37) % 961));
+      if (i % 10 === 0) p.set(key, value, 'EX', 86_400);
+      else p.set(key, value);
+    },
+    redis,
+  );
 }
 
 const DAY_MS = 86_400_000;

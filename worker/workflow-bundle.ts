@@ -50,12 +50,12 @@ async function prebuiltOrNow(path: string, tracing: boolean): Promise<{ code: st
  * one when `tracing`. The build id is the plain bundle's either way.
  */
 export async function loadWorkflowBundle(
-  opts: { tracing?: boolean; path?: string; tracedPath?: string } = {},
+  opts: { tracing?: boolean } = {},
 ): Promise<WorkflowBundle & { prebuilt: boolean }> {
-  const plain = await prebuiltOrNow(opts.path ?? WORKFLOW_BUNDLE_PATH, false);
+  const plain = await prebuiltOrNow(WORKFLOW_BUNDLE_PATH, false);
   const buildId = buildIdOf(plain.code);
   if (!opts.tracing) return { ...plain, buildId };
-  return { ...(await prebuiltOrNow(opts.tracedPath ?? TRACED_WORKFLOW_BUNDLE_PATH, true)), buildId };
+  return { ...(await prebuiltOrNow(TRACED_WORKFLOW_BUNDLE_PATH, true)), buildId };
 }
 
 const quiet = {
