@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,11 @@ export interface StartRedisServerOptions {
   enableDebug?: boolean;
   /** How long to wait for PING to answer, in ms (default 10 000). */
   readyTimeoutMs?: number;
+  /**
+   * A Sentinel (`redis-server <file> --sentinel`) with these configuration lines, written to a file in its directory
+   * (Sentinel rewrites its file). The data options (persistence, snapshots) are then left out.
+   */
+  sentinelConfig?: string[];
 }
 
 const STDERR_KEEP = 4000;
@@ -50,25 +55,26 @@ export async function startRedisServer(opts: StartRedisServerOptions = {}): Prom
 }
 
 async function launch(binary: string, port: number, dir: string, opts: StartRedisServerOptions): Promise<RedisServer> {
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'no',
-    // A diskless snapshot (the backup copy) starts at once instead of waiting 5 s for more replicas.
-    '--repl-diskless-sync-delay',
-    '0',
-    ...(opts.enableDebug ? ['--enable-debug-command', 'yes'] : []),
-    ...(opts.args ?? []),
-  ];
+  const sentinel =
+    opts.sentinelConfig !== undefined ? [await sentinelFile(dir, opts.sentinelConfig), '--sentinel'] : [];
+  const address = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+  const args =
+    sentinel.length > 0
+      ? [...sentinel, ...address, ...(opts.args ?? [])]
+      : [
+          ...address,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--daemonize',
+          'no',
+          // A diskless snapshot (the backup copy) starts at once instead of waiting 5 s for more replicas.
+          '--repl-diskless-sync-delay',
+          '0',
+          ...(opts.enableDebug ? ['--enable-debug-command', 'yes'] : []),
+          ...(opts.args ?? []),
+        ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -112,6 +118,12 @@ async function launch(binary: string, port: number, dir: string, opts: StartRedi
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function sentinelFile(dir: string, lines: string[]): Promise<string> {
+  const file = join(dir, 'sentinel.conf');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return file;
 }
 
 /** PING over a raw socket, so the helper depends on nothing but Node. */

@@ -198,10 +198,16 @@ export function targetLabel(t: { namespace: string; pod: string; redis: { host: 
 
 /** Where the Redis server of the incident listens. Credentials are never part of it: the worker resolves them. */
 export interface RedisAddress {
+  /** The node to start from: a standalone server, any node of a replicated set or a Cluster (a seed). */
   host: string;
   port: number;
   /** Logical database used for the write probe; diagnostics cover every db with keys. */
   db?: number;
+  /**
+   * A Sentinel-managed set: every step asks these Sentinels for the current primary of `masterName` (host and port
+   * above are only where it was last seen), so a failover between steps is followed.
+   */
+  sentinel?: { masterName: string; nodes: Array<{ host: string; port: number }> };
 }
 
 /** What the runbook is about: a Redis pod in Kubernetes and the address its Redis answers on. */

@@ -5,7 +5,8 @@ import { configGet, infoText } from './config.js';
 import { parseInfo, riskyCommandsOf, summarizeInfo } from './info.js';
 import { protectOwnConnection, readServerSignals } from './server-signals.js';
 import type { Progress } from './progress.js';
-import { OTHER_PREFIX, scanKeyspace, type ScanOptions, type ScanState } from './scan.js';
+import { OTHER_PREFIX, type ScanOptions, type ScanState } from './scan.js';
+import { scanNodes, type ScanNode } from './scan-nodes.js';
 import { readSidekiqFigures } from './sidekiq.js';
 
 /** Prefixes returned in the diagnostics (most bytes first); the rest are folded into `(other)`. */
@@ -17,6 +18,12 @@ const MAX_DOCTOR_TEXT = 600;
 export interface DiagnoseOptions extends ScanOptions {
   /** Db of the write probe (default 0). */
   probeDb?: number;
+  /** Where the key scan runs (a replica in sync, every primary of a Cluster); the diagnosed server when absent. */
+  scanOn?: ScanNode[];
+  /** Dbs to scan when they are not the diagnosed server's own (a Cluster's other primaries hold keys it lacks). */
+  scanDbs?: number[];
+  /** Heartbeat of a scan over several nodes (see {@link scanNodes}). */
+  heartbeat?: (details: unknown) => void;
 }
 
 /**
@@ -47,17 +54,15 @@ export async function collectDiagnostics(
     'appenddirname',
   );
 
-  const scan = await scanKeyspace(
-    redis,
-    info.keyspace.filter((d) => d.keys > 0).map((d) => d.db),
-    options,
-    progress,
-  );
+  const dbs = options.scanDbs ?? info.keyspace.filter((d) => d.keys > 0).map((d) => d.db);
+  const merged = await scanNodes(options.scanOn ?? [{ redis }], dbs, options, progress, options.heartbeat);
+  const scan = merged.result;
 
   let sidekiq: RedisDiagnostics['sidekiq'];
   if (scan.sidekiqDb !== undefined) {
-    await redis.select(scan.sidekiqDb);
-    sidekiq = await readSidekiqFigures(redis, scan);
+    const holder = merged.sidekiqOn ?? redis;
+    await holder.select(scan.sidekiqDb);
+    sidekiq = await readSidekiqFigures(holder, scan);
   }
 
   await redis.select(options.probeDb ?? 0);
@@ -82,6 +87,9 @@ export async function collectDiagnostics(
     signals,
     commands: riskyCommandsOf(sections),
     scannedKeys: scan.scannedKeys,
+    ...(options.scanOn?.every((n) => n.at) && {
+      scannedOn: options.scanOn.map((n, i) => ({ ...n.at!, keys: merged.perNode[i] ?? 0 })),
+    }),
     ...probe,
   };
 }

@@ -10,10 +10,12 @@ import { cleanupStateSchema, markerKey, readMarker } from './cleanup.js';
 import { previewPattern, previewStateSchema } from './cleanup-preview.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
-import { activityProgress, currentRun } from './progress.js';
-import { LatencyPacer, threadLatency, type PacingOptions } from './pacing.js';
+import { activityHeartbeat, activityProgress, currentRun } from './progress.js';
+import { threadLatency, type PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
+import { discoverTopology } from './topology.js';
+import { homePrimary, scanPlan, shardMemory, withScanNodes } from './topology-diagnosis.js';
 
 export { createRedisConnector, redisClientOptions, type RedisConnector, type RedisCredentials } from './connection.js';
 
@@ -61,26 +63,43 @@ export function createRedisActivities(connect: RedisConnector) {
   return {
     /** Redis's view of the incident: INFO, CONFIG, big keys and prefixes by SCAN, Sidekiq figures, a write probe. */
     async diagnoseRedis(input: DiagnoseRedisInput): Promise<RedisDiagnostics> {
-      // Paced always: a diagnosis must not add latency to the applications of a Redis that is already struggling.
-      return withRedis(connect, input.redis, async (redis) => {
-        const pacer = new LatencyPacer(threadLatency(redis.options), input.pacing);
-        try {
-          await pacer.ready();
-          return await collectDiagnostics(
-            redis,
-            {
-              topKeys: input.topKeys,
-              scanCount: input.scanCount,
-              memorySamples: input.memorySamples,
-              probeDb: input.redis.db,
-              pace: () => pacer.afterBatch(),
-            },
-            activityProgress(scanStateSchema),
-          );
-        } finally {
-          await pacer.stop();
-        }
-      });
+      // The topology first: INFO is read of the primary the incident is about, the key scan runs on a replica in sync
+      // where there is one, and a Cluster's scan covers every primary's slots.
+      const topology = await discoverTopology(connect, input.redis);
+      const home = homePrimary(topology, input.redis);
+      const plan = scanPlan(topology, input.redis);
+      return withRedis(connect, home, async (redis) =>
+        // Paced always: a diagnosis must not add latency to the applications of a Redis that is already struggling.
+        withScanNodes(
+          connect,
+          plan.nodes,
+          { addr: home, redis },
+          input.pacing,
+          topology.kind === 'cluster',
+          async (scanOn) => {
+            const diagnostics = await collectDiagnostics(
+              redis,
+              {
+                topKeys: input.topKeys,
+                scanCount: input.scanCount,
+                memorySamples: input.memorySamples,
+                probeDb: input.redis.db,
+                scanOn,
+                // A Cluster node refuses a script that touches keys of several slots: its pages take the pipeline path.
+                ...(topology.kind === 'cluster' && { scanDbs: [0], useScript: false }),
+                heartbeat: activityHeartbeat(),
+              },
+              activityProgress(scanStateSchema),
+            );
+            return {
+              ...diagnostics,
+              topology,
+              ...(plan.note && { scanNote: plan.note }),
+              ...(topology.kind === 'cluster' && (await shardMemory(connect, topology.primaries))),
+            };
+          },
+        ),
+      );
     },
 
     /** What a cleanup of `pattern` would remove (keys, bytes, samples, TTLs), before anyone approves it. */

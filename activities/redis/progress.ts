@@ -48,3 +48,17 @@ export function currentRun(): string | undefined {
     return undefined;
   }
 }
+
+/** Heartbeats `details` in the current activity (throwing its cancellation), and does nothing outside one. */
+export function activityHeartbeat(): (details: unknown) => void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return () => undefined;
+  }
+  return (details) => {
+    ctx.heartbeat(details);
+    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+  };
+}

@@ -1,4 +1,5 @@
 /** What the Redis activities return: diagnostics (INFO, CONFIG GET, a SCAN's big keys and prefixes) and the backup. */
+import type { RedisTopology } from './topology.js';
 
 export interface BigKey {
   /** Key name, truncated to 200 characters. */
@@ -104,6 +105,15 @@ export interface RedisDiagnostics {
     flushdb: number;
   };
   scannedKeys: number;
+  /** The set or Cluster the target belongs to, found first (absent in the diagnoses of older versions). */
+  topology?: RedisTopology;
+  /** Where the key scan ran and how many keys each node gave: a replica in sync spares a struggling primary. */
+  scannedOn?: Array<{ host: string; port: number; role: 'primary' | 'replica'; keys: number }>;
+  /** Why the scan ran where it did. */
+  scanNote?: string;
+  /** A Cluster's primaries: memory and keys of each, and the largest over the mean (1 = even). */
+  shards?: Array<{ host: string; port: number; usedMemory: number; maxmemory: number; keys: number }>;
+  shardSkew?: number;
   /** Whether a write succeeded (a probe key with a short TTL, removed afterwards). */
   writable: boolean;
   writeError?: string;
