@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { RunbookErrorType, type RedisAddress } from '../../workflows/definitions.js';
 import { configGet } from '../redis/config.js';
 import { withRedis, type RedisConnector } from '../redis/connection.js';
+import { currentPrimary } from '../redis/topology-actions.js';
 import { activityProgress, currentRun } from '../redis/progress.js';
 import type { BackupCopy } from '../redis/types.js';
 import { RdbVerifier } from './rdb.js';
@@ -168,7 +169,7 @@ export function createBackupActivities(connect: RedisConnector, config: BackupSt
       try {
         const copy =
           staged ??
-          (await withRedis(connect, input.redis, (redis) =>
+          (await withRedis(connect, await currentPrimary(connect, input.redis), (redis) =>
             copyOnce(redis, local, input, run, (bytes, total) => (state = { ...state, bytes, total })),
           ));
         if (!s3 || !copy.verified) return copy;

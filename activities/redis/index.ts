@@ -15,6 +15,7 @@ import { threadLatency, type PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
 import { discoverTopology } from './topology.js';
+import { applyOnTopology, currentPrimary } from './topology-actions.js';
 import { homePrimary, scanPlan, shardMemory, withScanNodes } from './topology-diagnosis.js';
 
 export { createRedisConnector, redisClientOptions, type RedisConnector, type RedisCredentials } from './connection.js';
@@ -104,7 +105,7 @@ export function createRedisActivities(connect: RedisConnector) {
 
     /** What a cleanup of `pattern` would remove (keys, bytes, samples, TTLs), before anyone approves it. */
     async previewCleanup(input: PreviewCleanupInput): Promise<CleanupPreview> {
-      return withRedis(connect, input.redis, async (redis) => {
+      return withRedis(connect, await currentPrimary(connect, input.redis), async (redis) => {
         await redis.select(input.redis.db ?? 0);
         return previewPattern(
           redis,
@@ -117,7 +118,7 @@ export function createRedisActivities(connect: RedisConnector) {
 
     /** A confirmed RDB snapshot (BGSAVE), or a `BackupFailed` failure. */
     async backupRedis(input: BackupRedisInput): Promise<BackupResult> {
-      return withRedis(connect, input.redis, (redis) =>
+      return withRedis(connect, await currentPrimary(connect, input.redis), (redis) =>
         takeBackup(
           redis,
           { timeoutSeconds: input.timeoutSeconds, markerScope: currentRun() },
@@ -134,7 +135,7 @@ export function createRedisActivities(connect: RedisConnector) {
       redis: RedisAddress;
       actionId: string;
     }): Promise<{ touched: number; bytes: number }> {
-      return withRedis(connect, input.redis, async (redis) => {
+      return withRedis(connect, await currentPrimary(connect, input.redis), async (redis) => {
         await redis.select(input.redis.db ?? 0);
         const marker = await readMarker(redis, markerKey(currentRun() ?? '', input.actionId));
         return { touched: marker.touched, bytes: marker.bytes };
@@ -143,7 +144,7 @@ export function createRedisActivities(connect: RedisConnector) {
 
     /** Applies one planned remediation action (idempotent); key actions work on `redis.db` (default 0). */
     async applyRedisAction(input: ApplyRedisActionInput): Promise<ActionResult> {
-      return withRedis(connect, input.redis, (redis) =>
+      return applyOnTopology(connect, input.redis, input.action, (redis) =>
         applyAction(
           redis,
           input.action,

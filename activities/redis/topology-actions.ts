@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import type { RedisAddress } from '../../workflows/definitions.js';
+import type { ActionResult, PlannedAction } from '../../workflows/logic/actions.js';
+import { invalidAction } from './cleanup.js';
+import { configGet } from './config.js';
+import { withRedis, type RedisConnector } from './connection.js';
+import { homePrimary } from './topology-diagnosis.js';
+import { discoverTopology, nodeAddress, type RedisNode } from './topology.js';
+
+/** Actions that change a server's own settings or memory: every node of the set or Cluster takes them. */
+const EVERY_NODE = new Set(['set-maxmemory', 'set-maxmemory-policy', 'memory-purge', 'config-rewrite']);
+
+/** The setting a config action changes, read back on each node to verify it took. */
+function expected(planned: PlannedAction): [string, string] | undefined {
+  const { action } = planned;
+  if (action.kind === 'set-maxmemory') return ['maxmemory', String(action.bytes)];
+  if (action.kind === 'set-maxmemory-policy') return ['maxmemory-policy', action.policy];
+  return undefined;
+}
+
+/** The primary a target stands for now (through its Sentinels, or the primary of the replica it names). */
+export async function currentPrimary(connect: RedisConnector, target: RedisAddress): Promise<RedisAddress> {
+  return homePrimary(await discoverTopology(connect, target), target);
+}
+
+/**
+ * Applies one action where it belongs. Settings and `MEMORY PURGE` go to every node, primaries first, replicas after
+ * (a replica left at the old `maxmemory` is the next to fail, or evicts differently once promoted), each read back;
+ * key actions go to the current primary (a replica would answer READONLY). Each node's change is idempotent, so a
+ * retry, or a run that resumes after a Sentinel failover, finds the nodes already changed and says so. Key actions on
+ * a Cluster are refused (`InvalidAction`): the exact, crash-safe batches are Lua scripts, which a Cluster node runs
+ * only over keys of one slot.
+ */
+export async function applyOnTopology(
+  connect: RedisConnector,
+  target: RedisAddress,
+  planned: PlannedAction,
+  applyOne: (redis: Redis) => Promise<ActionResult>,
+): Promise<ActionResult> {
+  const topology = await discoverTopology(connect, target);
+  const home = homePrimary(topology, target);
+  if (!EVERY_NODE.has(planned.action.kind)) {
+    if (topology.kind === 'cluster') {
+      throw invalidAction(
+        `${planned.id}: ${planned.action.kind} on a Redis Cluster is not supported yet (its batches are Lua scripts, ` +
+          'which a Cluster node runs only over keys of one slot); run it on each primary by hand',
+      );
+    }
+    return withRedis(connect, home, applyOne);
+  }
+  if (topology.nodes.length <= 1) return withRedis(connect, home, applyOne);
+  const order = [...topology.nodes].sort((a, b) => rank(a) - rank(b));
+  const check = expected(planned);
+  const perNode: Array<{ node: RedisNode; result: ActionResult; took: boolean }> = [];
+  for (const node of order) {
+    const result = await withRedis(connect, nodeAddress(target, node), async (redis) => {
+      const applied = await applyOne(redis);
+      const took = check ? (await configGet(redis, check[0]))[check[0]] === check[1] : applied.ok;
+      return { applied, took };
+    });
+    perNode.push({ node, result: result.applied, took: result.took });
+  }
+  const primary = perNode.find(
+    (p) => p.node.role === 'primary' && p.node.host === home.host && p.node.port === home.port,
+  );
+  const failed = perNode.filter((p) => !p.took);
+  const freed = perNode.reduce((n, p) => n + (p.result.bytesFreed ?? 0), 0);
+  return {
+    id: planned.id,
+    ok: failed.length === 0,
+    detail:
+      `on ${perNode.length} nodes (${topology.kind}): ` +
+      perNode
+        .map((p) => `${p.node.role} ${p.node.host}:${p.node.port}: ${p.result.detail}${p.took ? '' : ' (NOT TAKEN)'}`)
+        .join('; '),
+    ...(freed > 0 && { bytesFreed: freed }),
+    ...(primary?.result.previous && { previous: primary.result.previous }),
+  };
+}
+
+function rank(n: RedisNode): number {
+  return n.role === 'primary' ? 0 : 1;
+}
