@@ -33,9 +33,9 @@ describe('least-privilege ACL (real redis-servers, a primary and a replica)', ()
   let addr: RedisAddress;
   const as = (user: AclProfile) => createRedisConnector(() => ({ username: user, password: 'pw' }));
   const inRun = async <T>(fn: () => Promise<T>): Promise<T> =>
-    (await new MockActivityEnvironment({
+    await new MockActivityEnvironment({
       workflowExecution: { workflowId: 'redis-runbook-ACL', runId: 'run-1' },
-    }).run(fn)) as T;
+    }).run(fn);
 
   before(async () => {
     set = await startReplicatedSet({ replicas: 1 });
