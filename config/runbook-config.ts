@@ -54,7 +54,7 @@ export interface RunbookConfig {
   /** Where backups copied off the servers go, and how many per target are kept. */
   backup: { directory: string; keep: number; s3?: S3StoreConfig };
   targets: TargetConfig[];
-  redis: { passwordEnv: string; tls: boolean };
+  redis: RunbookFile['redis'];
   pagerduty: PagerDutySettings;
   /** Slack without secrets (`SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET` stay in the environment). */
   slack: { apiUrl: string; channel?: string };

@@ -127,10 +127,27 @@ const thresholdsSchema = z.strictObject({
     .default(5),
 });
 
+const hostPortSchema = z.strictObject({
+  host: z.string({ error: 'expected a host name' }).min(1, { error: 'expected a host name' }),
+  port: port(),
+});
+
 const redisAddressSchema = z.strictObject({
   host: z.string({ error: 'expected a host name' }).min(1, { error: 'expected a host name' }),
   port: port(),
   db: nonNegativeInt().optional(),
+  /**
+   * A Sentinel-managed set: each step asks these Sentinels for the current primary of `masterName` (host and port
+   * above are only where to start). A Cluster needs nothing here: host and port name a seed node, the rest is found.
+   */
+  sentinel: z
+    .strictObject({
+      masterName: z.string({ error: 'expected the name the Sentinels monitor' }).min(1),
+      nodes: z.array(hostPortSchema, { error: 'expected a list of Sentinels (host, port)' }).min(1, {
+        error: 'expected at least one Sentinel',
+      }),
+    })
+    .optional(),
 });
 
 const targetSchema = z.strictObject({
@@ -217,7 +234,17 @@ export const runbookFileSchema = z
     redis: z
       .strictObject({
         passwordEnv: envVarName().default(DEFAULT_PASSWORD_ENV),
+        /** The ACL user the runbook connects as (see the README's rules); the default user when the variable is unset. */
+        usernameEnv: envVarName().default('REDIS_USERNAME'),
         tls: z.boolean({ error: 'expected true or false' }).default(false),
+        /** PEM files for TLS (`rediss://`): the CA that signed the servers, the worker's certificate and key (mutual TLS). */
+        tlsCaFile: z.string().min(1).optional(),
+        tlsCertFile: z.string().min(1).optional(),
+        tlsKeyFile: z.string().min(1).optional(),
+      })
+      .refine((r) => (r.tlsCertFile === undefined) === (r.tlsKeyFile === undefined), {
+        error: 'tlsCertFile and tlsKeyFile go together (a client certificate needs its key)',
+        path: ['tlsKeyFile'],
       })
       .prefault({}),
     pagerduty: pagerdutySchema.prefault({}),

@@ -64,7 +64,7 @@ void describe('loadConfig', () => {
       cleanupP99TargetMs: 5,
       scanP99TargetMs: 5,
     });
-    assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', tls: false });
+    assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', usernameEnv: 'REDIS_USERNAME', tls: false });
     assert.deepEqual(cfg.targets, []);
     assert.equal(cfg.logLevel, 'info');
     assert.equal(cfg.configFile, undefined);
@@ -140,7 +140,7 @@ void describe('loadConfig', () => {
     assert.deepEqual(cfg.verify, { windowSeconds: 60, intervalSeconds: 10 });
     assert.equal(cfg.thresholds.bigKeyBytes, 1024);
     assert.equal(cfg.thresholds.maxKeysPerAction, 100_000);
-    assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', tls: true });
+    assert.deepEqual(cfg.redis, { passwordEnv: 'REDIS_PASSWORD', usernameEnv: 'REDIS_USERNAME', tls: true });
     assert.deepEqual(cfg.targets, [
       { name: 's', namespace: 'cache', pod: 'r-0', redis: { host: 'r.cache', port: 6380, db: 2 }, passwordEnv: 'S_PW' },
     ]);
@@ -305,6 +305,37 @@ void describe('loadConfig', () => {
       `RUNBOOK_CONFIG ${path}: verify.intervalSeconds: intervalSeconds must not exceed windowSeconds`,
       `RUNBOOK_CONFIG ${path}: targets[1].name: duplicate name "a"`,
     ]);
+  });
+
+  void it('takes a Sentinel-managed target and TLS files; a certificate without its key is refused', async () => {
+    const ok = await file(
+      'sentinel.yaml',
+      [
+        'approval: { approvers: [lead@example.com] }',
+        'redis: { tls: true, tlsCaFile: /etc/redis-tls/ca.crt, tlsCertFile: /etc/redis-tls/tls.crt, tlsKeyFile: /etc/redis-tls/tls.key }',
+        'targets:',
+        '  - name: s',
+        '    namespace: cache',
+        '    pod: redis-node-0',
+        '    redis:',
+        '      host: redis.cache',
+        '      port: 6379',
+        '      sentinel: { masterName: mymaster, nodes: [{ host: redis.cache, port: 26379 }] }',
+      ].join('\n'),
+    );
+    const cfg = await loadConfig({ RUNBOOK_CONFIG: ok });
+    assert.deepEqual(cfg.targets[0]?.redis.sentinel, {
+      masterName: 'mymaster',
+      nodes: [{ host: 'redis.cache', port: 26379 }],
+    });
+    assert.equal(cfg.redis.tlsKeyFile, '/etc/redis-tls/tls.key');
+    const half = await file(
+      'half.yaml',
+      ['approval: { approvers: [lead@example.com] }', 'redis: { tls: true, tlsCertFile: /etc/redis-tls/tls.crt }'].join(
+        '\n',
+      ),
+    );
+    await assert.rejects(loadConfig({ RUNBOOK_CONFIG: half }), /tlsKeyFile.*tlsCertFile and tlsKeyFile go together/s);
   });
 
   void it('reports a YAML syntax error with its line', async () => {

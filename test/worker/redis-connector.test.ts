@@ -7,7 +7,7 @@ import { passwordEnvFor } from '../../config/secrets.js';
 import { redisConnectorFromConfig } from '../../worker/redis-connector.js';
 
 const cfg = {
-  redis: { passwordEnv: 'REDIS_PASSWORD', tls: false },
+  redis: { passwordEnv: 'REDIS_PASSWORD', usernameEnv: 'REDIS_USERNAME', tls: false },
   targets: [
     { name: 'a', namespace: 'n', pod: 'p', redis: { host: 'Redis-A.cache', port: 6379 }, passwordEnv: 'A_PW' },
     { name: 'b', namespace: 'n', pod: 'q', redis: { host: '127.0.0.1', port: 6380 } },
