@@ -83,8 +83,11 @@ describe('backup copy off the server', () => {
       bytes.subarray(bytes.length - 8).toString('hex'),
       Buffer.from(copy.crc64, 'hex').reverse().toString('hex'),
     );
-    // Debian's own checker agrees with ours.
-    assert.match(execFileSync('redis-check-rdb', [copy.path], { encoding: 'utf8' }), /RDB looks OK/);
+    // Debian's own checker (Redis 7.0, RDB ≤ 10) agrees with ours; a newer server's format (Valkey 9 writes RDB 80)
+    // is past what it reads, and our CRC and restore test above stand alone.
+    if (copy.rdbVersion <= 10) {
+      assert.match(execFileSync('redis-check-rdb', [copy.path], { encoding: 'utf8' }), /RDB looks OK/);
+    }
     const files = await readdir(join(store, targetSlug(TARGET)));
     assert.deepEqual(
       files.filter((f) => f.endsWith('.partial')),
