@@ -21,7 +21,8 @@ const SUITES = [
 ];
 
 function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_TEST_CONTEXT: _, ...rest } = env;
+  const rest = { ...env };
+  delete rest['NODE_TEST_CONTEXT'];
   return rest;
 }
 
