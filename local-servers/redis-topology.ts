@@ -133,13 +133,8 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     for (let i = 0; i < n; i++) primaries.push(await start());
     for (let i = 0; i < n * (opts.replicasEach ?? 1); i++) replicas.push(await start());
     const all = [...primaries, ...replicas];
-    const SLOTS = 16384;
     await Promise.all(
-      primaries.map((p, i) =>
-        withClient(p, (r) =>
-          r.call('CLUSTER', 'ADDSLOTSRANGE', Math.floor((i * SLOTS) / n), Math.floor(((i + 1) * SLOTS) / n) - 1),
-        ),
-      ),
+      primaries.map((p, i) => withClient(p, (r) => r.call('CLUSTER', 'ADDSLOTSRANGE', ...slotRange(i, n)))),
     );
     for (const node of all.slice(1))
       await withClient(node, (r) => r.call('CLUSTER', 'MEET', all[0]!.host, all[0]!.port));
@@ -164,6 +159,29 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     await stop();
     throw err;
   }
+}
+
+const SLOTS = 16384;
+
+/** The slots primary `i` of `n` serves in a cluster {@link startRedisCluster} started: an even split, in order. */
+function slotRange(i: number, n: number): [number, number] {
+  return [Math.floor((i * SLOTS) / n), Math.floor(((i + 1) * SLOTS) / n) - 1];
+}
+
+/**
+ * Which primary (index in `cluster.primaries`) serves each hash tag `{t0}`, `{t1}`, …: seeding writes keys named with
+ * these tags to their primary by pipeline (a Cluster pipeline may only address one node).
+ */
+export async function tagOwners(cluster: RedisClusterServers, tags: number): Promise<number[]> {
+  const n = cluster.primaries.length;
+  return withClient(cluster.primaries[0]!, async (r) => {
+    const owners: number[] = [];
+    for (let t = 0; t < tags; t++) {
+      const slot = Number(await r.call('CLUSTER', 'KEYSLOT', `{t${t}}`));
+      owners.push(Array.from({ length: n }, (_, i) => i).find((i) => slot <= slotRange(i, n)[1])!);
+    }
+    return owners;
+  });
 }
 
 function client(server: { host: string; port: number }, auth?: { username?: string; password?: string }): Redis {

@@ -11,6 +11,7 @@ import type { ActionResult, RemediationPlan } from './logic/actions.js';
 import type { Evidence, Finding } from './logic/findings.js';
 import type { RunbookSettings } from '../activities/settings/types.js';
 import type { Verification } from './logic/verify.js';
+import type { TopologyView } from './logic/topology.js';
 import type { SlackCard } from '../activities/slack/card.js';
 
 /** Default task queue of the worker (`RUNBOOK_TASK_QUEUE` overrides it). */
@@ -367,6 +368,10 @@ export interface RunbookStatus {
   rollback?: RemediationPlan;
   /** How often the approval wait continued as new (a fresh history, same run). */
   continuedAsNew?: number;
+  /** The set or Cluster the target belongs to, as the diagnosis found it (and as verification found it after). */
+  topology?: TopologyView;
+  /** The primary changed during the run (a failover): `from → to`. */
+  failover?: string;
 }
 
 /** Another incident's run for the same target, and its workflow. */

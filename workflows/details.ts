@@ -18,6 +18,13 @@ export function renderDetails(s: RunbookStatus): string {
     `**Phase:** ${s.phase} · **Outcome:** ${s.outcome}`,
     `**Target:** ${s.target.namespace}/${s.target.pod} (${s.target.redis.host}:${s.target.redis.port})`,
   ];
+  const t = s.topology;
+  if (t && t.kind !== 'standalone') {
+    const primaries = t.kind === 'cluster' ? `${t.primaries.length} primaries` : `primary ${t.primaries[0] ?? '?'}`;
+    lines.push(`**Topology:** ${t.kind} · ${primaries} · ${t.replicas} replica(s), ${t.inSync} in sync`);
+    if (t.scannedOn) lines.push(`**Scan:** ${md(t.scannedOn)}`);
+  }
+  if (s.failover) lines.push(`**Failover during the run:** ${s.failover}`);
   const lock = s.lock;
   if (lock?.behind) lines.push(`**Waiting for the target:** held by incident ${lock.behind.incidentId}`);
   if (lock && lock.linked.length > 0)

@@ -27,6 +27,8 @@ export const DIAGNOSE_COMMANDS = [
   '+latency|latest',
   '+cluster|shards',
   '+cluster|info',
+  '+cluster|nodes',
+  '+cluster|keyslot',
   // The scan: SCAN and lookups, or one read-only script per page.
   '+scan',
   '+type',

@@ -10,6 +10,7 @@ import type { BackupResult } from './types.js';
 import { configGet, infoText } from './config.js';
 import { parseInfo, rdbStateOf, type RdbState } from './info.js';
 import type { Progress } from './progress.js';
+import { localKey } from './topology.js';
 
 export interface BackupOptions {
   /** How long the whole backup may take, in seconds (default 300). */
@@ -93,7 +94,8 @@ export async function takeBackup(
     await sleep(pollMs);
   };
 
-  const markerKey = `${BACKUP_MARKER_PREFIX}${options.markerScope ?? `local-${randomUUID()}`}`;
+  // On a Cluster node, a key of one of its own slots (the same on every attempt).
+  const markerKey = await localKey(redis, `${BACKUP_MARKER_PREFIX}${options.markerScope ?? `local-${randomUUID()}`}`);
   // One fork per backup: an earlier attempt of this backup that recorded its request may have forked already.
   const request = await readRequest(redis, markerKey);
   let before: Pick<RdbState, 'lastSaveTime' | 'saves'>;

@@ -8,6 +8,7 @@ import type { Progress } from './progress.js';
 import { OTHER_PREFIX, type ScanOptions, type ScanState } from './scan.js';
 import { scanNodes, type ScanNode } from './scan-nodes.js';
 import { readSidekiqFigures } from './sidekiq.js';
+import { localKey } from './topology.js';
 
 /** Prefixes returned in the diagnostics (most bytes first); the rest are folded into `(other)`. */
 const REPORTED_PREFIXES = 50;
@@ -127,7 +128,7 @@ async function doctor(redis: Redis): Promise<string | undefined> {
 
 /** Tries a tiny write that expires by itself even if the UNLINK never runs. */
 async function probeWrite(redis: Redis): Promise<{ writable: boolean; writeError?: string }> {
-  const key = `runbook:probe:${randomBytes(8).toString('hex')}`;
+  const key = await localKey(redis, `runbook:probe:${randomBytes(8).toString('hex')}`);
   try {
     await redis.set(key, '1', 'PX', 10_000);
   } catch (err) {

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import type { ActionResult, PlannedAction } from '../../workflows/logic/actions.js';
 import { invalidAction } from './cleanup.js';
+import { activityHeartbeat } from './progress.js';
 import { configGet } from './config.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { homePrimary } from './topology-diagnosis.js';
@@ -60,6 +61,11 @@ export async function applyOnTopology(
     });
     perNode.push({ node, result: result.applied, took: result.took });
   }
+  const rejoin = await awaitRejoin(
+    connect,
+    target,
+    order.filter((n) => n.reportsPrimary),
+  );
   const primary = perNode.find(
     (p) => p.node.role === 'primary' && p.node.host === home.host && p.node.port === home.port,
   );
@@ -72,10 +78,37 @@ export async function applyOnTopology(
       `on ${perNode.length} nodes (${topology.kind}): ` +
       perNode
         .map((p) => `${p.node.role} ${p.node.host}:${p.node.port}: ${p.result.detail}${p.took ? '' : ' (NOT TAKEN)'}`)
-        .join('; '),
+        .join('; ') +
+      rejoin,
     ...(freed > 0 && { bytesFreed: freed }),
     ...(primary?.result.previous && { previous: primary.result.previous }),
   };
+}
+
+/** How long an old primary a failover left behind gets to rejoin once the settings freed it. */
+const REJOIN_WAIT_MS = 20_000;
+
+/**
+ * Waits (bounded) for old primaries that Sentinel could not reconfigure to rejoin as replicas: one at its memory limit
+ * refuses Sentinel until the new settings free it, and Sentinel retries on its own. Says what happened.
+ */
+async function awaitRejoin(connect: RedisConnector, target: RedisAddress, stale: RedisNode[]): Promise<string> {
+  if (stale.length === 0) return '';
+  const names = stale.map((n) => `${n.host}:${n.port}`);
+  const started = Date.now();
+  const beat = activityHeartbeat();
+  for (;;) {
+    beat({ kind: 'rejoin', waitedMs: Date.now() - started });
+    const now = await discoverTopology(connect, target);
+    const linked = names.filter((name) =>
+      now.nodes.some((n) => `${n.host}:${n.port}` === name && n.role === 'replica' && n.linkStatus === 'up'),
+    );
+    if (linked.length === names.length)
+      return `; old primary ${names.join(', ')} rejoined as a replica ${Math.round((Date.now() - started) / 1000)} s after the settings freed it`;
+    if (Date.now() - started > REJOIN_WAIT_MS)
+      return `; old primary ${names.filter((n) => !linked.includes(n)).join(', ')} has not rejoined as a replica within ${REJOIN_WAIT_MS / 1000} s`;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 function rank(n: RedisNode): number {

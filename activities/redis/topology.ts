@@ -22,6 +22,11 @@ export interface RedisNode {
   /** Cluster: the shard's id and the node's health (`online`, `loading`, `fail`). */
   shard?: string;
   health?: string;
+  /**
+   * Sentinel counts it as a replica but it still reports itself primary: an old primary a failover left behind (one at
+   * its memory limit refuses Sentinel's reconfiguration until memory is freed).
+   */
+  reportsPrimary?: boolean;
 }
 
 /** What the runbook acts on: which nodes there are, which are primaries, and how it found them. */
@@ -48,10 +53,12 @@ export async function discoverTopology(connect: RedisConnector, target: RedisAdd
   const notes: string[] = [];
   let start: RedisAddress = target;
   let sentinel: RedisTopology['sentinel'];
+  let sentinelReplicas: SentinelReplica[] = [];
   if (target.sentinel) {
     const found = await askSentinels(connect, target, notes);
     start = { ...plain(target), ...found.primary };
     sentinel = { masterName: target.sentinel.masterName, answeredBy: found.answeredBy };
+    sentinelReplicas = found.replicas;
   }
   const first = await readNode(connect, start);
   if (first.cluster) return clusterTopology(connect, start, notes);
@@ -85,9 +92,29 @@ export async function discoverTopology(connect: RedisConnector, target: RedisAdd
       }
     }),
   );
+  // Replicas Sentinel counts that the primary does not list: an old primary that has not rejoined, a replica down.
+  const listed = new Set(replicas.map(key));
+  const missing = sentinelReplicas
+    .filter((r) => !listed.has(key(r)) && key(r) !== key(primary) && !r.down)
+    .map((r): RedisNode => {
+      notes.push(
+        r.reportsPrimary
+          ? `${key(r)}: Sentinel counts it as a replica of ${key(primary)}, it still reports itself primary (not rejoined since a failover)`
+          : `${key(r)}: Sentinel counts it as a replica, ${key(primary)} does not list it (link ${r.linkOk ? 'ok' : 'down'})`,
+      );
+      return {
+        host: r.host,
+        port: r.port,
+        role: 'replica',
+        replicaOf: key(primary),
+        linkStatus: 'down',
+        ...(r.reportsPrimary && { reportsPrimary: true }),
+      };
+    });
   const nodes: RedisNode[] = [
     { host: primary.host, port: primary.port, role: 'primary', offset: view.offset },
     ...replicas,
+    ...missing,
   ];
   const kind = sentinel ? 'sentinel' : replicas.length > 0 ? 'replicated' : 'standalone';
   return { kind, primaries: [plain(primary)], nodes, ...(sentinel && { sentinel }), notes };
@@ -121,22 +148,42 @@ async function askSentinels(
   connect: RedisConnector,
   target: RedisAddress,
   notes: string[],
-): Promise<{ primary: { host: string; port: number }; answeredBy: string }> {
+): Promise<{ primary: { host: string; port: number }; answeredBy: string; replicas: SentinelReplica[] }> {
   const { masterName, nodes } = target.sentinel!;
   const errors: string[] = [];
   for (const s of nodes) {
     try {
-      const reply = await withRedis(connect, { host: s.host, port: s.port }, (r) =>
-        r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName),
-      );
+      const [reply, replicas] = await withRedis(connect, { host: s.host, port: s.port }, async (r) => [
+        await r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName),
+        ((await r.call('SENTINEL', 'REPLICAS', masterName)) as unknown[]).map(pairs),
+      ]);
       if (!Array.isArray(reply) || reply.length < 2) throw new Error(`does not know a set named ${masterName}`);
       if (errors.length > 0) notes.push(`Sentinels that did not answer: ${errors.join('; ')}`);
-      return { primary: { host: String(reply[0]), port: Number(reply[1]) }, answeredBy: key(s) };
+      return {
+        primary: { host: String(reply[0]), port: Number(reply[1]) },
+        answeredBy: key(s),
+        replicas: replicas.map((r) => ({
+          host: String(r['ip']),
+          port: Number(r['port']),
+          linkOk: r['master-link-status'] === 'ok',
+          reportsPrimary: r['role-reported'] === 'master',
+          down: typeof r['flags'] === 'string' && r['flags'].includes('s_down'),
+        })),
+      };
     } catch (err) {
       errors.push(`${key(s)}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   throw new Error(`no Sentinel answered for ${masterName}: ${errors.join('; ')}`);
+}
+
+/** A replica as Sentinel sees it (`SENTINEL REPLICAS`). */
+interface SentinelReplica {
+  host: string;
+  port: number;
+  linkOk: boolean;
+  reportsPrimary: boolean;
+  down: boolean;
 }
 
 interface NodeView {
@@ -176,21 +223,24 @@ async function clusterTopology(connect: RedisConnector, seed: RedisAddress, note
   const nodes: RedisNode[] = [];
   for (const shard of shards) {
     const primary = shard.nodes.find((n) => n.role === 'master' && n.health !== 'fail');
+    // Offsets and links as each node reports them: the Cluster's gossip lags behind by a ping or two.
+    const primaryOffset = primary ? await ownView(connect, seed, primary, notes) : undefined;
     for (const n of shard.nodes) {
       const isPrimary = n === primary;
+      const own = isPrimary ? primaryOffset : await ownView(connect, seed, n, notes);
       nodes.push({
         host: n.ip,
         port: n.port,
         role: isPrimary ? 'primary' : 'replica',
-        offset: n.offset,
+        offset: own?.offset ?? n.offset,
         shard: shard.id,
         health: n.health,
         ...(isPrimary
           ? { slots: shard.slots }
           : {
               ...(primary && { replicaOf: key({ host: primary.ip, port: primary.port }) }),
-              linkStatus: n.health === 'online' ? 'up' : 'down',
-              ...(primary && { lagBytes: Math.max(0, primary.offset - n.offset) }),
+              linkStatus: own?.linkStatus ?? 'unreachable',
+              ...(own && primaryOffset && { lagBytes: Math.max(0, primaryOffset.offset - own.offset) }),
             }),
       });
     }
@@ -201,6 +251,21 @@ async function clusterTopology(connect: RedisConnector, seed: RedisAddress, note
     .sort((a, b) => (a.slots![0]![0] ?? 0) - (b.slots![0]![0] ?? 0))
     .map((n) => nodeAddress(seed, n));
   return { kind: 'cluster', primaries, nodes, notes };
+}
+
+/** A Cluster node's own replication view; undefined (and a note) when it does not answer. */
+async function ownView(
+  connect: RedisConnector,
+  seed: RedisAddress,
+  n: { ip: string; port: number },
+  notes: string[],
+): Promise<NodeView | undefined> {
+  try {
+    return await readNode(connect, nodeAddress(seed, { host: n.ip, port: n.port }));
+  } catch (err) {
+    notes.push(`${n.ip}:${n.port} did not answer: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
 }
 
 interface Shard {
@@ -238,4 +303,24 @@ function pairs(raw: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1];
   return out;
+}
+
+/**
+ * `base` where this node may write it: unchanged outside a Cluster; in one, `base{n}` for the first `n` whose slot
+ * this node serves (the same `n` on every attempt while the slots stay), since a node answers MOVED for the others.
+ */
+export async function localKey(redis: Redis, base: string): Promise<string> {
+  if (!/cluster_enabled:1/.test(await redis.info('cluster'))) return base;
+  const myself = String(await redis.call('CLUSTER', 'NODES'))
+    .split('\n')
+    .find((line) => line.split(' ')[2]?.split(',').includes('myself'));
+  const ranges = (myself?.split(' ').slice(8) ?? [])
+    .filter((r) => /^\d+(-\d+)?$/.test(r))
+    .map((r) => r.split('-').map(Number) as [number, number?]);
+  for (let n = 0; n < 10_000; n++) {
+    const key = `${base}{${n}}`;
+    const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', key));
+    if (ranges.some(([a, b]) => slot >= a && slot <= (b ?? a))) return key;
+  }
+  throw new Error(`this Cluster node serves no slot (${myself ?? 'no myself line in CLUSTER NODES'})`);
 }

@@ -4,7 +4,7 @@
  * diagnose-only user diagnoses and previews, and is refused every change.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,8 @@ import { Redis } from 'ioredis';
 import { createBackupActivities } from '../../activities/backup/index.js';
 import { runbookAclRules, type AclProfile } from '../../activities/redis/acl.js';
 import { createRedisActivities, createRedisConnector } from '../../activities/redis/index.js';
+import { repoFile } from '../../local-servers/repo-path.js';
+import { startRedisServer } from '../../local-servers/redis-server.js';
 import { startReplicatedSet, type ReplicatedSet } from '../../local-servers/redis-topology.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import type { PlannedAction, RemediationAction } from '../../workflows/logic/actions.js';
@@ -136,5 +138,24 @@ describe('least-privilege ACL (real redis-servers, a primary and a replica)', ()
     // No config file here: CONFIG REWRITE is allowed and answers that it cannot write one.
     const rewrite = await run(planned('rewrite', { kind: 'config-rewrite' }));
     assert.match(rewrite.detail, /CONFIG REWRITE failed \(ERR The server is running without a config file\)/);
+  });
+
+  it('k8s/redis-users.example.acl holds exactly these rules, and redis-server loads it', async () => {
+    const lines = (await readFile(repoFile('k8s/redis-users.example.acl'), 'utf8')).trim().split('\n');
+    assert.deepEqual(lines, [
+      `user runbook-diagnose reset on >CHANGE-ME ${runbookAclRules('diagnose').join(' ')}`,
+      `user runbook reset on >CHANGE-ME ${runbookAclRules('remediate').join(' ')}`,
+    ]);
+    const file = join(store, 'users.acl');
+    await writeFile(file, ['user default on nopass ~* &* +@all', ...lines, ''].join('\n'));
+    const server = await startRedisServer({ args: ['--aclfile', file] });
+    const r = new Redis({ host: server.host, port: server.port, username: 'runbook', password: 'CHANGE-ME' });
+    try {
+      assert.equal(await r.ping(), 'PONG');
+      await assert.rejects(r.call('FLUSHALL'), /NOPERM/);
+    } finally {
+      r.disconnect();
+      await server.stop();
+    }
   });
 });

@@ -137,6 +137,7 @@ describe('k8s/ manifests', () => {
         ...PAGERDUTY_ENV,
         ...S3_CREDENTIAL_ENV,
         'REDIS_PASSWORD',
+        'REDIS_USERNAME',
         'RUNBOOK_GATEWAY_SECRET',
         'SLACK_BOT_TOKEN',
         'SLACK_SIGNING_SECRET',

@@ -1,6 +1,7 @@
 import type { PodHealthSample } from '../../activities/kubernetes/types.js';
 import type { RedisDiagnostics } from '../../activities/redis/types.js';
 import type { Finding, FindingId } from './findings.js';
+import { topologyProblems } from './topology.js';
 
 export interface Verification {
   passed: boolean;
@@ -35,6 +36,8 @@ export function evaluateVerification(v: VerificationInput): Verification {
   for (const f of v.findingsAfter) {
     if (MUST_CLEAR.includes(f.id) && before.has(f.id)) reasons.push(`still present: ${f.message}`);
   }
+  // Every node of a set or Cluster: replicas linked and caught up, no Cluster node failed.
+  reasons.push(...topologyProblems(v.after));
   if (v.podError) reasons.push(`pod could not be watched: ${v.podError}`);
   const samples = v.podSamples;
   const first = samples[0];

@@ -4,6 +4,7 @@ import { kubernetes, redisScan } from '../activities.js';
 import { NODE_AND_STORAGE_PATCH, type RedisAddress } from '../definitions.js';
 import { MAX_CLEANUP_PATTERNS } from '../logic/limits.js';
 import { scanPacing } from '../logic/scan-pacing.js';
+import { topologyView } from '../logic/topology.js';
 import { patternRefusal } from '../logic/patterns.js';
 import { failureMessage, type RunbookRun } from '../run-state.js';
 
@@ -53,6 +54,9 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
       { summary: `Redis diagnostics ${redis.host}:${redis.port}` },
       [{ redis, ...scanPacing(run.settings.thresholds) }],
     );
+    // State only (no command): the UI's details and the status show the set or Cluster behind the target.
+    const topology = topologyView(evidence.redis);
+    if (topology) run.status.topology = topology;
   } catch (err) {
     evidence.redisError = failureMessage(err);
   }

@@ -4,6 +4,7 @@ import type { RedisDiagnostics } from '../../activities/redis/types.js';
 import { scanPacing } from '../logic/scan-pacing.js';
 import { kubernetes, redisScan } from '../activities.js';
 import { deriveFindings } from '../logic/findings.js';
+import { primaryMoved, topologyView } from '../logic/topology.js';
 import { verifyRounds } from '../logic/limits.js';
 import { evaluateVerification } from '../logic/verify.js';
 import { failureMessage, type Ending, type RunbookRun } from '../run-state.js';
@@ -57,14 +58,22 @@ export async function verify(run: RunbookRun): Promise<Ending> {
     podError,
   });
   run.status.verification = verification;
+  const topology = topologyView(after);
+  if (topology) run.status.topology = topology;
+  // A failover during the run: every setting was applied to every node, and verified there after it.
+  const moved = primaryMoved(run.evidence.redis, after);
+  if (moved) run.status.failover = moved;
+  const failover = moved
+    ? ` The primary changed during the run (failover ${moved}); the checks above ran on the new one.`
+    : '';
   const ran = run.status.results.map((r) => r.id).join(', ');
   return verification.passed
     ? {
         outcome: 'resolved',
-        summary: `Ran ${ran}; verified: Redis accepts writes and the pod stayed up for ${windowSeconds}s.`,
+        summary: `Ran ${ran}; verified: Redis accepts writes and the pod stayed up for ${windowSeconds}s.${failover}`,
       }
     : {
         outcome: 'verification-failed',
-        summary: `Ran ${ran}; verification failed: ${verification.reasons.join('; ')}. Escalated to a human.`,
+        summary: `Ran ${ran}; verification failed: ${verification.reasons.join('; ')}. Escalated to a human.${failover}`,
       };
 }
