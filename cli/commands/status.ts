@@ -147,7 +147,25 @@ export function renderStatus(view: StatusView): string[] {
         `backup: ${b.confirmed ? 'confirmed' : 'NOT confirmed'} (${b.status}, ${b.durationMs} ms` +
           `${b.rdbBytes !== undefined ? `, ${b.rdbBytes} bytes` : ''})${b.error ? `: ${b.error}` : ''}`,
       );
+      const c = b.copy;
+      if (c) {
+        const t = c.restoreTest;
+        lines.push(
+          `  copy off the server: ${c.path} (${c.bytes} bytes, CRC-64 ${c.crc64}, sha256 ${c.sha256}) ` +
+            `${c.verified ? 'verified' : 'NOT verified'}: restore test ${t.ok ? 'passed' : `failed (${t.reason ?? '?'})`}, ` +
+            `${t.keys} keys loaded in ${t.loadMs} ms, ${t.typesMatched} of ${t.sampled} sampled types matched`,
+        );
+      }
     }
+    const topo = s.topology;
+    if (topo && topo.kind !== 'standalone') {
+      lines.push(
+        `topology: ${topo.kind}, primary ${topo.primaries.join(', ')}, ${topo.replicas} replica(s), ${topo.inSync} in sync` +
+          `${topo.scannedOn ? `; ${topo.scannedOn}` : ''}`,
+      );
+      for (const note of topo.notes) lines.push(`  ${note}`);
+    }
+    if (s.failover) lines.push(`failover during the run: ${s.failover}`);
     if (s.results.length > 0) {
       lines.push('results:');
       for (const r of s.results) {

@@ -38,7 +38,7 @@ void describe('node, storage and probe activities against the simulated cluster'
   void it('describeNode: conditions, allocatable against the pods’ limits, live memory from metrics.k8s.io', async () => {
     const node = await k8s.describeNode({ node: NODE, namespace: 'cache', pod: 'redis-0' });
     assert.equal(node.conditions.find((c) => c.type === 'Ready')?.status, 'True');
-    assert.equal(node.conditions.find((c) => c.type === 'MemoryPressure')?.status, 'False');
+    assert.equal(node.conditions.find((c) => c.type === 'MemoryPressure')?.status, 'True');
     assert.equal(node.allocatableMemoryBytes, 15335148 * Ki);
     assert.equal(node.capacityMemoryBytes, 16044780 * Ki);
     assert.ok(!('unavailable' in node.pods));

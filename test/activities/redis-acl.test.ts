@@ -17,15 +17,9 @@ import { repoFile } from '../../local-servers/repo-path.js';
 import { startRedisServer } from '../../local-servers/redis-server.js';
 import { startReplicatedSet, type ReplicatedSet } from '../../local-servers/redis-topology.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
-import type { PlannedAction, RemediationAction } from '../../workflows/logic/actions.js';
+import type { PlannedAction } from '../../workflows/logic/actions.js';
+import { planned } from './planned-action.js';
 
-const planned = (id: string, action: RemediationAction): PlannedAction => ({
-  id,
-  risk: 'risky',
-  destructive: false,
-  summary: id,
-  action,
-});
 const DAY = 86400;
 
 describe('least-privilege ACL (real redis-servers, a primary and a replica)', () => {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createRedisActivities, createRedisConnector } from '../../activities/redis/index.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
-import type { PlannedAction, RemediationAction } from '../../workflows/logic/actions.js';
+import { planned } from './planned-action.js';
 import {
   startRedisCluster,
   startReplicatedSet,
@@ -17,13 +17,6 @@ import {
 
 const redis = createRedisActivities(createRedisConnector());
 const at = (s: { host: string; port: number }) => `${s.host}:${s.port}`;
-const planned = (id: string, action: RemediationAction): PlannedAction => ({
-  id,
-  risk: 'risky',
-  destructive: false,
-  summary: id,
-  action,
-});
 
 async function configOf(server: { host: string; port: number }, name: string): Promise<string | undefined> {
   const r = new Redis({ host: server.host, port: server.port });

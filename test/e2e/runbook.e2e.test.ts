@@ -120,8 +120,11 @@ describe('redisIncidentRunbook end to end on the dev server', () => {
         'delay-liveness-probe',
       ],
     );
-    // The node is healthy (no finding of its own), and the claim is bound.
-    assert.ok(!ids.some((id) => id.startsWith('node-') || id.startsWith('claim-')), ids.join(', '));
+    // The node is under memory pressure: a finding, and a line of its own outside the plan's actions; the claim is bound.
+    assert.ok(ids.includes('node-memory-pressure'), ids.join(', '));
+    assert.ok(!ids.some((id) => id.startsWith('node-') && id !== 'node-memory-pressure'), ids.join(', '));
+    assert.ok(!ids.some((id) => id.startsWith('claim-')), ids.join(', '));
+    assert.match(report.plan!.outsideAdvice?.join('\n') ?? '', /does not fix the node: node-memory-pressure/);
     assert.equal(await redisConfig('maxmemory-policy'), 'noeviction');
     assert.equal(report.backup, undefined);
   });

@@ -21,7 +21,7 @@ import {
 } from '../../local-servers/redis-topology.js';
 import type { RunbookInput, RunbookReport, RunbookStatus } from '../../workflows/definitions.js';
 import { until } from './until.js';
-import { startWorkerStack, type WorkerStack } from './worker-stack.js';
+import { capAtUsedMemory, startWorkerStack, type WorkerStack } from './worker-stack.js';
 
 installQuietRuntime();
 
@@ -77,9 +77,7 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
       // The incident: the primary at its maxmemory under noeviction, so writes fail.
       await primary.call('DEBUG', 'POPULATE', '20000', 'cache:item', '50');
       await primary.call('WAIT', 2, 10_000);
-      const used = Number(/used_memory:(\d+)/.exec(await primary.info('memory'))![1]);
-      await primary.config('SET', 'maxmemory-policy', 'noeviction');
-      await primary.config('SET', 'maxmemory', String(used));
+      await capAtUsedMemory(primary);
     } finally {
       primary.disconnect();
     }
@@ -93,9 +91,7 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
         for (let k = 0; k < 3000; k++) pipe.set(`cache:{t${tags[k % tags.length]!}}:${k}`, 'x'.repeat(50));
         await pipe.exec();
         await r.call('WAIT', 1, 10_000);
-        const used = Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
-        await r.config('SET', 'maxmemory-policy', 'noeviction');
-        await r.config('SET', 'maxmemory', String(used));
+        await capAtUsedMemory(r);
       } finally {
         r.disconnect();
       }

@@ -80,8 +80,13 @@ export async function redisAtItsLimit(): Promise<{ server: RedisServer; redis: R
   const server = await startRedisServer({ enableDebug: true });
   const redis = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
   await redis.call('DEBUG', 'POPULATE', '20000', 'stat', '50');
-  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-  await redis.config('SET', 'maxmemory', String(used));
-  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  await capAtUsedMemory(redis);
   return { server, redis };
+}
+
+/** The incident: `maxmemory` at the memory in use under `noeviction`, so writes fail with OOM. */
+export async function capAtUsedMemory(redis: Redis): Promise<void> {
+  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  await redis.config('SET', 'maxmemory', String(used));
 }
