@@ -32,7 +32,7 @@ export interface ActivityDependencies {
 export function createActivities(deps: ActivityDependencies) {
   return {
     ...createKubernetesActivities(deps.kubeConfig),
-    ...createRedisActivities(deps.redis),
+    ...createRedisActivities(deps.redis, { backupFrom: deps.backupStore.from }),
     ...createBackupActivities(deps.redis, deps.backupStore),
     ...createNotifyActivities(deps.notifier),
     ...createSettingsActivities(deps.settings),

@@ -78,6 +78,11 @@ const backupSchema = z.strictObject({
   directory: z.string({ error: 'expected a directory path' }).min(1).optional(),
   /** Copies kept per target. */
   keep: positiveInt().default(5),
+  /**
+   * Which node of a replicated set saves and serves the snapshot: a replica in sync (the default: the fork and the
+   * transfer spare a primary that is already struggling), else the primary; `primary` always uses the primary.
+   */
+  from: z.enum(['replica', 'primary'], { error: 'expected "replica" or "primary"' }).default('replica'),
   /** An S3-compatible bucket for the verified copies (credentials from the SDK's chain: AWS_* variables, IRSA). */
   s3: z
     .strictObject({

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { RunbookErrorType, type RedisAddress } from '../../workflows/definitions.js';
 import { configGet } from '../redis/config.js';
 import { withRedis, type RedisConnector } from '../redis/connection.js';
-import { currentPrimary } from '../redis/topology-actions.js';
+import { backupNode } from '../redis/topology-actions.js';
 import { activityProgress, currentRun } from '../redis/progress.js';
 import type { BackupCopy } from '../redis/types.js';
 import { RdbVerifier } from './rdb.js';
@@ -149,6 +149,20 @@ async function copyOnce(
 
 type Progress = z.infer<typeof copyProgressSchema>;
 
+/** Runs `fn` on the node the backup policy names (a replica in sync by default), ready to read a Cluster's keys. */
+async function copyFrom<T>(
+  connect: RedisConnector,
+  target: RedisAddress,
+  from: BackupStoreConfig['from'],
+  fn: (redis: Redis) => Promise<T>,
+): Promise<T> {
+  const { node, readonly } = await backupNode(connect, target, from);
+  return withRedis(connect, node, async (redis) => {
+    if (readonly) await redis.call('READONLY');
+    return fn(redis);
+  });
+}
+
 export function createBackupActivities(connect: RedisConnector, config: BackupStoreConfig) {
   // With S3 the directory only stages each copy for its restore test: it keeps none once uploaded.
   const local = new DirectoryStore(config.s3 ? { ...config, keep: 1 } : config);
@@ -169,7 +183,7 @@ export function createBackupActivities(connect: RedisConnector, config: BackupSt
       try {
         const copy =
           staged ??
-          (await withRedis(connect, await currentPrimary(connect, input.redis), (redis) =>
+          (await copyFrom(connect, input.redis, config.from, (redis) =>
             copyOnce(redis, local, input, run, (bytes, total) => (state = { ...state, bytes, total })),
           ));
         if (!s3 || !copy.verified) return copy;

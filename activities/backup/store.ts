@@ -15,7 +15,12 @@ export interface BackupStoreConfig {
   keep: number;
   /** An S3-compatible bucket the verified copies go to, instead of staying in `directory`. */
   s3?: S3StoreConfig;
+  /** The node that saves and serves the snapshot: a replica in sync by default, else the primary. */
+  from?: BackupSource;
 }
+
+/** Where a backup is taken: `replica` (one in sync, else the primary) or `primary`. */
+export type BackupSource = 'replica' | 'primary';
 
 /** The incident id as it appears in a copy's name. */
 export function incidentTag(incidentId: string): string {

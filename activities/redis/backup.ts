@@ -22,6 +22,11 @@ export interface BackupOptions {
    * the request of the one before it. A fresh scope when absent.
    */
   markerScope?: string;
+  /**
+   * Where the request marker lives when the save runs on a replica (which refuses writes): its primary. The marker
+   * replicates back to the replica; the save's own state is always read on the node that saves.
+   */
+  markerOn?: Redis;
 }
 
 /** Prefix of the backup request markers. */
@@ -95,9 +100,10 @@ export async function takeBackup(
   };
 
   // On a Cluster node, a key of one of its own slots (the same on every attempt).
-  const markerKey = await localKey(redis, `${BACKUP_MARKER_PREFIX}${options.markerScope ?? `local-${randomUUID()}`}`);
+  const marker = options.markerOn ?? redis;
+  const markerKey = await localKey(marker, `${BACKUP_MARKER_PREFIX}${options.markerScope ?? `local-${randomUUID()}`}`);
   // One fork per backup: an earlier attempt of this backup that recorded its request may have forked already.
-  const request = await readRequest(redis, markerKey);
+  const request = await readRequest(marker, markerKey);
   let before: Pick<RdbState, 'lastSaveTime' | 'saves'>;
   let ours = false;
   if (request) {
@@ -116,7 +122,7 @@ export async function takeBackup(
     }
     while ((await serverSeconds(redis)) <= current.lastSaveTime) await tick('waiting-for-clock');
     before = current;
-    await redis.eval(
+    await marker.eval(
       RECORD_REQUEST,
       1,
       markerKey,

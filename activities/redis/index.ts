@@ -15,7 +15,9 @@ import { threadLatency, type PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
 import { discoverTopology } from './topology.js';
-import { applyOnTopology, currentPrimary } from './topology-actions.js';
+import { applyOnTopology, backupNode, currentPrimary } from './topology-actions.js';
+import type { BackupSource } from '../backup/store.js';
+import type { Redis } from 'ioredis';
 import { homePrimary, scanPlan, shardMemory, withScanNodes } from './topology-diagnosis.js';
 
 export { createRedisConnector, redisClientOptions, type RedisConnector, type RedisCredentials } from './connection.js';
@@ -60,7 +62,7 @@ export interface ApplyRedisActionInput {
  * The Redis activities. Failures: `RedisUnreachable` (retryable) when the server cannot be reached, `RedisAuth`
  * (non-retryable) when it refuses the credentials, `BackupFailed` and `InvalidAction` (non-retryable) as each says.
  */
-export function createRedisActivities(connect: RedisConnector) {
+export function createRedisActivities(connect: RedisConnector, options: { backupFrom?: BackupSource } = {}) {
   return {
     /** Redis's view of the incident: INFO, CONFIG, big keys and prefixes by SCAN, Sidekiq figures, a write probe. */
     async diagnoseRedis(input: DiagnoseRedisInput): Promise<RedisDiagnostics> {
@@ -116,15 +118,25 @@ export function createRedisActivities(connect: RedisConnector) {
       });
     },
 
-    /** A confirmed RDB snapshot (BGSAVE), or a `BackupFailed` failure. */
+    /**
+     * A confirmed RDB snapshot (BGSAVE), or a `BackupFailed` failure: on a replica in sync where there is one (unless
+     * `backupFrom` is `primary`), its request marker on the primary.
+     */
     async backupRedis(input: BackupRedisInput): Promise<BackupResult> {
-      return withRedis(connect, await currentPrimary(connect, input.redis), (redis) =>
+      const { node, role, primary } = await backupNode(connect, input.redis, options.backupFrom);
+      const take = (redis: Redis, markerOn?: Redis) =>
         takeBackup(
           redis,
-          { timeoutSeconds: input.timeoutSeconds, markerScope: currentRun() },
+          { timeoutSeconds: input.timeoutSeconds, markerScope: currentRun(), ...(markerOn && { markerOn }) },
           activityProgress(backupProgressSchema),
-        ),
-      );
+        );
+      const result =
+        role === 'primary'
+          ? await withRedis(connect, node, (redis) => take(redis))
+          : await withRedis(connect, primary, (onPrimary) =>
+              withRedis(connect, node, (redis) => take(redis, onPrimary)),
+            );
+      return { ...result, takenOn: { host: node.host, port: node.port, role } };
     },
 
     /**

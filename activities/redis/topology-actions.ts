@@ -6,7 +6,7 @@ import { activityHeartbeat } from './progress.js';
 import { configGet } from './config.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { homePrimary } from './topology-diagnosis.js';
-import { discoverTopology, nodeAddress, type RedisNode } from './topology.js';
+import { discoverTopology, inSyncReplicaOf, nodeAddress, type RedisNode } from './topology.js';
 
 /** Actions that change a server's own settings or memory: every node of the set or Cluster takes them. */
 const EVERY_NODE = new Set(['set-maxmemory', 'set-maxmemory-policy', 'memory-purge', 'config-rewrite']);
@@ -17,6 +17,25 @@ function expected(planned: PlannedAction): [string, string] | undefined {
   if (action.kind === 'set-maxmemory') return ['maxmemory', String(action.bytes)];
   if (action.kind === 'set-maxmemory-policy') return ['maxmemory-policy', action.policy];
   return undefined;
+}
+
+/**
+ * The node a backup is taken on, and the primary its request marker is written to: a replica in sync when `from` is
+ * `replica` (the default) and there is one, so the fork and the transfer spare the primary; else the primary.
+ */
+export async function backupNode(
+  connect: RedisConnector,
+  target: RedisAddress,
+  from: 'replica' | 'primary' = 'replica',
+): Promise<{ node: RedisAddress; role: 'primary' | 'replica'; primary: RedisAddress; readonly: boolean }> {
+  const topology = await discoverTopology(connect, target);
+  const primary = homePrimary(topology, target);
+  const replica = from === 'replica' ? inSyncReplicaOf(topology, primary) : undefined;
+  // A Cluster replica answers reads of its primary's slots (the restore test's samples) only after READONLY.
+  const readonly = replica !== undefined && topology.kind === 'cluster';
+  return replica
+    ? { node: nodeAddress(target, replica), role: 'replica', primary, readonly }
+    : { node: primary, role: 'primary', primary, readonly };
 }
 
 /** The primary a target stands for now (through its Sentinels, or the primary of the replica it names). */

@@ -131,6 +131,8 @@ export interface BackupResult {
   error?: string;
   /** The copy streamed off the server and restore-tested; only a verified one makes the backup confirmed. */
   copy?: BackupCopy;
+  /** The node that saved: a replica in sync spares the primary the fork. */
+  takenOn?: { host: string; port: number; role: 'primary' | 'replica' };
 }
 
 /** A snapshot copied off the Redis server into the backup store. */

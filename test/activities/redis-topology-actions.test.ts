@@ -3,8 +3,12 @@
  * current primary, a Sentinel failover between two actions followed without applying anything twice, and a Cluster.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { createBackupActivities } from '../../activities/backup/index.js';
 import { createRedisActivities, createRedisConnector } from '../../activities/redis/index.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import { planned } from './planned-action.js';
@@ -77,6 +81,48 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
     } finally {
       p.disconnect();
     }
+  });
+
+  it('the backup: BGSAVE on a replica in sync (its marker on the primary), and the copy streamed off that replica', async () => {
+    const saves = async (node: { host: string; port: number }) => {
+      const r = new Redis({ host: node.host, port: node.port });
+      try {
+        return Number(/rdb_saves:(\d+)/.exec(await r.info('persistence'))?.[1] ?? 0);
+      } finally {
+        r.disconnect();
+      }
+    };
+    const before = await Promise.all([set.primary, ...set.replicas].map(saves));
+    const backup = await redis.backupRedis({ redis: target, timeoutSeconds: 30 });
+    assert.equal(backup.confirmed, true, backup.error);
+    assert.equal(backup.takenOn?.role, 'replica');
+    const after = await Promise.all([set.primary, ...set.replicas].map(saves));
+    assert.equal(after[0], before[0], 'the primary did not fork');
+    const saver = [set.primary, ...set.replicas].findIndex((n) => at(n) === at(backup.takenOn!));
+    assert.ok(saver > 0 && after[saver]! > before[saver]!, 'the replica saved');
+    const store = await mkdtemp(join(tmpdir(), 'topology-backups-'));
+    try {
+      const copy = await createBackupActivities(createRedisConnector(), { directory: store, keep: 1 }).copyBackup({
+        redis: target,
+        incidentId: 'TOPO',
+        target: 'cache/redis-0',
+      });
+      assert.equal(copy.verified, true, JSON.stringify(copy.restoreTest));
+      const onPrimary = await createBackupActivities(createRedisConnector(), {
+        directory: store,
+        keep: 1,
+        from: 'primary',
+      }).copyBackup({ redis: target, incidentId: 'TOPO2', target: 'cache/redis-0' });
+      assert.equal(onPrimary.verified, true);
+    } finally {
+      await rm(store, { recursive: true, force: true });
+    }
+    const primaryOnly = await createRedisActivities(createRedisConnector(), { backupFrom: 'primary' }).backupRedis({
+      redis: target,
+      timeoutSeconds: 30,
+    });
+    assert.equal(primaryOnly.takenOn?.role, 'primary');
+    assert.equal(at(primaryOnly.takenOn), at(set.primary));
   });
 
   it('after a Sentinel failover the next steps follow the new primary, and nothing applies twice', async () => {
