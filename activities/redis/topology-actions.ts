@@ -7,6 +7,7 @@ import { configGet } from './config.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { homePrimary } from './topology-diagnosis.js';
 import { discoverTopology, inSyncReplicaOf, nodeAddress, type RedisNode } from './topology.js';
+import { nodeKey } from '../../workflows/logic/topology.js';
 
 /** Actions that change a server's own settings or memory: every node of the set or Cluster takes them. */
 const EVERY_NODE = new Set(['set-maxmemory', 'set-maxmemory-policy', 'memory-purge', 'config-rewrite']);
@@ -85,9 +86,7 @@ export async function applyOnTopology(
     target,
     order.filter((n) => n.reportsPrimary),
   );
-  const primary = perNode.find(
-    (p) => p.node.role === 'primary' && p.node.host === home.host && p.node.port === home.port,
-  );
+  const primary = perNode.find((p) => p.node.role === 'primary' && nodeKey(p.node) === nodeKey(home));
   const failed = perNode.filter((p) => !p.took);
   const freed = perNode.reduce((n, p) => n + (p.result.bytesFreed ?? 0), 0);
   return {
@@ -96,7 +95,7 @@ export async function applyOnTopology(
     detail:
       `on ${perNode.length} nodes (${topology.kind}): ` +
       perNode
-        .map((p) => `${p.node.role} ${p.node.host}:${p.node.port}: ${p.result.detail}${p.took ? '' : ' (NOT TAKEN)'}`)
+        .map((p) => `${p.node.role} ${nodeKey(p.node)}: ${p.result.detail}${p.took ? '' : ' (NOT TAKEN)'}`)
         .join('; ') +
       rejoin,
     ...(freed > 0 && { bytesFreed: freed }),
@@ -113,14 +112,14 @@ const REJOIN_WAIT_MS = 20_000;
  */
 async function awaitRejoin(connect: RedisConnector, target: RedisAddress, stale: RedisNode[]): Promise<string> {
   if (stale.length === 0) return '';
-  const names = stale.map((n) => `${n.host}:${n.port}`);
+  const names = stale.map(nodeKey);
   const started = Date.now();
   const beat = activityHeartbeat();
   for (;;) {
     beat({ kind: 'rejoin', waitedMs: Date.now() - started });
     const now = await discoverTopology(connect, target);
     const linked = names.filter((name) =>
-      now.nodes.some((n) => `${n.host}:${n.port}` === name && n.role === 'replica' && n.linkStatus === 'up'),
+      now.nodes.some((n) => nodeKey(n) === name && n.role === 'replica' && n.linkStatus === 'up'),
     );
     if (linked.length === names.length)
       return `; old primary ${names.join(', ')} rejoined as a replica ${Math.round((Date.now() - started) / 1000)} s after the settings freed it`;

@@ -6,6 +6,7 @@ import { infoText } from './config.js';
 import { parseInfo, summarizeInfo } from './info.js';
 import { LatencyPacer, threadLatency, type PacingOptions } from './pacing.js';
 import type { ScanNode } from './scan-nodes.js';
+import { nodeKey } from '../../workflows/logic/topology.js';
 import { inSyncReplicaOf, nodeAddress, type RedisNode, type RedisTopology } from './topology.js';
 
 /** The primary a diagnosis reads INFO of: the target itself when it is one, else its primary (a Cluster's shard). */
@@ -16,7 +17,7 @@ export function homePrimary(topology: RedisTopology, target: RedisAddress): Redi
     const primary =
       node?.role === 'primary'
         ? node
-        : topology.nodes.find((n) => n.role === 'primary' && `${n.host}:${n.port}` === node?.replicaOf);
+        : topology.nodes.find((n) => n.role === 'primary' && nodeKey(n) === node?.replicaOf);
     if (primary) return nodeAddress(target, primary);
   }
   return topology.primaries[0] ?? target;
@@ -36,10 +37,10 @@ export function scanPlan(
   const onReplicas = nodes.filter((n) => n.role === 'replica').length;
   const note =
     onReplicas === nodes.length
-      ? `scanned on ${onReplicas === 1 ? 'a replica' : 'replicas'} in sync (${nodes.map(at).join(', ')}): the primaries were spared`
+      ? `scanned on ${onReplicas === 1 ? 'a replica' : 'replicas'} in sync (${nodes.map(nodeKey).join(', ')}): the primaries were spared`
       : onReplicas === 0
-        ? `no replica in sync: scanned on the primary (${nodes.map(at).join(', ')})`
-        : `scanned on ${nodes.map((n) => `${at(n)} (${n.role})`).join(', ')}: some shards had no replica in sync`;
+        ? `no replica in sync: scanned on the primary (${nodes.map(nodeKey).join(', ')})`
+        : `scanned on ${nodes.map((n) => `${nodeKey(n)} (${n.role})`).join(', ')}: some shards had no replica in sync`;
   return { nodes, note };
 }
 
@@ -99,8 +100,4 @@ export async function shardMemory(
   const mean = shards.reduce((n, s) => n + s.usedMemory, 0) / Math.max(1, shards.length);
   const most = Math.max(0, ...shards.map((s) => s.usedMemory));
   return { shards, shardSkew: mean > 0 ? Math.round((most / mean) * 100) / 100 : 1 };
-}
-
-function at(n: { host: string; port: number }): string {
-  return `${n.host}:${n.port}`;
 }

@@ -3,6 +3,7 @@ import type { RedisAddress } from '../../workflows/definitions.js';
 import { infoText } from './config.js';
 import { parseInfo } from './info.js';
 import { withRedis, type RedisConnector } from './connection.js';
+import { isInSync, nodeKey } from '../../workflows/logic/topology.js';
 
 /** One node of the set or cluster the target belongs to, as its primary (or Cluster) reported it. */
 export interface RedisNode {
@@ -41,9 +42,6 @@ export interface RedisTopology {
   notes: string[];
 }
 
-/** Replication lag (bytes) under which a replica counts as in sync. */
-export const IN_SYNC_LAG_BYTES = 1024 * 1024;
-
 /**
  * Finds the nodes behind `target`: through its Sentinels when it names some (the primary they agree on now, so a
  * failover between steps is followed), else from `INFO replication` and, on a Cluster node, `CLUSTER SHARDS`. A target
@@ -66,7 +64,7 @@ export async function discoverTopology(connect: RedisConnector, target: RedisAdd
   let view = first;
   if (first.role === 'replica') {
     primary = { ...plain(target), host: first.masterHost, port: first.masterPort };
-    notes.push(`${key(start)} is a replica of ${key(primary)}: the runbook acts on the primary`);
+    notes.push(`${nodeKey(start)} is a replica of ${nodeKey(primary)}: the runbook acts on the primary`);
     view = await readNode(connect, primary);
   }
   const replicas = await Promise.all(
@@ -75,7 +73,7 @@ export async function discoverTopology(connect: RedisConnector, target: RedisAdd
         host: r.host,
         port: r.port,
         role: 'replica',
-        replicaOf: key(primary),
+        replicaOf: nodeKey(primary),
         offset: r.offset,
       };
       try {
@@ -93,20 +91,20 @@ export async function discoverTopology(connect: RedisConnector, target: RedisAdd
     }),
   );
   // Replicas Sentinel counts that the primary does not list: an old primary that has not rejoined, a replica down.
-  const listed = new Set(replicas.map(key));
+  const listed = new Set(replicas.map(nodeKey));
   const missing = sentinelReplicas
-    .filter((r) => !listed.has(key(r)) && key(r) !== key(primary) && !r.down)
+    .filter((r) => !listed.has(nodeKey(r)) && nodeKey(r) !== nodeKey(primary) && !r.down)
     .map((r): RedisNode => {
       notes.push(
         r.reportsPrimary
-          ? `${key(r)}: Sentinel counts it as a replica of ${key(primary)}, it still reports itself primary (not rejoined since a failover)`
-          : `${key(r)}: Sentinel counts it as a replica, ${key(primary)} does not list it (link ${r.linkOk ? 'ok' : 'down'})`,
+          ? `${nodeKey(r)}: Sentinel counts it as a replica of ${nodeKey(primary)}, it still reports itself primary (not rejoined since a failover)`
+          : `${nodeKey(r)}: Sentinel counts it as a replica, ${nodeKey(primary)} does not list it (link ${r.linkOk ? 'ok' : 'down'})`,
       );
       return {
         host: r.host,
         port: r.port,
         role: 'replica',
-        replicaOf: key(primary),
+        replicaOf: nodeKey(primary),
         linkStatus: 'down',
         ...(r.reportsPrimary && { reportsPrimary: true }),
       };
@@ -120,15 +118,9 @@ export async function discoverTopology(connect: RedisConnector, target: RedisAdd
   return { kind, primaries: [plain(primary)], nodes, ...(sentinel && { sentinel }), notes };
 }
 
-/** A replica that may take a read-only load off its primary (link up, lag under {@link IN_SYNC_LAG_BYTES}). */
+/** A replica in sync with `primary` that may take a read-only load off it (see {@link isInSync}). */
 export function inSyncReplicaOf(topology: RedisTopology, primary: RedisAddress): RedisNode | undefined {
-  return topology.nodes.find(
-    (n) =>
-      n.role === 'replica' &&
-      n.replicaOf === key(primary) &&
-      n.linkStatus === 'up' &&
-      (n.lagBytes ?? Infinity) <= IN_SYNC_LAG_BYTES,
-  );
+  return topology.nodes.find((n) => n.replicaOf === nodeKey(primary) && isInSync(n));
 }
 
 /** The address of `node` with the target's db and credentials' lookup key, without topology fields. */
@@ -138,10 +130,6 @@ export function nodeAddress(target: RedisAddress, node: { host: string; port: nu
 
 function plain(addr: RedisAddress): RedisAddress {
   return { host: addr.host, port: addr.port, ...(addr.db !== undefined && { db: addr.db }) };
-}
-
-function key(addr: { host: string; port: number }): string {
-  return `${addr.host}:${addr.port}`;
 }
 
 async function askSentinels(
@@ -161,7 +149,7 @@ async function askSentinels(
       if (errors.length > 0) notes.push(`Sentinels that did not answer: ${errors.join('; ')}`);
       return {
         primary: { host: String(reply[0]), port: Number(reply[1]) },
-        answeredBy: key(s),
+        answeredBy: nodeKey(s),
         replicas: replicas.map((r) => ({
           host: String(r['ip']),
           port: Number(r['port']),
@@ -171,7 +159,7 @@ async function askSentinels(
         })),
       };
     } catch (err) {
-      errors.push(`${key(s)}: ${err instanceof Error ? err.message : String(err)}`);
+      errors.push(`${nodeKey(s)}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   throw new Error(`no Sentinel answered for ${masterName}: ${errors.join('; ')}`);
@@ -238,7 +226,7 @@ async function clusterTopology(connect: RedisConnector, seed: RedisAddress, note
         ...(isPrimary
           ? { slots: shard.slots }
           : {
-              ...(primary && { replicaOf: key({ host: primary.ip, port: primary.port }) }),
+              ...(primary && { replicaOf: nodeKey({ host: primary.ip, port: primary.port }) }),
               linkStatus: own?.linkStatus ?? 'unreachable',
               ...(own && primaryOffset && { lagBytes: Math.max(0, primaryOffset.offset - own.offset) }),
             }),

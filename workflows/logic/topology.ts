@@ -1,7 +1,18 @@
 import type { RedisDiagnostics } from '../../activities/redis/types.js';
+import type { RedisNode } from '../../activities/redis/topology.js';
 
-/** Replication lag (bytes) a replica may have once the run is over. */
+/** Replication lag (bytes) under which a replica counts as in sync: it may take the scan, and verification wants it. */
 export const MAX_REPLICA_LAG_BYTES = 1024 * 1024;
+
+/** `host:port`: how nodes are named and compared (a replica's `replicaOf` too). */
+export function nodeKey(n: { host: string; port: number }): string {
+  return `${n.host}:${n.port}`;
+}
+
+/** A replica linked to its primary and at most {@link MAX_REPLICA_LAG_BYTES} behind (an unknown lag is not). */
+export function isInSync(n: RedisNode): boolean {
+  return n.role === 'replica' && n.linkStatus === 'up' && (n.lagBytes ?? Infinity) <= MAX_REPLICA_LAG_BYTES;
+}
 
 /** The topology as the status and the UI show it: one line's worth. */
 export interface TopologyView {
@@ -15,8 +26,6 @@ export interface TopologyView {
   notes: string[];
 }
 
-const at = (n: { host: string; port: number }) => `${n.host}:${n.port}`;
-
 /** The view of a diagnosis's topology; undefined for a diagnosis without one (older workers). */
 export function topologyView(d: RedisDiagnostics | undefined): TopologyView | undefined {
   const t = d?.topology;
@@ -24,9 +33,9 @@ export function topologyView(d: RedisDiagnostics | undefined): TopologyView | un
   const replicas = t.nodes.filter((n) => n.role === 'replica');
   return {
     kind: t.kind,
-    primaries: t.primaries.map(at),
+    primaries: t.primaries.map(nodeKey),
     replicas: replicas.length,
-    inSync: replicas.filter((r) => r.linkStatus === 'up' && (r.lagBytes ?? Infinity) <= MAX_REPLICA_LAG_BYTES).length,
+    inSync: replicas.filter(isInSync).length,
     ...(d.scanNote && { scannedOn: d.scanNote }),
     notes: t.notes,
   };
@@ -40,11 +49,11 @@ export function topologyProblems(after: RedisDiagnostics | undefined): string[] 
   const nodes = after?.topology?.nodes ?? [];
   const problems: string[] = [];
   for (const n of nodes) {
-    if (n.health === 'fail') problems.push(`${n.role} ${at(n)} is marked failed in the Cluster`);
+    if (n.health === 'fail') problems.push(`${n.role} ${nodeKey(n)} is marked failed in the Cluster`);
     if (n.role !== 'replica') continue;
-    if (n.linkStatus !== 'up') problems.push(`replica ${at(n)}: master_link_status ${n.linkStatus ?? 'unknown'}`);
+    if (n.linkStatus !== 'up') problems.push(`replica ${nodeKey(n)}: master_link_status ${n.linkStatus ?? 'unknown'}`);
     else if ((n.lagBytes ?? 0) > MAX_REPLICA_LAG_BYTES)
-      problems.push(`replica ${at(n)} is ${n.lagBytes} bytes behind its primary`);
+      problems.push(`replica ${nodeKey(n)} is ${n.lagBytes} bytes behind its primary`);
   }
   return problems;
 }
@@ -59,5 +68,5 @@ export function primaryMoved(
   if (!a || !b || a.kind === 'cluster' || b.kind === 'cluster') return undefined;
   const from = b.primaries[0];
   const to = a.primaries[0];
-  return from && to && at(from) !== at(to) ? `${at(from)} → ${at(to)}` : undefined;
+  return from && to && nodeKey(from) !== nodeKey(to) ? `${nodeKey(from)} → ${nodeKey(to)}` : undefined;
 }
