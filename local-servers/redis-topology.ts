@@ -74,16 +74,13 @@ export async function startReplicatedSet(opts: ReplicatedSetOptions = {}): Promi
       sentinels.push(sentinel);
     }
     for (const sentinel of sentinels) {
-      await until(`sentinel ${sentinel.port} sees the set`, async () => {
-        const r = client(sentinel);
-        try {
+      await until(`sentinel ${sentinel.port} sees the set`, () =>
+        withClient(sentinel, async (r) => {
           const reps = (await r.call('SENTINEL', 'REPLICAS', masterName)) as unknown[];
           const peers = (await r.call('SENTINEL', 'SENTINELS', masterName)) as unknown[];
           return reps.length === replicas.length && peers.length === sentinels.length - 1;
-        } finally {
-          r.disconnect();
-        }
-      });
+        }),
+      );
     }
     return { primary, replicas, sentinels, masterName, stop };
   } catch (err) {
@@ -184,12 +181,15 @@ export async function tagOwners(cluster: RedisClusterServers, tags: number): Pro
   });
 }
 
-function client(server: { host: string; port: number }, auth?: { username?: string; password?: string }): Redis {
-  return new Redis({ host: server.host, port: server.port, lazyConnect: false, maxRetriesPerRequest: 1, ...auth });
-}
+type Auth = { username?: string; password?: string };
 
-async function withClient<T>(server: { host: string; port: number }, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = client(server);
+/** A client of `server` for `fn` alone, closed after it. */
+async function withClient<T>(
+  server: { host: string; port: number },
+  fn: (r: Redis) => Promise<T>,
+  auth?: Auth,
+): Promise<T> {
+  const r = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1, ...auth });
   try {
     return await fn(r);
   } finally {
@@ -197,17 +197,8 @@ async function withClient<T>(server: { host: string; port: number }, fn: (r: Red
   }
 }
 
-async function infoOf(
-  server: { host: string; port: number },
-  section: string,
-  auth?: { username?: string; password?: string },
-): Promise<string> {
-  const r = client(server, auth);
-  try {
-    return await r.info(section);
-  } finally {
-    r.disconnect();
-  }
+function infoOf(server: { host: string; port: number }, section: string, auth?: Auth): Promise<string> {
+  return withClient(server, (r) => r.info(section), auth);
 }
 
 /** Polls `ok` every 100 ms for up to 30 s. */
