@@ -67,16 +67,24 @@ export interface PatternCleanup {
   pattern: string;
   /** Most keys this action (all attempts together) may touch. */
   maxKeys: number;
+  /**
+   * Keys of this action that other markers count (a Cluster's other primaries, each with its own marker): they use up
+   * the cap too, so this node may touch at most `maxKeys - countedElsewhere` (0 or less: none, only tell if any match).
+   */
+  countedElsewhere?: number;
   /** COUNT hint of each SCAN (default 1000). */
   scanCount?: number;
   /** Called between batches that touched keys; waits as long as the server's latency asks (see `LatencyPacer`). */
   pace?: () => Promise<unknown>;
 }
 
-// The scripts share a prologue and an epilogue. KEYS[1] is the marker, the others the batch; ARGV[1] the cap,
-// ARGV[2] the cursor after this batch, ARGV[3] the marker's TTL. `allow-oom`: the marker is a few bytes, and a
-// cleanup is what frees memory on a full Redis. Each returns {touched so far, bytes so far, keys left over by the cap}.
-const PROLOGUE = `#!lua flags=allow-oom
+// The scripts share a prologue and an epilogue. KEYS[1] is the marker; ARGV[1] the cap, ARGV[2] the cursor after
+// this batch, ARGV[3] the marker's TTL, then each script's own arguments and the batch's keys. `allow-oom`: the marker
+// is a few bytes, and a cleanup is what frees memory on a full Redis. The batch's keys are arguments, not KEYS, with
+// `allow-cross-slot-keys`: a Cluster node runs a script over keys of many slots only so, all of them its own (a scan
+// of that node finds only those; the marker is put in one of its slots). Each returns {touched so far, bytes so far,
+// keys left over by the cap}.
+const PROLOGUE = `#!lua flags=allow-oom,allow-cross-slot-keys
 local marker = KEYS[1]
 local touched = tonumber(redis.call('HGET', marker, 'touched') or '0')
 local room = tonumber(ARGV[1]) - touched
@@ -89,22 +97,22 @@ if left > 0 then redis.call('HSET', marker, 'capReached', '1') else redis.call('
 redis.call('EXPIRE', marker, ARGV[3])
 return {touched + done, total, left}`;
 
-/** EXPIRE … NX on the batch's keys without a TTL (ARGV[4] the TTL), up to the room under the cap. */
+/** EXPIRE … NX on the batch's keys (ARGV[5] on) without a TTL (ARGV[4] the TTL), up to the room under the cap. */
 const EXPIRE_BATCH =
   PROLOGUE +
-  `for i = 2, #KEYS do
-  local key = KEYS[i]
+  `for i = 5, #ARGV do
+  local key = ARGV[i]
   if string.sub(key, 1, ${MARKER_PREFIX.length}) ~= '${MARKER_PREFIX}' and redis.call('PTTL', key) == -1 then
     if done < room then done = done + redis.call('EXPIRE', key, ARGV[4], 'NX') else left = left + 1 end
   end
 end` +
   EPILOGUE;
 
-/** UNLINK of the batch's keys that still exist, up to the room under the cap, adding their MEMORY USAGE. */
+/** UNLINK of the batch's keys (ARGV[4] on) that still exist, up to the room under the cap, adding their MEMORY USAGE. */
 const UNLINK_BATCH =
   PROLOGUE +
-  `for i = 2, #KEYS do
-  local key = KEYS[i]
+  `for i = 4, #ARGV do
+  local key = ARGV[i]
   if string.sub(key, 1, ${MARKER_PREFIX.length}) ~= '${MARKER_PREFIX}' then
     if done < room then
       -- MEMORY USAGE is nil for a key already gone (a replayed batch): it doubles as the existence check.
@@ -119,20 +127,21 @@ end` +
   EPILOGUE;
 
 /**
- * One chunk of a sorted-set trim (KEYS[2] the set, ARGV[4] how many to keep, ARGV[5] the chunk, ARGV[6] an optional
- * age cut-off: members scored at or below it go too), no cap. Both limits remove from the lowest scores, so the
+ * One chunk of a sorted-set trim (ARGV[4] how many to keep, ARGV[5] the chunk, ARGV[6] an optional age cut-off:
+ * members scored at or below it go too, ARGV[7] the set), no cap. Both limits remove from the lowest scores, so the
  * members to remove are the lowest `max(ZCARD - keep, ZCOUNT -inf cutoff)`.
  */
 const TRIM_BATCH =
   PROLOGUE +
-  `local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+  `local set = ARGV[7]
+local excess = redis.call('ZCARD', set) - tonumber(ARGV[4])
 if ARGV[6] ~= nil and ARGV[6] ~= '' then
-  excess = math.max(excess, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6]))
+  excess = math.max(excess, redis.call('ZCOUNT', set, '-inf', ARGV[6]))
 end
 if excess > 0 then
-  local before = redis.call('MEMORY', 'USAGE', KEYS[2]) or 0
-  done = redis.call('ZREMRANGEBYRANK', KEYS[2], 0, math.min(excess, tonumber(ARGV[5])) - 1)
-  bytes = math.max(0, before - (redis.call('MEMORY', 'USAGE', KEYS[2]) or 0))
+  local before = redis.call('MEMORY', 'USAGE', set) or 0
+  done = redis.call('ZREMRANGEBYRANK', set, 0, math.min(excess, tonumber(ARGV[5])) - 1)
+  bytes = math.max(0, before - (redis.call('MEMORY', 'USAGE', set) or 0))
 end` +
   EPILOGUE;
 
@@ -144,17 +153,17 @@ const COMMANDS: Record<BatchScript, string> = {
   trim: 'runbookTrimBatch',
 };
 
-/** Runs a batch script (ioredis sends EVALSHA, and the script itself after a NOSCRIPT). */
+/** Runs a batch script on `marker` (ioredis sends EVALSHA, and the script itself after a NOSCRIPT). */
 async function runBatch(
   redis: Redis,
   script: BatchScript,
-  keys: Array<string | Buffer>,
-  args: Array<string | number>,
+  marker: string,
+  args: Array<string | number | Buffer>,
 ): Promise<{ touched: number; bytes: number; left: number }> {
   const name = COMMANDS[script];
-  if (!(name in redis)) redis.defineCommand(name, { lua: SCRIPTS[script] });
+  if (!(name in redis)) redis.defineCommand(name, { lua: SCRIPTS[script], numberOfKeys: 1 });
   const call = (redis as unknown as Record<string, (...a: unknown[]) => Promise<[number, number, number]>>)[name]!;
-  const [touched, bytes, left] = await call.call(redis, keys.length, ...keys, ...args);
+  const [touched, bytes, left] = await call.call(redis, marker, ...args);
   return { touched: Number(touched), bytes: Number(bytes), left: Number(left) };
 }
 
@@ -231,8 +240,8 @@ async function scanMatching(
     let added = 0;
     if (keys.length > 0) {
       // Past the cap the scripts go on touching nothing, only to tell whether more keys match.
-      const args = [job.maxKeys, cursor, MARKER_TTL_SECONDS, ...extra];
-      const batch = await runBatch(redis, script, [job.marker, ...keys], args);
+      const args = [job.maxKeys - (job.countedElsewhere ?? 0), cursor, MARKER_TTL_SECONDS, ...extra, ...keys];
+      const batch = await runBatch(redis, script, job.marker, args);
       added = batch.touched - state.touched;
       state.touched = batch.touched;
       state.bytesFreed = batch.bytes;
@@ -288,12 +297,15 @@ export async function trimSortedSet(
   if (type !== 'zset') throw invalidAction(`${job.key} is a ${type}, not a sorted set`);
   let batches = 0;
   for (;;) {
-    const batch = await runBatch(
-      redis,
-      'trim',
-      [job.marker, job.key],
-      [Number.MAX_SAFE_INTEGER, '0', MARKER_TTL_SECONDS, job.keep, TRIM_CHUNK, job.maxScore ?? ''],
-    );
+    const batch = await runBatch(redis, 'trim', job.marker, [
+      Number.MAX_SAFE_INTEGER,
+      '0',
+      MARKER_TTL_SECONDS,
+      job.keep,
+      TRIM_CHUNK,
+      job.maxScore ?? '',
+      job.key,
+    ]);
     const added = batch.touched - state.touched;
     state.touched = batch.touched;
     state.bytesFreed = batch.bytes;

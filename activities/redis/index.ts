@@ -2,20 +2,22 @@
  * Redis side of the runbook: diagnose, back up, remediate. Built from an injected {@link RedisConnector}; each call
  * opens its own short-lived connection. Long loops heartbeat and resume from the previous attempt's details.
  */
+import { randomUUID } from 'node:crypto';
 import type { BackupResult, CleanupPreview, RedisDiagnostics } from './types.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import type { ActionResult, PlannedAction } from '../../workflows/logic/actions.js';
 import { backupProgressSchema, takeBackup } from './backup.js';
 import { cleanupStateSchema, markerKey, readMarker } from './cleanup.js';
-import { previewPattern, previewStateSchema } from './cleanup-preview.js';
+import { previewPattern, previewStateSchema, type PreviewState } from './cleanup-preview.js';
+import { mergePreviews, progressOnCluster } from './cluster-keys.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
-import { activityHeartbeat, activityProgress, currentRun } from './progress.js';
+import { activityHeartbeat, activityProgress, currentRun, detachedProgress, type Progress } from './progress.js';
 import { threadLatency, type PacingOptions } from './pacing.js';
 import { applyAction } from './remediate.js';
 import { scanStateSchema } from './scan.js';
 import { discoverTopology } from './topology.js';
-import { applyOnTopology, backupNode, currentPrimary } from './topology-actions.js';
+import { applyOnTopology, backupNode } from './topology-actions.js';
 import type { BackupSource } from '../backup/store.js';
 import type { Redis } from 'ioredis';
 import { homePrimary, scanPlan, shardMemory, withScanNodes } from './topology-diagnosis.js';
@@ -107,15 +109,20 @@ export function createRedisActivities(connect: RedisConnector, options: { backup
 
     /** What a cleanup of `pattern` would remove (keys, bytes, samples, TTLs), before anyone approves it. */
     async previewCleanup(input: PreviewCleanupInput): Promise<CleanupPreview> {
-      return withRedis(connect, await currentPrimary(connect, input.redis), async (redis) => {
-        await redis.select(input.redis.db ?? 0);
-        return previewPattern(
-          redis,
-          input.pattern,
-          { scanCount: input.scanCount },
-          activityProgress(previewStateSchema),
-        );
-      });
+      const topology = await discoverTopology(connect, input.redis);
+      const preview = (addr: RedisAddress, progress: Progress<PreviewState>) =>
+        withRedis(connect, addr, async (redis) => {
+          await redis.select(input.redis.db ?? 0);
+          return previewPattern(redis, input.pattern, { scanCount: input.scanCount }, progress);
+        });
+      if (topology.kind !== 'cluster')
+        return preview(homePrimary(topology, input.redis), activityProgress(previewStateSchema));
+      // Every primary's slots; a heartbeat's cursor is one node's, so the nodes start over on a retry.
+      const heartbeat = activityHeartbeat();
+      const each: CleanupPreview[] = [];
+      for (const addr of topology.primaries)
+        each.push(await preview(addr, detachedProgress<PreviewState>(undefined, heartbeat)));
+      return mergePreviews(each);
     },
 
     /**
@@ -147,16 +154,20 @@ export function createRedisActivities(connect: RedisConnector, options: { backup
       redis: RedisAddress;
       actionId: string;
     }): Promise<{ touched: number; bytes: number }> {
-      return withRedis(connect, await currentPrimary(connect, input.redis), async (redis) => {
+      const topology = await discoverTopology(connect, input.redis);
+      const key = markerKey(currentRun() ?? '', input.actionId);
+      if (topology.kind === 'cluster') return progressOnCluster(connect, topology, key);
+      return withRedis(connect, homePrimary(topology, input.redis), async (redis) => {
         await redis.select(input.redis.db ?? 0);
-        const marker = await readMarker(redis, markerKey(currentRun() ?? '', input.actionId));
+        const marker = await readMarker(redis, key);
         return { touched: marker.touched, bytes: marker.bytes };
       });
     },
 
     /** Applies one planned remediation action (idempotent); key actions work on `redis.db` (default 0). */
     async applyRedisAction(input: ApplyRedisActionInput): Promise<ActionResult> {
-      return applyOnTopology(connect, input.redis, input.action, (redis) =>
+      const marker = markerKey(currentRun() ?? `local-${randomUUID()}`, input.action.id);
+      return applyOnTopology(connect, input.redis, input.action, marker, (redis, share) =>
         applyAction(
           redis,
           input.action,
@@ -164,7 +175,7 @@ export function createRedisActivities(connect: RedisConnector, options: { backup
             db: input.redis.db,
             pacing: input.pacing,
             latency: () => threadLatency(redis.options),
-            markerScope: currentRun(),
+            ...share,
           },
           activityProgress(cleanupStateSchema),
         ),

@@ -43,6 +43,10 @@ export interface ApplyOptions {
    * action finds the same marker. A fresh scope when absent: outside a run nothing resumes.
    */
   markerScope?: string;
+  /** Where the marker is when its place matters (a Cluster node's own slot): overrides `markerScope`'s key. */
+  marker?: string;
+  /** Keys of this action other nodes' markers count against its cap (see `PatternCleanup.countedElsewhere`). */
+  countedElsewhere?: number;
 }
 
 /**
@@ -58,7 +62,8 @@ export async function applyAction(
   progress: Progress<CleanupState>,
 ): Promise<ActionResult> {
   const { id, action } = planned;
-  const marker = markerKey(options.markerScope ?? `local-${randomUUID()}`, id);
+  const marker = options.marker ?? markerKey(options.markerScope ?? `local-${randomUUID()}`, id);
+  const job = { actionId: id, marker, scanCount: options.scanCount, countedElsewhere: options.countedElsewhere };
   switch (action.kind) {
     case 'set-maxmemory':
       return { id, ...(await setMaxmemory(redis, action.bytes)) };
@@ -68,7 +73,7 @@ export async function applyAction(
       assertNarrowPattern(action.pattern);
       await redis.select(options.db ?? 0);
       const { outcome, pacing } = await paced(options, (pace) =>
-        expireByPattern(redis, { actionId: id, marker, ...action, scanCount: options.scanCount, pace }, progress),
+        expireByPattern(redis, { ...job, ...action, pace }, progress),
       );
       return cleanupResult(id, outcome, `gave a TTL of ${action.ttlSeconds} s to`, action, pacing);
     }
@@ -76,7 +81,7 @@ export async function applyAction(
       assertNarrowPattern(action.pattern);
       await redis.select(options.db ?? 0);
       const { outcome, pacing } = await paced(options, (pace) =>
-        unlinkByPattern(redis, { actionId: id, marker, ...action, scanCount: options.scanCount, pace }, progress),
+        unlinkByPattern(redis, { ...job, ...action, pace }, progress),
       );
       return cleanupResult(id, outcome, 'unlinked', action, pacing);
     }

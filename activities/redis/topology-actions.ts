@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import type { ActionResult, PlannedAction } from '../../workflows/logic/actions.js';
-import { invalidAction } from './cleanup.js';
+import { applyKeysOnCluster, type ApplyOnNode } from './cluster-keys.js';
 import { activityHeartbeat } from './progress.js';
 import { configGet } from './config.js';
 import { withRedis, type RedisConnector } from './connection.js';
@@ -39,43 +38,34 @@ export async function backupNode(
     : { node: primary, role: 'primary', primary, readonly };
 }
 
-/** The primary a target stands for now (through its Sentinels, or the primary of the replica it names). */
-export async function currentPrimary(connect: RedisConnector, target: RedisAddress): Promise<RedisAddress> {
-  return homePrimary(await discoverTopology(connect, target), target);
-}
-
 /**
  * Applies one action where it belongs. Settings and `MEMORY PURGE` go to every node, primaries first, replicas after
  * (a replica left at the old `maxmemory` is the next to fail, or evicts differently once promoted), each read back;
  * key actions go to the current primary (a replica would answer READONLY). Each node's change is idempotent, so a
  * retry, or a run that resumes after a Sentinel failover, finds the nodes already changed and says so. Key actions on
- * a Cluster are refused (`InvalidAction`): the exact, crash-safe batches are Lua scripts, which a Cluster node runs
- * only over keys of one slot.
+ * a Cluster go to every primary (see `applyKeysOnCluster`). `marker` is the action's progress marker.
  */
 export async function applyOnTopology(
   connect: RedisConnector,
   target: RedisAddress,
   planned: PlannedAction,
-  applyOne: (redis: Redis) => Promise<ActionResult>,
+  marker: string,
+  applyOne: ApplyOnNode,
 ): Promise<ActionResult> {
   const topology = await discoverTopology(connect, target);
   const home = homePrimary(topology, target);
+  const onHome = () => withRedis(connect, home, (redis) => applyOne(redis, { marker, countedElsewhere: 0 }));
   if (!EVERY_NODE.has(planned.action.kind)) {
-    if (topology.kind === 'cluster') {
-      throw invalidAction(
-        `${planned.id}: ${planned.action.kind} on a Redis Cluster is not supported yet (its batches are Lua scripts, ` +
-          'which a Cluster node runs only over keys of one slot); run it on each primary by hand',
-      );
-    }
-    return withRedis(connect, home, applyOne);
+    if (topology.kind === 'cluster') return applyKeysOnCluster(connect, topology, planned, marker, applyOne);
+    return onHome();
   }
-  if (topology.nodes.length <= 1) return withRedis(connect, home, applyOne);
+  if (topology.nodes.length <= 1) return onHome();
   const order = [...topology.nodes].sort((a, b) => rank(a) - rank(b));
   const check = expected(planned);
   const perNode: Array<{ node: RedisNode; result: ActionResult; took: boolean }> = [];
   for (const node of order) {
     const result = await withRedis(connect, nodeAddress(target, node), async (redis) => {
-      const applied = await applyOne(redis);
+      const applied = await applyOne(redis, { marker, countedElsewhere: 0 });
       const took = check ? (await configGet(redis, check[0]))[check[0]] === check[1] : applied.ok;
       return { applied, took };
     });

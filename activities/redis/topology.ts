@@ -4,6 +4,7 @@ import { infoText } from './config.js';
 import { parseInfo } from './info.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { isInSync, nodeKey } from '../../workflows/logic/topology.js';
+import { keyInRanges, type SlotRanges } from './slots.js';
 
 /** One node of the set or cluster the target belongs to, as its primary (or Cluster) reported it. */
 export interface RedisNode {
@@ -294,21 +295,21 @@ function pairs(raw: unknown): Record<string, unknown> {
 }
 
 /**
- * `base` where this node may write it: unchanged outside a Cluster; in one, `base{n}` for the first `n` whose slot
- * this node serves (the same `n` on every attempt while the slots stay), since a node answers MOVED for the others.
+ * `base` where this node may write it: unchanged outside a Cluster; in one, {@link keyInRanges} over the slots this
+ * node serves, since a node answers MOVED for the others.
  */
 export async function localKey(redis: Redis, base: string): Promise<string> {
   if (!/cluster_enabled:1/.test(await redis.info('cluster'))) return base;
   const myself = String(await redis.call('CLUSTER', 'NODES'))
     .split('\n')
     .find((line) => line.split(' ')[2]?.split(',').includes('myself'));
-  const ranges = (myself?.split(' ').slice(8) ?? [])
+  const ranges: SlotRanges = (myself?.split(' ').slice(8) ?? [])
     .filter((r) => /^\d+(-\d+)?$/.test(r))
-    .map((r) => r.split('-').map(Number) as [number, number?]);
-  for (let n = 0; n < 10_000; n++) {
-    const key = `${base}{${n}}`;
-    const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', key));
-    if (ranges.some(([a, b]) => slot >= a && slot <= (b ?? a))) return key;
-  }
-  throw new Error(`this Cluster node serves no slot (${myself ?? 'no myself line in CLUSTER NODES'})`);
+    .map((r) => {
+      const [a, b] = r.split('-').map(Number) as [number, number?];
+      return [a, b ?? a];
+    });
+  const key = keyInRanges(base, ranges);
+  if (!key) throw new Error(`this Cluster node serves no slot (${myself ?? 'no myself line in CLUSTER NODES'})`);
+  return key;
 }

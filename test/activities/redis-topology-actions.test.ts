@@ -1,13 +1,15 @@
 /**
  * Remediation on real topologies: settings on every node (primaries and replicas, each read back), key actions on the
- * current primary, a Sentinel failover between two actions followed without applying anything twice, and a Cluster.
+ * current primary, a Sentinel failover between two actions followed without applying anything twice, and a Cluster
+ * (settings on all six nodes; cleanups on every primary, the cap across them; a trim where the set lives).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Cluster, Redis } from 'ioredis';
 import { createBackupActivities } from '../../activities/backup/index.js';
 import { createRedisActivities, createRedisConnector } from '../../activities/redis/index.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
@@ -162,7 +164,7 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
     }
   });
 
-  it('a Cluster: settings on all six nodes; a key cleanup is refused with the reason', async () => {
+  it('a Cluster: settings on all six nodes, each read back', async () => {
     const seed = { host: cluster.primaries[1]!.host, port: cluster.primaries[1]!.port };
     const result = await redis.applyRedisAction({
       redis: seed,
@@ -173,13 +175,103 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
     for (const node of [...cluster.primaries, ...cluster.replicas]) {
       assert.equal(await configOf(node, 'maxmemory'), String(200 * 1024 * 1024));
     }
-    await assert.rejects(
-      redis.applyRedisAction({
+  });
+
+  describe('key actions on a Cluster: every primary, keys where their slots are', () => {
+    let client: Cluster;
+    let seed: RedisAddress;
+    // One run, so that every call of an action finds its markers (outside an activity each call is a run of its own).
+    const inRun = <T>(fn: () => Promise<T>): Promise<T> =>
+      new MockActivityEnvironment({ workflowExecution: { workflowId: 'redis-runbook-CL', runId: 'run-1' } }).run(
+        fn,
+      ) as Promise<T>;
+    const fill = async (prefix: string, n: number) => {
+      for (let i = 0; i < n; i += 1000) {
+        const sets: Array<Promise<unknown>> = [];
+        for (let j = i; j < Math.min(n, i + 1000); j++) sets.push(client.set(`${prefix}${j}`, 'x'.repeat(50)));
+        await Promise.all(sets);
+      }
+    };
+    /** Keys matching `pattern` on each primary, by SCAN of that node (what a cleanup there would see). */
+    const countOn = async (pattern: string) =>
+      Promise.all(
+        cluster.primaries.map(async (node) => {
+          const r = new Redis({ host: node.host, port: node.port });
+          try {
+            let n = 0;
+            const stream = r.scanStream({ match: pattern, count: 1000 });
+            for await (const keys of stream) n += (keys as string[]).length;
+            return n;
+          } finally {
+            r.disconnect();
+          }
+        }),
+      );
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    before(async () => {
+      // Auto-pipelining batches the writes per node (a Cluster pipeline must stay in one slot).
+      client = new Cluster([{ host: cluster.primaries[0]!.host, port: cluster.primaries[0]!.port }], {
+        enableAutoPipelining: true,
+      });
+      seed = { host: cluster.replicas[2]!.host, port: cluster.replicas[2]!.port };
+    });
+    after(() => client?.disconnect());
+
+    it('UNLINK by pattern reaches the keys of every primary, and nothing else', async () => {
+      await fill('tmp:', 3000);
+      await fill('keep:', 300);
+      const spread = await countOn('tmp:*');
+      assert.ok(
+        spread.every((n) => n > 500),
+        `the keys are on every primary: ${spread}`,
+      );
+      const preview = await redis.previewCleanup({ redis: seed, pattern: 'tmp:*' });
+      assert.equal(preview.keys, 3000, 'the preview counts every primary');
+      assert.equal(preview.dbKeys, 3300);
+      const result = await redis.applyRedisAction({
         redis: seed,
-        action: planned('unlink-tmp', { kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 10 }),
-      }),
-      (err: Error & { type?: string }) =>
-        err.type === 'InvalidAction' && /Redis Cluster is not supported yet/.test(err.message),
-    );
+        action: planned('unlink-tmp', { kind: 'unlink-keys', pattern: 'tmp:*', maxKeys: 10_000 }),
+      });
+      assert.equal(result.ok, true, result.detail);
+      assert.equal(result.keysTouched, 3000, result.detail);
+      assert.ok((result.bytesFreed ?? 0) > 3000 * 50, 'MEMORY USAGE of each, summed over the primaries');
+      assert.match(result.detail, /^on 3 primaries \(cluster\), 3000 keys in all: primary /);
+      assert.deepEqual(await countOn('tmp:*'), [0, 0, 0]);
+      assert.equal(sum(await countOn('keep:*')), 300, 'no key outside the pattern');
+    });
+
+    it('the cap spans the primaries: exactly maxKeys keys in all, and a retry of the action adds none', async () => {
+      await fill('cap:', 3000);
+      const action = planned('unlink-cap', { kind: 'unlink-keys', pattern: 'cap:*', maxKeys: 1000 });
+      const first = await inRun(() => redis.applyRedisAction({ redis: seed, action }));
+      assert.equal(first.keysTouched, 1000, first.detail);
+      assert.equal(first.capReached, true);
+      assert.equal(sum(await countOn('cap:*')), 2000);
+      const again = await inRun(() => redis.applyRedisAction({ redis: seed, action }));
+      assert.equal(again.keysTouched, 1000, again.detail);
+      assert.equal(sum(await countOn('cap:*')), 2000, 'the markers hold the count: nothing more');
+      const progress = await inRun(() => redis.actionProgress({ redis: seed, actionId: 'unlink-cap' }));
+      assert.equal(progress.touched, 1000);
+    });
+
+    it('EXPIRE by pattern on every primary; a trim on the primary serving the set', async () => {
+      await fill('ttl:', 900);
+      const expire = await redis.applyRedisAction({
+        redis: seed,
+        action: planned('expire-ttl', { kind: 'expire-keys', pattern: 'ttl:*', ttlSeconds: 3600, maxKeys: 5000 }),
+      });
+      assert.equal(expire.keysTouched, 900, expire.detail);
+      assert.equal(await client.ttl('ttl:17'), 3600);
+      const members = Array.from({ length: 3000 }, (_, i) => [String(i), `job-${i}`]).flat();
+      await client.zadd('dead', ...members);
+      const trim = await redis.applyRedisAction({
+        redis: seed,
+        action: planned('trim-dead', { kind: 'trim-sorted-set', key: 'dead', keep: 100 }),
+      });
+      assert.equal(trim.keysTouched, 2900, trim.detail);
+      assert.match(trim.detail, /^on primary \S+ \(slot \d+\): removed the 2900 oldest members of dead/);
+      assert.equal(await client.zcard('dead'), 100);
+      assert.equal((await client.zrange('dead', '0', '0'))[0], 'job-2900', 'the newest are kept');
+    });
   });
 });
