@@ -68,7 +68,7 @@ describe('a Cluster cleanup survives SIGKILL of its worker (real processes, real
       },
     );
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     return { child, exited, output: () => out };
   };
@@ -94,7 +94,7 @@ describe('a Cluster cleanup survives SIGKILL of its worker (real processes, real
       killedAt.push(total - (await keysLeft()));
     }
     t.diagnostic(`killed after ${killedAt.join(', ')} keys`);
-    assert.ok(killedAt.length >= 2 && killedAt.every((n) => n < CAP), `killed mid-way: ${killedAt}`);
+    assert.ok(killedAt.length >= 2 && killedAt.every((n) => n < CAP), `killed mid-way: ${killedAt.join(', ')}`);
     const last = worker();
     assert.equal(await last.exited, 0);
     const result = JSON.parse(last.output()) as ActionResult;

@@ -182,9 +182,11 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
     let seed: RedisAddress;
     // One run, so that every call of an action finds its markers (outside an activity each call is a run of its own).
     const inRun = <T>(fn: () => Promise<T>): Promise<T> =>
-      new MockActivityEnvironment({ workflowExecution: { workflowId: 'redis-runbook-CL', runId: 'run-1' } }).run(
-        fn,
-      ) as Promise<T>;
+      new MockActivityEnvironment({ workflowExecution: { workflowId: 'redis-runbook-CL', runId: 'run-1' } }).run<
+        [],
+        T,
+        () => Promise<T>
+      >(fn);
     const fill = async (prefix: string, n: number) => {
       for (let i = 0; i < n; i += 1000) {
         const sets: Array<Promise<unknown>> = [];
@@ -208,7 +210,7 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
         }),
       );
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    before(async () => {
+    before(() => {
       // Auto-pipelining batches the writes per node (a Cluster pipeline must stay in one slot).
       client = new Cluster([{ host: cluster.primaries[0]!.host, port: cluster.primaries[0]!.port }], {
         enableAutoPipelining: true,
@@ -223,7 +225,7 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
       const spread = await countOn('tmp:*');
       assert.ok(
         spread.every((n) => n > 500),
-        `the keys are on every primary: ${spread}`,
+        `the keys are on every primary: ${spread.join(', ')}`,
       );
       const preview = await redis.previewCleanup({ redis: seed, pattern: 'tmp:*' });
       assert.equal(preview.keys, 3000, 'the preview counts every primary');
