@@ -22,6 +22,7 @@ import { RdbVerifier } from './rdb.js';
 import { streamSnapshot, type ReplicationEndpoint } from './replication.js';
 import { restoreTest } from './restore-test.js';
 import { S3Store } from './s3-store.js';
+import { clusterShards, mergeCopies } from './shards.js';
 import { DirectoryStore, type BackupStoreConfig } from './store.js';
 
 export type { BackupStoreConfig } from './store.js';
@@ -167,34 +168,47 @@ export function createBackupActivities(connect: RedisConnector, config: BackupSt
   // With S3 the directory only stages each copy for its restore test: it keeps none once uploaded.
   const local = new DirectoryStore(config.s3 ? { ...config, keep: 1 } : config);
   const s3 = config.s3 ? new S3Store(config.s3, config.keep) : undefined;
+  /** One snapshot (a set's, or one Cluster shard's), labelled `input.target` in the store. */
+  const copyOne = async (input: CopyBackupInput, run: string): Promise<BackupCopy> => {
+    const stored = s3 && (await s3.findCopyOf(input.target, run));
+    if (stored) return stored;
+    // A copy verified here by an attempt killed before (or during) its upload is uploaded, not taken again.
+    const staged = await local.findCopyOf(input.target, run);
+    if (staged && !s3) return staged;
+    await local.removePartials(input.target, input.incidentId);
+    if (s3) await s3.removePartials(input.target, input.incidentId);
+    let state: Progress = { kind: 'backup-copy', stage: 'stream', bytes: 0, total: 0 };
+    const { stop, beat } = keepBeating(() => state);
+    try {
+      const copy =
+        staged ??
+        (await copyFrom(connect, input.redis, config.from, (redis) =>
+          copyOnce(redis, local, input, run, (bytes, total) => (state = { ...state, bytes, total })),
+        ));
+      if (!s3 || !copy.verified) return copy;
+      state = { kind: 'backup-copy', stage: 'upload', bytes: 0, total: copy.bytes };
+      beat();
+      const stored = await s3.publish(input.target, copy, run, (bytes) => (state = { ...state, bytes }));
+      await local.discard(copy.path);
+      return { ...stored, pruned: (await s3.applyRetention(input.target)).length };
+    } finally {
+      stop();
+    }
+  };
   return {
-    /** Copies the current snapshot off the server into the backup store and restore-tests it. */
+    /**
+     * Copies the current snapshot off the server into the backup store and restore-tests it; on a Cluster, every
+     * shard's, one after the other (each labelled by its slots, each found again by a retry).
+     */
     async copyBackup(input: CopyBackupInput): Promise<BackupCopy> {
       const run = currentRun() ?? `detached/${Date.now()}`;
-      const stored = s3 && (await s3.findCopyOf(input.target, run));
-      if (stored) return stored;
-      // A copy verified here by an attempt killed before (or during) its upload is uploaded, not taken again.
-      const staged = await local.findCopyOf(input.target, run);
-      if (staged && !s3) return staged;
-      await local.removePartials(input.target, input.incidentId);
-      if (s3) await s3.removePartials(input.target, input.incidentId);
-      let state: Progress = { kind: 'backup-copy', stage: 'stream', bytes: 0, total: 0 };
-      const { stop, beat } = keepBeating(() => state);
-      try {
-        const copy =
-          staged ??
-          (await copyFrom(connect, input.redis, config.from, (redis) =>
-            copyOnce(redis, local, input, run, (bytes, total) => (state = { ...state, bytes, total })),
-          ));
-        if (!s3 || !copy.verified) return copy;
-        state = { kind: 'backup-copy', stage: 'upload', bytes: 0, total: copy.bytes };
-        beat();
-        const stored = await s3.publish(input.target, copy, run, (bytes) => (state = { ...state, bytes }));
-        await local.discard(copy.path);
-        return { ...stored, pruned: (await s3.applyRetention(input.target)).length };
-      } finally {
-        stop();
+      const shards = await clusterShards(connect, input.redis);
+      if (!shards) return copyOne(input, run);
+      const copies: BackupCopy[] = [];
+      for (const shard of shards) {
+        copies.push(await copyOne({ ...input, redis: shard.primary, target: `${input.target} ${shard.label}` }, run));
       }
+      return mergeCopies(copies);
     },
   };
 }

@@ -10,6 +10,7 @@ import { backupProgressSchema, takeBackup } from './backup.js';
 import { cleanupStateSchema, markerKey, readMarker } from './cleanup.js';
 import { previewPattern, previewStateSchema, type PreviewState } from './cleanup-preview.js';
 import { mergePreviews, progressOnCluster } from './cluster-keys.js';
+import { clusterShards, mergeBackups } from '../backup/shards.js';
 import { withRedis, type RedisConnector } from './connection.js';
 import { collectDiagnostics } from './diagnose.js';
 import { activityHeartbeat, activityProgress, currentRun, detachedProgress, type Progress } from './progress.js';
@@ -65,7 +66,7 @@ export interface ApplyRedisActionInput {
  * (non-retryable) when it refuses the credentials, `BackupFailed` and `InvalidAction` (non-retryable) as each says.
  */
 export function createRedisActivities(connect: RedisConnector, options: { backupFrom?: BackupSource } = {}) {
-  return {
+  const activities = {
     /** Redis's view of the incident: INFO, CONFIG, big keys and prefixes by SCAN, Sidekiq figures, a write probe. */
     async diagnoseRedis(input: DiagnoseRedisInput): Promise<RedisDiagnostics> {
       // The topology first: INFO is read of the primary the incident is about, the key scan runs on a replica in sync
@@ -130,20 +131,10 @@ export function createRedisActivities(connect: RedisConnector, options: { backup
      * `backupFrom` is `primary`), its request marker on the primary.
      */
     async backupRedis(input: BackupRedisInput): Promise<BackupResult> {
-      const { node, role, primary } = await backupNode(connect, input.redis, options.backupFrom);
-      const take = (redis: Redis, markerOn?: Redis) =>
-        takeBackup(
-          redis,
-          { timeoutSeconds: input.timeoutSeconds, markerScope: currentRun(), ...(markerOn && { markerOn }) },
-          activityProgress(backupProgressSchema),
-        );
-      const result =
-        role === 'primary'
-          ? await withRedis(connect, node, (redis) => take(redis))
-          : await withRedis(connect, primary, (onPrimary) =>
-              withRedis(connect, node, (redis) => take(redis, onPrimary)),
-            );
-      return { ...result, takenOn: { host: node.host, port: node.port, role } };
+      // A Cluster: every shard's snapshot (a cleanup may touch every primary), each on its own replica in sync.
+      const shards = await clusterShards(connect, input.redis);
+      if (shards) return mergeBackups(await Promise.all(shards.map((s) => backupOne({ ...input, redis: s.primary }))));
+      return backupOne(input);
     },
 
     /**
@@ -182,6 +173,24 @@ export function createRedisActivities(connect: RedisConnector, options: { backup
       );
     },
   };
+
+  return activities;
+
+  /** One set's snapshot, or one Cluster shard's. */
+  async function backupOne(input: BackupRedisInput): Promise<BackupResult> {
+    const { node, role, primary } = await backupNode(connect, input.redis, options.backupFrom);
+    const take = (redis: Redis, markerOn?: Redis) =>
+      takeBackup(
+        redis,
+        { timeoutSeconds: input.timeoutSeconds, markerScope: currentRun(), ...(markerOn && { markerOn }) },
+        activityProgress(backupProgressSchema),
+      );
+    const result =
+      role === 'primary'
+        ? await withRedis(connect, node, (redis) => take(redis))
+        : await withRedis(connect, primary, (onPrimary) => withRedis(connect, node, (redis) => take(redis, onPrimary)));
+    return { ...result, takenOn: { host: node.host, port: node.port, role } };
+  }
 }
 
 /** The activities {@link createRedisActivities} returns, for `proxyActivities<RedisActivities>`. */

@@ -133,6 +133,8 @@ export interface BackupResult {
   copy?: BackupCopy;
   /** The node that saved: a replica in sync spares the primary the fork. */
   takenOn?: { host: string; port: number; role: 'primary' | 'replica' };
+  /** A Cluster: each shard's own snapshot, in slot order (the fields above sum or summarise them). */
+  shards?: BackupResult[];
 }
 
 /** A snapshot copied off the Redis server into the backup store. */
@@ -157,6 +159,8 @@ export interface BackupCopy {
   restoreHint: string;
   /** Older copies of the target deleted by retention. */
   pruned: number;
+  /** A Cluster: each shard's own copy, in slot order (the fields above sum or list them). */
+  shards?: BackupCopy[];
 }
 
 /** A copy loaded into a scratch redis-server and compared. */

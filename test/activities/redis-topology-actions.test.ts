@@ -275,5 +275,36 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
       assert.equal(await client.zcard('dead'), 100);
       assert.equal((await client.zrange('dead', '0', '0'))[0], 'job-2900', 'the newest are kept');
     });
+
+    it('the backup covers every shard: a snapshot on each replica, each copied off and restore-tested', async () => {
+      const backup = await redis.backupRedis({ redis: seed, timeoutSeconds: 30 });
+      assert.equal(backup.confirmed, true, backup.error);
+      assert.equal(backup.shards?.length, 3);
+      const replicas = new Set(cluster.replicas.map(at));
+      assert.ok(
+        backup.shards.every((s) => s.takenOn?.role === 'replica' && replicas.has(at(s.takenOn))),
+        'each shard saved on its replica',
+      );
+      assert.equal(new Set(backup.shards.map((s) => at(s.takenOn!))).size, 3);
+      const store = await mkdtemp(join(tmpdir(), 'cluster-backups-'));
+      try {
+        const copy = await createBackupActivities(createRedisConnector(), { directory: store, keep: 1 }).copyBackup({
+          redis: seed,
+          incidentId: 'CLUSTER',
+          target: 'cache/redis-cluster-0',
+        });
+        assert.equal(copy.verified, true, JSON.stringify(copy.restoreTest));
+        assert.equal(copy.shards?.length, 3);
+        // One copy per shard, labelled by its slots: together they cover the 16,384 slots, in order.
+        const ranges = copy.shards.map((c) => /slots_(\d+)-(\d+)/.exec(c.path)!.slice(1).map(Number));
+        assert.equal(ranges[0]![0], 0);
+        assert.equal(ranges.at(-1)![1], 16383);
+        ranges.slice(1).forEach((r, i) => assert.equal(r[0], ranges[i]![1]! + 1));
+        const keys = sum(await Promise.all(cluster.primaries.map((p) => new Redis(p.port, p.host).dbsize())));
+        assert.equal(copy.restoreTest.keys, keys, 'every key of the Cluster is in one of the snapshots');
+      } finally {
+        await rm(store, { recursive: true, force: true });
+      }
+    });
   });
 });

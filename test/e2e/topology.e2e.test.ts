@@ -3,8 +3,8 @@
  * (1) a primary at its limit with two replicas and three Sentinels: the run diagnoses on a replica, backs up the
  * primary, waits for approval; a failover is forced while it waits; the approved settings reach every node of the set
  * (the new primary included), verification checks every replica's link, and the run tells of the failover;
- * (2) a three-primary Cluster whose primaries are all at their limit: one merged diagnosis, the settings on all six
- * nodes, each node verified.
+ * (2) a three-primary Cluster whose primaries are all at their limit: one merged diagnosis, a snapshot of every shard
+ * copied off, the settings on all six nodes, the asked-for cleanup on every primary, each node verified.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +26,7 @@ import { capAtUsedMemory, startWorkerStack, type WorkerStack } from './worker-st
 installQuietRuntime();
 
 const TASK_QUEUE = 'topology-e2e';
+const TMP_EACH = 400;
 const at = (s: { host: string; port: number }) => `${s.host}:${s.port}`;
 
 describe('the approve path on a Sentinel-managed set and on a Cluster (dev server)', () => {
@@ -39,11 +40,13 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
     incidentId: string,
     redis: RunbookInput['target']['redis'],
     whileWaiting: (waiting: RunbookStatus) => Promise<void> = () => Promise.resolve(),
+    cleanup?: string[],
   ) => {
     const input: RunbookInput = {
       incidentId,
       startedBy: 'pagerduty',
       target: { namespace: 'cache', pod: 'redis-0', container: 'redis', redis },
+      ...(cleanup && { cleanup }),
     };
     const handle = temporal.client.workflow.getHandle(
       (await startRunbook(temporal.client, input, { taskQueue: TASK_QUEUE })).workflowId,
@@ -89,6 +92,8 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
         const tags = owners.flatMap((o, t) => (o === i ? [t] : []));
         const pipe = r.pipeline();
         for (let k = 0; k < 3000; k++) pipe.set(`cache:{t${tags[k % tags.length]!}}:${k}`, 'x'.repeat(50));
+        // What the incident's cleanup asks to remove: keys on every primary.
+        for (let k = 0; k < TMP_EACH; k++) pipe.set(`tmp:{t${tags[k % tags.length]!}}:${k}`, 'x'.repeat(50));
         await pipe.exec();
         await r.call('WAIT', 1, 10_000);
         await capAtUsedMemory(r);
@@ -171,9 +176,14 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
     for (const node of [set.primary, ...set.replicas]) await assertSettings(node, maxmemory);
   });
 
-  it('Cluster: one merged diagnosis of every shard, the settings on all six nodes, every node verified', async () => {
+  it('Cluster: one merged diagnosis, every shard backed up, the settings on all six nodes, the cleanup on every primary, every node verified', async () => {
     const seed = cluster.primaries[1]!;
-    const { waiting, report, maxmemory } = await approvedRun('TOPO-CLUSTER', { host: seed.host, port: seed.port });
+    const { waiting, report, maxmemory, status } = await approvedRun(
+      'TOPO-CLUSTER',
+      { host: seed.host, port: seed.port },
+      undefined,
+      ['tmp:*'],
+    );
     assert.equal(waiting.topology?.kind, 'cluster');
     assert.equal(waiting.topology?.primaries.length, 3);
     assert.equal(waiting.topology?.inSync, 3);
@@ -184,5 +194,22 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
     assert.equal(report.outcome, 'resolved', report.summary);
     assert.match(report.results.find((r) => r.id === 'set-maxmemory')?.detail ?? '', /^on 6 nodes \(cluster\)/);
     for (const node of [...cluster.primaries, ...cluster.replicas]) await assertSettings(node, maxmemory);
+    assert.equal(status.backup?.shards?.length, 3, 'a snapshot of every shard before the cleanup');
+    assert.equal(status.backup?.copy?.shards?.length, 3);
+    assert.equal(status.backup?.copy?.verified, true);
+    const cleanup = report.results.find((r) => r.id === 'unlink-keys:tmp:*');
+    assert.equal(cleanup?.keysTouched, 3 * TMP_EACH, cleanup?.detail);
+    for (const p of cluster.primaries) {
+      const r = new Redis({ host: p.host, port: p.port });
+      try {
+        assert.deepEqual(
+          (await r.scan('0', 'MATCH', 'tmp:*', 'COUNT', 10_000))[1],
+          [],
+          `${at(p)} has no tmp:* key left`,
+        );
+      } finally {
+        r.disconnect();
+      }
+    }
   });
 });
