@@ -31,6 +31,7 @@ export const kubernetes = proxyActivities<
     | 'checkLimits'
     | 'describeNode'
     | 'describeClaims'
+    | 'locateRedisPods'
     | 'podHealth'
     | 'rollingRestart'
     | 'setMemoryLimit'

@@ -44,6 +44,12 @@ export const NODE_AND_STORAGE_PATCH = 'node-and-storage';
 /** The patch behind which a liveness probe too tight for Redis's load time gets an approvable fix in the plan. */
 export const PROBE_ACTION_PATCH = 'probe-action';
 
+/**
+ * The patch behind which a run on a replicated set or a Cluster finds the pod each node runs in (the primary's may not
+ * be the one the alert named) and says which of them fail.
+ */
+export const TOPOLOGY_PODS_PATCH = 'topology-pods';
+
 /** Name of the workflow type, for clients that start it by name. */
 export const WORKFLOW_TYPE = 'redisIncidentRunbook';
 

@@ -1,4 +1,5 @@
 import type { RunbookStatus } from './definitions.js';
+import { nodePodLine } from './logic/topology.js';
 
 /**
  * Text from the run (finding messages, reasons, names) as literal Markdown: `stat:*` must not turn into emphasis, nor
@@ -23,6 +24,7 @@ export function renderDetails(s: RunbookStatus): string {
     const primaries = t.kind === 'cluster' ? `${t.primaries.length} primaries` : `primary ${t.primaries[0] ?? '?'}`;
     lines.push(`**Topology:** ${t.kind} · ${primaries} · ${t.replicas} replica(s), ${t.inSync} in sync`);
     if (t.scannedOn) lines.push(`**Scan:** ${md(t.scannedOn)}`);
+    if (t.pods?.length) lines.push(`**Pods:** ${md(t.pods.map(nodePodLine).join('; '))}`);
   }
   if (s.failover) lines.push(`**Failover during the run:** ${s.failover}`);
   const lock = s.lock;

@@ -9,16 +9,18 @@ import { createSetMemoryLimit } from './memory-limit.js';
 import { createPodHealth } from './pod-health.js';
 import { createSetLivenessDelay } from './probe.js';
 import { createRollingRestart } from './restart.js';
+import { createLocateRedisPods } from './redis-pods.js';
 
 export type { PreviousLogsInput } from './logs.js';
 export type { SetMemoryLimitInput } from './memory-limit.js';
 export type { SetLivenessDelayInput } from './probe.js';
 export type { RollingRestartInput } from './restart.js';
+export type { RedisNodePod, RedisNodeRef } from './types.js';
 export { RESTARTED_AT_ANNOTATION } from './restart.js';
 
 /**
  * The runbook's Kubernetes activities, built on one kubeconfig (the worker's: in-cluster service account, `KUBECONFIG`
- * or `~/.kube/config`). They need `get` on pods, pods/log, events, replicasets and `get`/`patch` on statefulsets and
+ * or `~/.kube/config`). They need `get` and `list` on pods, pods/log, events, replicasets and `get`/`patch` on statefulsets and
  * deployments in the target namespace.
  *
  * Failures are `ApplicationFailure`s typed with `RunbookErrorType` (`PodNotFound`, `Forbidden`, `Conflict`,
@@ -38,6 +40,7 @@ export function createKubernetesActivities(kc: KubeConfig) {
     podHealth: createPodHealth(core),
     describeNode: createDescribeNode(core, custom),
     describeClaims: createDescribeClaims(core),
+    locateRedisPods: createLocateRedisPods(core),
   };
 }
 

@@ -173,3 +173,25 @@ export interface ClaimSummary {
   /** A resize the volume has not finished (`status.allocatedResourceStatuses`, `FileSystemResizePending`). */
   resizing?: string;
 }
+
+/** A Redis node of the set or Cluster, by the address Redis announces for it. */
+export interface RedisNodeRef {
+  host: string;
+  port: number;
+  role: 'primary' | 'replica';
+}
+
+/** The pod a Redis node runs in, and how that pod is: what `kubectl get pods -o wide` would say of it. */
+export interface RedisNodePod {
+  /** `host:port` of the node. */
+  node: string;
+  role: 'primary' | 'replica';
+  /** Absent when no pod of the namespace has the node's address (or several have it and none declares its port). */
+  pod?: string;
+  phase?: string;
+  ready?: boolean;
+  restarts?: number;
+  /** Why its container last ended (`OOMKilled`, `Error`), when it did. */
+  lastTerminated?: string;
+  nodeName?: string;
+}

@@ -2,6 +2,7 @@ import { decodePendingActivityState, defaultPayloadConverter, type Client } from
 import { optionalTsToDate } from '@temporalio/common';
 import { searchAttributes, statusQuery, toWorkflowId } from '../../workflows/definitions.js';
 import type { RunbookStatus } from '../../workflows/definitions.js';
+import { nodePodLine } from '../../workflows/logic/topology.js';
 import { uiLink } from '../../client/index.js';
 import type { CommandContext } from '../client.js';
 
@@ -164,6 +165,7 @@ export function renderStatus(view: StatusView): string[] {
           `${topo.scannedOn ? `; ${topo.scannedOn}` : ''}`,
       );
       for (const note of topo.notes) lines.push(`  ${note}`);
+      for (const pod of topo.pods ?? []) lines.push(`  ${nodePodLine(pod)}`);
     }
     if (s.failover) lines.push(`failover during the run: ${s.failover}`);
     if (s.results.length > 0) {

@@ -7,6 +7,9 @@
  * copied off, the settings on all six nodes, the asked-for cleanup on every primary, each node verified.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
@@ -27,6 +30,7 @@ installQuietRuntime();
 
 const TASK_QUEUE = 'topology-e2e';
 const TMP_EACH = 400;
+const HISTORIES = fileURLToPath(new URL('../../../test/histories/', import.meta.url));
 const at = (s: { host: string; port: number }) => `${s.host}:${s.port}`;
 
 describe('the approve path on a Sentinel-managed set and on a Cluster (dev server)', () => {
@@ -35,13 +39,16 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
   let set: ReplicatedSet;
   let cluster: RedisClusterServers;
 
-  /** Starts a run for the demo pod with `redis`, waits for its plan, approves it, returns the report. */
+  /**
+   * Starts a run for the demo pod with `redis`, waits for its plan, approves it, returns the report. With
+   * RECORD_HISTORIES=1 and `record`, writes the run's history to test/histories/ for the replay test.
+   */
   const approvedRun = async (
     incidentId: string,
     redis: RunbookInput['target']['redis'],
-    whileWaiting: (waiting: RunbookStatus) => Promise<void> = () => Promise.resolve(),
-    cleanup?: string[],
+    opts: { whileWaiting?: (waiting: RunbookStatus) => Promise<void>; cleanup?: string[]; record?: string },
   ) => {
+    const { cleanup, whileWaiting = () => Promise.resolve(), record: recordAs } = opts;
     const input: RunbookInput = {
       incidentId,
       startedBy: 'pagerduty',
@@ -64,6 +71,8 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
     );
     assert.equal(record.accepted, true);
     const report = (await handle.result()) as RunbookReport;
+    if (process.env.RECORD_HISTORIES && recordAs)
+      await writeFile(`${HISTORIES}${recordAs}.json`, historyToJSON(await handle.fetchHistory()));
     const maxmemory = (waiting.plan!.actions.find((a) => a.id === 'set-maxmemory')?.action as { bytes: number }).bytes;
     return { waiting, report, maxmemory, status: await readStatus(temporal.client, handle, 20_000) };
   };
@@ -101,6 +110,36 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
         r.disconnect();
       }
     }
+    // A pod per node of the set, as a StatefulSet runs them (all on loopback here: the declared port tells them apart):
+    // the alert names redis-0, a replica; the primary runs in redis-1; redis-2 was OOMKilled once.
+    const alerted = stack.cluster.scenario.pods[0]!;
+    const template = structuredClone(alerted);
+    const nodes = [set.replicas[0]!, set.primary, set.replicas[1]!];
+    stack.cluster.scenario.pods = nodes.map((node, i) => {
+      const pod = i === 0 ? alerted : structuredClone(template);
+      pod.metadata.name = `redis-${i}`;
+      pod.spec.containers[0]!.ports = [{ name: 'redis', containerPort: node.port }];
+      if (i === 0) {
+        pod.status = { ...pod.status!, podIP: node.host };
+        return pod;
+      }
+      // The others run, ready; redis-2 was OOMKilled once.
+      pod.status = {
+        phase: 'Running',
+        podIP: node.host,
+        conditions: [{ type: 'Ready', status: 'True' }],
+        containerStatuses: [
+          {
+            name: 'redis',
+            ready: true,
+            restartCount: i === 2 ? 1 : 0,
+            state: { running: {} },
+            ...(i === 2 && { lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }),
+          },
+        ],
+      };
+      return pod;
+    });
     await stack.startWorker();
   });
   after(async () => {
@@ -127,36 +166,55 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
         port: set.primary.port,
         sentinel: { masterName: set.masterName, nodes: set.sentinels.map((s) => ({ host: s.host, port: s.port })) },
       },
-      async (waiting) => {
-        assert.equal(waiting.topology?.kind, 'sentinel');
-        assert.deepEqual(waiting.topology?.primaries, [at(set.primary)]);
-        assert.equal(waiting.topology?.inSync, 2);
-        assert.match(waiting.topology?.scannedOn ?? '', /scanned on a replica in sync/);
-        const sentinel = new Redis({ host: set.sentinels[0]!.host, port: set.sentinels[0]!.port });
-        try {
-          await sentinel.call('SENTINEL', 'FAILOVER', set.masterName);
-          promoted = await until('a new primary', async () => {
-            const addr = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', set.masterName)) as string[];
-            const now = `${addr[0]}:${addr[1]}`;
-            return now !== at(set.primary) ? now : undefined;
-          });
-          // Sentinel has done its part once it counts the old primary as a replica (it cannot reconfigure it yet).
-          await until('Sentinel to count the old primary as a replica', async () => {
-            const replicas = (await sentinel.call('SENTINEL', 'REPLICAS', set.masterName)) as string[][];
-            return replicas.some((r) => r.includes(at(set.primary))) ? true : undefined;
-          });
-        } finally {
-          sentinel.disconnect();
-        }
-        const np = new Redis({ host: promoted.split(':')[0]!, port: Number(promoted.split(':')[1]) });
-        try {
-          // The other replica follows; the old primary, at its limit, refuses Sentinel's reconfiguration for now.
-          await until('the other replica online behind the new primary', async () =>
-            ((await np.info('replication')).match(/state=online/g) ?? []).length >= 1 ? true : undefined,
+      {
+        record: 'sentinel.v7',
+        whileWaiting: async (waiting) => {
+          assert.equal(waiting.topology?.kind, 'sentinel');
+          assert.deepEqual(waiting.topology?.primaries, [at(set.primary)]);
+          assert.equal(waiting.topology?.inSync, 2);
+          assert.match(waiting.topology?.scannedOn ?? '', /scanned on a replica in sync/);
+          // The Kubernetes side follows the topology: each node's pod, the primary's not the one the alert named.
+          const pods = new Map(waiting.topology?.pods?.map((p) => [`${p.role} ${p.node}`, p.pod]));
+          assert.deepEqual(
+            pods,
+            new Map([
+              [`primary ${at(set.primary)}`, 'redis-1'],
+              [`replica ${at(set.replicas[0]!)}`, 'redis-0'],
+              [`replica ${at(set.replicas[1]!)}`, 'redis-2'],
+            ]),
           );
-        } finally {
-          np.disconnect();
-        }
+          assert.ok(waiting.findings.some((f) => f.id === 'primary-in-other-pod' && /in pod redis-1/.test(f.message)));
+          const failing = waiting.findings.find((f) => f.id === 'node-pod-failing');
+          assert.match(
+            failing?.message ?? '',
+            /replica \S+ in redis-2 \(ready, 1 restart\(s\), last ended OOMKilled\)/,
+          );
+          const sentinel = new Redis({ host: set.sentinels[0]!.host, port: set.sentinels[0]!.port });
+          try {
+            await sentinel.call('SENTINEL', 'FAILOVER', set.masterName);
+            promoted = await until('a new primary', async () => {
+              const addr = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', set.masterName)) as string[];
+              const now = `${addr[0]}:${addr[1]}`;
+              return now !== at(set.primary) ? now : undefined;
+            });
+            // Sentinel has done its part once it counts the old primary as a replica (it cannot reconfigure it yet).
+            await until('Sentinel to count the old primary as a replica', async () => {
+              const replicas = (await sentinel.call('SENTINEL', 'REPLICAS', set.masterName)) as string[][];
+              return replicas.some((r) => r.includes(at(set.primary))) ? true : undefined;
+            });
+          } finally {
+            sentinel.disconnect();
+          }
+          const np = new Redis({ host: promoted.split(':')[0]!, port: Number(promoted.split(':')[1]) });
+          try {
+            // The other replica follows; the old primary, at its limit, refuses Sentinel's reconfiguration for now.
+            await until('the other replica online behind the new primary', async () =>
+              ((await np.info('replication')).match(/state=online/g) ?? []).length >= 1 ? true : undefined,
+            );
+          } finally {
+            np.disconnect();
+          }
+        },
       },
     );
     assert.equal(waiting.backup?.confirmed, true, 'the primary backed up and its copy verified');
@@ -181,8 +239,7 @@ describe('the approve path on a Sentinel-managed set and on a Cluster (dev serve
     const { waiting, report, maxmemory, status } = await approvedRun(
       'TOPO-CLUSTER',
       { host: seed.host, port: seed.port },
-      undefined,
-      ['tmp:*'],
+      { cleanup: ['tmp:*'] },
     );
     assert.equal(waiting.topology?.kind, 'cluster');
     assert.equal(waiting.topology?.primaries.length, 3);

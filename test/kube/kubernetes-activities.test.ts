@@ -305,6 +305,33 @@ describe('Kubernetes activities on a real API server', { skip: kubeSuiteSkip() }
     assert.equal(unknown.type, RunbookErrorType.InvalidAction);
   });
 
+  it('locateRedisPods with the worker ServiceAccount (k8s/ Role, list on pods): each node by its pod IP or its pod name', async () => {
+    for (const file of ['namespace.yaml', 'serviceaccounts.yaml', 'rbac-target-namespace.yaml']) {
+      for (const { object } of readManifestFile(file)) await serverSideApply(admin, object);
+    }
+    const worker = createKubernetesActivities(
+      server.configForToken(await serviceAccountToken(admin, 'redis-runbook', 'redis-runbook-worker')),
+    );
+    const pod = await eventually('redis-0 with an IP (kwok gives one)', async () => {
+      const p = await core.readNamespacedPod({ name: REDIS_POD, namespace: NAMESPACE }).catch(() => undefined);
+      return p?.status?.podIP ? p : undefined;
+    });
+    const located = await worker.locateRedisPods({
+      namespace: NAMESPACE,
+      nodes: [
+        { host: pod.status!.podIP!, port: 6379, role: 'primary' },
+        { host: `${REDIS_POD}.redis-headless.${NAMESPACE}.svc.cluster.local`, port: 6379, role: 'replica' },
+        { host: '192.0.2.1', port: 6379, role: 'replica' },
+      ],
+    });
+    assert.equal(located[0]?.pod, REDIS_POD);
+    assert.equal(located[0]?.role, 'primary');
+    assert.equal(located[0]?.phase, 'Running');
+    assert.equal(located[1]?.pod, REDIS_POD, 'a StatefulSet DNS name names its pod');
+    assert.equal(located[2]?.pod, undefined, 'an address no pod has');
+    assert.equal(located[2]?.node, '192.0.2.1:6379');
+  });
+
   it('404: a pod that is gone is PodNotFound for describePod and checkLimits, a Missing sample for podHealth', async () => {
     const described = await failure(activities.describePod({ namespace: NAMESPACE, pod: 'redis-9' }));
     assert.equal(described.type, RunbookErrorType.PodNotFound);

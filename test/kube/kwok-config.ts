@@ -73,7 +73,7 @@ phase: Running
   },
 };
 
-// Pod: Pending → Running and ready, unless the test scripts its status.
+// Pod: Pending → Running and ready with an IP of kwok's pod CIDR, unless the test scripts its status.
 const podReady = {
   apiVersion: STAGE_API,
   kind: 'Stage',
@@ -107,6 +107,7 @@ containerStatuses:
       startedAt: {{ $now | Quote }}
 {{ end }}
 hostIP: {{ NodeIP | Quote }}
+podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
 phase: Running
 startTime: {{ $now | Quote }}
 `,

@@ -229,6 +229,7 @@ describe('k8s/ manifests', () => {
       'core/persistentvolumeclaims:get',
       'core/pods/log:get',
       'core/pods:get',
+      'core/pods:list',
       'metrics.k8s.io/pods:get',
     ]);
     assert.deepEqual(grants('redis-runbook-nodes'), ['core/nodes:get', 'core/pods:list', 'metrics.k8s.io/nodes:get']);

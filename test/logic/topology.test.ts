@@ -5,9 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RedisNode, RedisTopology } from '../../activities/redis/topology.js';
-import { primaryMoved, topologyProblems, topologyView } from '../../workflows/logic/topology.js';
+import type { Thresholds } from '../../activities/settings/types.js';
+import type { Evidence } from '../../workflows/logic/findings.js';
+import { topologyPodRules } from '../../workflows/logic/findings/topology.js';
+import { nodePodLine, primaryMoved, topologyProblems, topologyView } from '../../workflows/logic/topology.js';
 import { evaluateVerification } from '../../workflows/logic/verify.js';
-import { seedRedis } from '../workflows/fixtures.js';
+import { seedPod, seedRedis } from '../workflows/fixtures.js';
 
 const primary: RedisNode = { host: '10.0.0.1', port: 6379, role: 'primary', offset: 1000 };
 const replica = (port: number, extra: Partial<RedisNode> = {}): RedisNode => ({
@@ -75,5 +78,43 @@ describe('topology in the run', () => {
     assert.equal(primaryMoved(before, after), '10.0.0.1:6379 → 10.0.0.2:6380');
     assert.equal(primaryMoved(before, before), undefined);
     assert.equal(primaryMoved(seedRedis(), after), undefined, 'no topology before: nothing to compare');
+  });
+});
+
+describe("the nodes' pods", () => {
+  const pod = (node: string, role: 'primary' | 'replica', name: string, extra = {}) => ({
+    node,
+    role,
+    pod: name,
+    phase: 'Running',
+    ready: true,
+    restarts: 0,
+    ...extra,
+  });
+  const ids = (nodePods: Evidence['nodePods']) =>
+    topologyPodRules({ pod: seedPod(), nodePods }, {} as Thresholds).map((f) => f.id);
+
+  it('nothing to say when the alerted pod holds the primary and the others are well', () => {
+    assert.deepEqual(ids([pod('10.0.0.1:6379', 'primary', 'redis-0'), pod('10.0.0.2:6379', 'replica', 'redis-1')]), []);
+  });
+
+  it('the primary in another pod, and another pod OOMKilled or not ready, are findings', () => {
+    assert.deepEqual(
+      ids([
+        pod('10.0.0.1:6379', 'primary', 'redis-1'),
+        pod('10.0.0.2:6379', 'replica', 'redis-0'),
+        pod('10.0.0.3:6379', 'replica', 'redis-2', { restarts: 2, lastTerminated: 'OOMKilled' }),
+      ]),
+      ['primary-in-other-pod', 'node-pod-failing'],
+    );
+    assert.deepEqual(ids([pod('10.0.0.2:6379', 'replica', 'redis-3', { ready: false })]), ['node-pod-failing']);
+    assert.equal(
+      nodePodLine(pod('10.0.0.3:6379', 'replica', 'redis-2', { restarts: 2, lastTerminated: 'OOMKilled' })),
+      'replica 10.0.0.3:6379 in redis-2 (ready, 2 restart(s), last ended OOMKilled)',
+    );
+    assert.equal(
+      nodePodLine({ node: '10.0.0.9:6379', role: 'replica' }),
+      'replica 10.0.0.9:6379: no pod of the namespace has this address',
+    );
   });
 });

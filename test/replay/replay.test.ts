@@ -12,6 +12,7 @@ import {
   NODE_AND_STORAGE_PATCH,
   PROBE_ACTION_PATCH,
   SAFE_PRODUCTION_PATCH,
+  TOPOLOGY_PODS_PATCH,
 } from '../../workflows/definitions.js';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -72,11 +73,12 @@ describe('replay of recorded histories', () => {
       'rejected.v4.json',
       'rejected.v6.json',
       'resumed.v3.json',
+      'sentinel.v7.json',
       'unreachable.v5.json',
     ]);
   });
 
-  it('each version ran behind the patches of its time (v2 safe-production, v3 continue-approval-wait, v4 backup-copy, v5 act-without-redis, v6 node-and-storage and probe-action)', async () => {
+  it('each version ran behind the patches of its time (v2 safe-production, v3 continue-approval-wait, v4 backup-copy, v5 act-without-redis, v6 node-and-storage and probe-action, v7 topology-pods)', async () => {
     for (const { name } of await histories()) {
       const text = await readFile(HISTORIES + name, 'utf8');
       const decoded = [...text.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
@@ -101,6 +103,8 @@ describe('replay of recorded histories', () => {
       // Every v6 run looks at the node and the claims, and each of them meets the demo's too-tight liveness probe.
       assert.equal(marked(NODE_AND_STORAGE_PATCH), since(6), name);
       assert.equal(marked(PROBE_ACTION_PATCH), since(6), name);
+      // Only a run on a replicated set or a Cluster looks up its nodes' pods (v7: a Sentinel-managed set).
+      assert.equal(marked(TOPOLOGY_PODS_PATCH), since(7), name);
     }
   });
 

@@ -11,6 +11,7 @@ import { logRules, podRules } from './findings/pod.js';
 import { commandRules, keyRules, memoryRules } from './findings/redis.js';
 import { serverSignalRules } from './findings/server-signals.js';
 import { storageRules } from './findings/storage.js';
+import { topologyPodRules } from './findings/topology.js';
 
 export type { Evidence, Finding, FindingId, Severity } from './findings/model.js';
 
@@ -25,6 +26,7 @@ const rules: Rule[] = [
   nodeRules,
   storageRules,
   cleanupRules,
+  topologyPodRules,
 ];
 const order: Record<Finding['severity'], number> = { critical: 0, warning: 1, info: 2 };
 

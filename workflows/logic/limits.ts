@@ -31,6 +31,9 @@ export const CONTINUE_AFTER_EVENTS = 2000;
 /** Cleanup patterns one run previews and may act on. */
 export const MAX_CLEANUP_PATTERNS = 10;
 
+/** Nodes of a set or Cluster whose pods a run looks up (a bound on what lands in the history). */
+export const MAX_LOCATED_NODES = 64;
+
 /** The interval between reminders, stretched so that a wait of `timeoutSeconds` sends at most MAX_REMINDERS. */
 export function reminderInterval(timeoutSeconds: number, intervalSeconds: number): number {
   if (intervalSeconds <= 0) return 0;

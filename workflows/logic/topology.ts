@@ -1,5 +1,6 @@
 import type { RedisDiagnostics } from '../../activities/redis/types.js';
 import type { RedisNode } from '../../activities/redis/topology.js';
+import type { RedisNodePod } from '../../activities/kubernetes/types.js';
 
 /** Replication lag (bytes) under which a replica counts as in sync: it may take the scan, and verification wants it. */
 export const MAX_REPLICA_LAG_BYTES = 1024 * 1024;
@@ -24,6 +25,19 @@ export interface TopologyView {
   /** Where the key scan ran, and why there. */
   scannedOn?: string;
   notes: string[];
+  /** The pod each node runs in, as Kubernetes says (a replicated set or Cluster only). */
+  pods?: RedisNodePod[];
+}
+
+/** `replica 10.0.0.7:6379 in redis-2 (ready, 3 restart(s), last ended OOMKilled)`: one node's pod, one line. */
+export function nodePodLine(p: RedisNodePod): string {
+  if (!p.pod) return `${p.role} ${p.node}: no pod of the namespace has this address`;
+  const state = [
+    p.phase !== 'Running' ? (p.phase ?? 'Unknown') : p.ready ? 'ready' : 'not ready',
+    `${p.restarts ?? 0} restart(s)`,
+    ...(p.lastTerminated ? [`last ended ${p.lastTerminated}`] : []),
+  ];
+  return `${p.role} ${p.node} in ${p.pod} (${state.join(', ')})`;
 }
 
 /** The view of a diagnosis's topology; undefined for a diagnosis without one (older workers). */

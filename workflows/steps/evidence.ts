@@ -1,8 +1,9 @@
 import { patched } from '@temporalio/workflow';
 import type { CleanupPreview } from '../../activities/redis/types.js';
+import type { RedisNode } from '../../activities/redis/topology.js';
 import { kubernetes, redisScan } from '../activities.js';
-import { NODE_AND_STORAGE_PATCH, type RedisAddress } from '../definitions.js';
-import { MAX_CLEANUP_PATTERNS } from '../logic/limits.js';
+import { NODE_AND_STORAGE_PATCH, TOPOLOGY_PODS_PATCH, type RedisAddress } from '../definitions.js';
+import { MAX_CLEANUP_PATTERNS, MAX_LOCATED_NODES } from '../logic/limits.js';
 import { scanPacing } from '../logic/scan-pacing.js';
 import { topologyView } from '../logic/topology.js';
 import { patternRefusal } from '../logic/patterns.js';
@@ -60,9 +61,27 @@ export async function gatherEvidence(run: RunbookRun): Promise<void> {
   } catch (err) {
     evidence.redisError = failureMessage(err);
   }
+  const nodes = evidence.redis?.topology?.nodes ?? [];
+  if (nodes.length > 1 && run.v2 && patched(TOPOLOGY_PODS_PATCH)) await locatePods(run, nodes);
   // Only when asked: runs without cleanup patterns schedule exactly what they always did.
   for (const pattern of (run.input.cleanup ?? []).slice(0, MAX_CLEANUP_PATTERNS))
     (evidence.cleanup ??= []).push(await previewCleanup(pattern, redis));
+}
+
+/** Which pod each node of the set or Cluster runs in, and how those pods are: the Kubernetes steps' other pods. */
+async function locatePods(run: RunbookRun, nodes: RedisNode[]): Promise<void> {
+  const { namespace } = run.input.target;
+  const refs = nodes.slice(0, MAX_LOCATED_NODES).map(({ host, port, role }) => ({ host, port, role }));
+  try {
+    const pods = await kubernetes.locateRedisPods.executeWithOptions(
+      { summary: `the pods of the ${refs.length} Redis nodes in ${namespace}` },
+      [{ namespace, nodes: refs }],
+    );
+    run.evidence.nodePods = pods;
+    if (run.status.topology) run.status.topology.pods = pods;
+  } catch (err) {
+    run.status.topology?.notes.push(`the nodes' pods could not be listed: ${failureMessage(err)}`);
+  }
 }
 
 /** Steps 4 and 5: the node the pod is on (it may be what is failing) and the claims its volumes name. */

@@ -4,6 +4,7 @@ import type {
   LogSignal,
   NodeDescription,
   PodDescription,
+  RedisNodePod,
   ResourceLimits,
 } from '../../../activities/kubernetes/types.js';
 import type { CleanupPreview, RedisDiagnostics } from '../../../activities/redis/types.js';
@@ -26,6 +27,8 @@ export interface Evidence {
   claimsError?: string;
   /** Previews of the cleanups the run was asked for, in the order asked. */
   cleanup?: CleanupPreview[];
+  /** The pod each node of a replicated set or Cluster runs in (absent for a standalone Redis). */
+  nodePods?: RedisNodePod[];
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -80,6 +83,8 @@ export type FindingId =
   | 'fork-cow-exceeds-headroom'
   | 'cleanup-pattern-refused'
   | 'cleanup-pattern-unmatched'
+  | 'primary-in-other-pod'
+  | 'node-pod-failing'
   | 'command-keys'
   | 'command-monitor'
   | 'command-flushall'
