@@ -1,9 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runbookAclRules, runbookSentinelAclRules } from '../activities/redis/acl.js';
 import { freePort } from './free-port.js';
+
+/**
+ * When set (to `remediate` or `diagnose`), every data server started also has the runbook's own ACL user with exactly
+ * that profile's rules ({@link RUNBOOK_SUITE_USER}): the suites' ACL pass gives it to the activities, so a command the
+ * code uses without a rule fails a test. The `default` user stays open for the suites' own setup.
+ */
+export const RUNBOOK_USER_ENV = 'REDIS_SUITE_RUNBOOK_USER';
+export const RUNBOOK_SUITE_USER = { username: 'runbook', password: 'runbook-suite' } as const;
 
 /** A redis-server started by {@link startRedisServer}. */
 export interface RedisServer {
@@ -55,8 +64,17 @@ export async function startRedisServer(opts: StartRedisServerOptions = {}): Prom
 }
 
 async function launch(binary: string, port: number, dir: string, opts: StartRedisServerOptions): Promise<RedisServer> {
+  const user = await runbookUser(binary, opts.sentinelConfig !== undefined);
   const sentinel =
-    opts.sentinelConfig !== undefined ? [await sentinelFile(dir, opts.sentinelConfig), '--sentinel'] : [];
+    opts.sentinelConfig !== undefined
+      ? [
+          await sentinelFile(dir, [
+            ...opts.sentinelConfig,
+            ...(user.length > 0 ? [['user', ...user.slice(1)].join(' ')] : []),
+          ]),
+          '--sentinel',
+        ]
+      : [];
   const address = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
   const args =
     sentinel.length > 0
@@ -73,6 +91,7 @@ async function launch(binary: string, port: number, dir: string, opts: StartRedi
           '--repl-diskless-sync-delay',
           '0',
           ...(opts.enableDebug ? ['--enable-debug-command', 'yes'] : []),
+          ...user,
           ...(opts.args ?? []),
         ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -118,6 +137,23 @@ async function launch(binary: string, port: number, dir: string, opts: StartRedi
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `--user runbook …` with the rules of the profile {@link RUNBOOK_USER_ENV} names (a Sentinel's own rules on a
+ * Sentinel); nothing when it is unset.
+ */
+async function runbookUser(binary: string, sentinel: boolean): Promise<string[]> {
+  const profile = process.env[RUNBOOK_USER_ENV];
+  if (!profile) return [];
+  if (profile !== 'remediate' && profile !== 'diagnose') throw new Error(`${RUNBOOK_USER_ENV}: ${profile}?`);
+  // `Redis server v=7.0.15 …`, `Valkey server v=9.1.2 …`: the rules name the commands this version has.
+  const version = await new Promise<string>((resolve) =>
+    execFile(binary, ['--version'], (_err, stdout) => resolve(/v=(\d+\.\d+\.\d+)/.exec(stdout)?.[1] ?? '7.0.0')),
+  );
+  const { username, password } = RUNBOOK_SUITE_USER;
+  const rules = sentinel ? runbookSentinelAclRules() : runbookAclRules(profile, { redisVersion: version });
+  return ['--user', username, 'reset', 'on', `>${password}`, ...rules];
 }
 
 async function sentinelFile(dir: string, lines: string[]): Promise<string> {

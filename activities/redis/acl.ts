@@ -28,7 +28,6 @@ export const DIAGNOSE_COMMANDS = [
   '+cluster|shards',
   '+cluster|info',
   '+cluster|nodes',
-  '+cluster|keyslot',
   // The scan: SCAN and lookups, or one read-only script per page.
   '+scan',
   '+type',
@@ -71,6 +70,23 @@ export const REMEDIATE_COMMANDS = [
 
 /** Keys the runbook writes for itself: the write probe, progress and backup markers. */
 export const OWN_KEYS = ['~runbook:probe:*', '~redis-runbook:*'] as const;
+
+/** What the runbook asks a Sentinel (ACLs there too, Redis ≥ 6.2): where the primary is, the replicas it counts. */
+export const SENTINEL_COMMANDS = [
+  '+ping',
+  '+hello',
+  '+auth',
+  '+client|setname',
+  // The client's ready check on connecting.
+  '+info',
+  '+sentinel|get-master-addr-by-name',
+  '+sentinel|replicas',
+] as const;
+
+/** The rules of the runbook's user on each Sentinel (`user <name> reset on ><password> <rules…>` in sentinel.conf). */
+export function runbookSentinelAclRules(): string[] {
+  return ['resetchannels', '-@all', ...SENTINEL_COMMANDS];
+}
 
 export type AclProfile = 'diagnose' | 'remediate';
 

@@ -18,6 +18,7 @@ import { Crc64 } from '../../activities/backup/crc64.js';
 import { RdbVerifier } from '../../activities/backup/rdb.js';
 import { targetSlug } from '../../activities/backup/store.js';
 import { createRedisConnector } from '../../activities/redis/index.js';
+import { suiteConnector } from './suite-connector.js';
 import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
 
 const TARGET = 'cache/redis-0@127.0.0.1:6379';
@@ -29,7 +30,9 @@ describe('backup copy off the server', () => {
 
   const activitiesFor = (keep = 5, password?: string, username?: string) =>
     createBackupActivities(
-      createRedisConnector(() => ({ ...(password ? { password } : {}), ...(username ? { username } : {}) })),
+      password || username
+        ? createRedisConnector(() => ({ ...(password ? { password } : {}), ...(username ? { username } : {}) }))
+        : suiteConnector(),
       { directory: store, keep },
     );
   const inRun = async <T>(runId: string, fn: () => Promise<T>, beats?: unknown[]): Promise<T> => {

@@ -23,7 +23,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createBackupActivities } from '../../activities/backup/index.js';
 import { targetSlug } from '../../activities/backup/store.js';
-import { createRedisConnector } from '../../activities/redis/index.js';
+import { suiteConnector } from './suite-connector.js';
 import type { BackupCopy } from '../../activities/redis/types.js';
 import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
 import { s3SuiteSkip, startS3Server, type S3Server } from '../servers/s3-server.js';
@@ -41,14 +41,11 @@ describe('backup copies in an S3-compatible bucket', { skip: s3SuiteSkip() }, ()
   let staging: string;
 
   const activities = (keep = 5) =>
-    createBackupActivities(
-      createRedisConnector(() => ({})),
-      {
-        directory: staging,
-        keep,
-        s3: { bucket: BUCKET, prefix: PREFIX, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true },
-      },
-    );
+    createBackupActivities(suiteConnector(), {
+      directory: staging,
+      keep,
+      s3: { bucket: BUCKET, prefix: PREFIX, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true },
+    });
   const copyIn = async (runId: string, incidentId: string, keep = 5, beats?: unknown[]): Promise<BackupCopy> => {
     const env = new MockActivityEnvironment({
       workflowExecution: { workflowId: `redis-runbook-${incidentId}`, runId },

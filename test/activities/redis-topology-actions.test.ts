@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Cluster, Redis } from 'ioredis';
 import { createBackupActivities } from '../../activities/backup/index.js';
-import { createRedisActivities, createRedisConnector } from '../../activities/redis/index.js';
+import { createRedisActivities } from '../../activities/redis/index.js';
+import { suiteConnector } from './suite-connector.js';
 import type { RedisAddress } from '../../workflows/definitions.js';
 import { planned } from './planned-action.js';
 import {
@@ -21,7 +22,7 @@ import {
   type ReplicatedSet,
 } from '../../local-servers/redis-topology.js';
 
-const redis = createRedisActivities(createRedisConnector());
+const redis = createRedisActivities(suiteConnector());
 const at = (s: { host: string; port: number }) => `${s.host}:${s.port}`;
 
 async function configOf(server: { host: string; port: number }, name: string): Promise<string | undefined> {
@@ -104,13 +105,13 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
     assert.ok(saver > 0 && after[saver]! > before[saver]!, 'the replica saved');
     const store = await mkdtemp(join(tmpdir(), 'topology-backups-'));
     try {
-      const copy = await createBackupActivities(createRedisConnector(), { directory: store, keep: 1 }).copyBackup({
+      const copy = await createBackupActivities(suiteConnector(), { directory: store, keep: 1 }).copyBackup({
         redis: target,
         incidentId: 'TOPO',
         target: 'cache/redis-0',
       });
       assert.equal(copy.verified, true, JSON.stringify(copy.restoreTest));
-      const onPrimary = await createBackupActivities(createRedisConnector(), {
+      const onPrimary = await createBackupActivities(suiteConnector(), {
         directory: store,
         keep: 1,
         from: 'primary',
@@ -119,7 +120,7 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
     } finally {
       await rm(store, { recursive: true, force: true });
     }
-    const primaryOnly = await createRedisActivities(createRedisConnector(), { backupFrom: 'primary' }).backupRedis({
+    const primaryOnly = await createRedisActivities(suiteConnector(), { backupFrom: 'primary' }).backupRedis({
       redis: target,
       timeoutSeconds: 30,
     });
@@ -288,7 +289,7 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
       assert.equal(new Set(backup.shards.map((s) => at(s.takenOn!))).size, 3);
       const store = await mkdtemp(join(tmpdir(), 'cluster-backups-'));
       try {
-        const copy = await createBackupActivities(createRedisConnector(), { directory: store, keep: 1 }).copyBackup({
+        const copy = await createBackupActivities(suiteConnector(), { directory: store, keep: 1 }).copyBackup({
           redis: seed,
           incidentId: 'CLUSTER',
           target: 'cache/redis-cluster-0',
@@ -300,7 +301,18 @@ describe('remediation on replicated sets and Clusters (real redis-servers)', () 
         assert.equal(ranges[0]![0], 0);
         assert.equal(ranges.at(-1)![1], 16383);
         ranges.slice(1).forEach((r, i) => assert.equal(r[0], ranges[i]![1]! + 1));
-        const keys = sum(await Promise.all(cluster.primaries.map((p) => new Redis(p.port, p.host).dbsize())));
+        const keys = sum(
+          await Promise.all(
+            cluster.primaries.map(async (p) => {
+              const r = new Redis(p.port, p.host);
+              try {
+                return await r.dbsize();
+              } finally {
+                r.disconnect();
+              }
+            }),
+          ),
+        );
         assert.equal(copy.restoreTest.keys, keys, 'every key of the Cluster is in one of the snapshots');
       } finally {
         await rm(store, { recursive: true, force: true });

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { createRedisActivities, createRedisConnector } from '../../activities/redis/index.js';
+import { createRedisActivities } from '../../activities/redis/index.js';
+import { suiteConnector } from './suite-connector.js';
 import { discoverTopology, inSyncReplicaOf } from '../../activities/redis/topology.js';
 import { startRedisServer, type RedisServer } from '../../local-servers/redis-server.js';
 import {
@@ -15,7 +16,7 @@ import {
   type ReplicatedSet,
 } from '../../local-servers/redis-topology.js';
 
-const connect = createRedisConnector();
+const connect = suiteConnector();
 const at = (s: { host: string; port: number }) => `${s.host}:${s.port}`;
 
 describe('topology discovery (real redis-servers)', () => {

