@@ -89,13 +89,23 @@ export function displayKey(key: string): string {
   return key.length > MAX_KEY_NAME ? key.slice(0, MAX_KEY_NAME) : key;
 }
 
-/** Inserts into a list sorted by bytes (biggest first) and keeps at most `k`. */
+/**
+ * Bigger first; among keys of the same size, by db then name: the report does not depend on the order SCAN met them
+ * in (which a rehash between two scans changes).
+ */
+function ranksBefore(a: BigKey, b: BigKey): boolean {
+  if (a.bytes !== b.bytes) return a.bytes > b.bytes;
+  if (a.db !== b.db) return a.db < b.db;
+  return a.key < b.key;
+}
+
+/** Inserts into a list in {@link ranksBefore} order (biggest first) and keeps at most `k`. */
 export function offerTopKey(top: BigKey[], candidate: BigKey, k: number): void {
   if (k <= 0) return;
   const last = top[top.length - 1];
-  if (top.length >= k && last !== undefined && candidate.bytes <= last.bytes) return;
+  if (top.length >= k && last !== undefined && !ranksBefore(candidate, last)) return;
   let i = top.length;
-  while (i > 0 && (top[i - 1]?.bytes ?? 0) < candidate.bytes) i--;
+  while (i > 0 && ranksBefore(candidate, top[i - 1]!)) i--;
   top.splice(i, 0, candidate);
   if (top.length > k) top.length = k;
 }

@@ -227,6 +227,23 @@ void describe('key prefixes and top-K', () => {
     assert.equal(top.length, 3);
   });
 
+  void it('among keys of one size, keeps the same ones whatever order SCAN met them in (db, then name)', () => {
+    const same = ['d', 'a', 'c', 'b', 'e'].map((name): BigKey => ({
+      key: name,
+      db: 0,
+      type: 'string',
+      bytes: 88,
+      ttlSeconds: -1,
+    }));
+    const keep = (order: BigKey[]) => {
+      const top: BigKey[] = [];
+      for (const k of order) offerTopKey(top, k, 3);
+      return top.map((k) => k.key);
+    };
+    assert.deepEqual(keep(same), ['a', 'b', 'c']);
+    assert.deepEqual(keep([...same].reverse()), ['a', 'b', 'c']);
+  });
+
   void it('folds the prefixes beyond the limit into (other)', () => {
     const p = (prefix: string, bytes: number) => ({ prefix, keys: 1, bytes, keysWithoutTtl: 1 });
     const folded = foldPrefixes([p('a:', 10), p('b:', 30), p(OTHER_PREFIX, 5), p('c:', 20), p('d:', 1)], 2);
