@@ -218,7 +218,9 @@ describe('safe in production (time-skipping server)', () => {
     }
 
     it('refuses and records an unsigned and a forged approval, takes a signed one', async () => {
-      const { settings, identity, serverNow } = await aliceSigns();
+      // A verify window real time covers: refused updates too have left the time-skipping server's time lock held
+      // under load (the run then sat in `verifying` with no timer skipped; seen once in a bare-clone CI run).
+      const { settings, identity, serverNow } = await aliceSigns({ windowSeconds: 2, intervalSeconds: 1 });
       const { report, status } = await harness.run({ settings, identity }, async (h) => {
         const s = await waitForPhase(h, 'awaiting-approval');
         const approval = { decision: 'approve' as const, by: 'alice@example.com', planId: s.plan!.id, via: 'cli' };
