@@ -66,6 +66,13 @@ async function dataKeys(): Promise<number> {
   return count;
 }
 
+/**
+ * Waits out the keyspace's incremental rehash (serverCron finishes it within a tick or two, at hz 10): a SCAN during
+ * a rehash walks both tables, so two scans on either side of its end page the keys differently. For the tests that
+ * compare two scans page for page.
+ */
+const rehashed = () => new Promise((r) => setTimeout(r, 300));
+
 async function fill(count: number, key: (i: number) => string, value = 'v', ttl?: number) {
   const p = admin.pipeline();
   for (let i = 0; i < count; i++) {
@@ -277,6 +284,7 @@ void describe('diagnoseRedis', () => {
     ];
     for (const name of odd) await admin.set(name, 'x');
     await admin.expire('stat:failed', 600);
+    await rehashed();
     const opts = { topKeys: 5, scanCount: 50 };
     const script = await scanKeyspace(admin, [0], opts, detachedProgress());
     const plain = await scanKeyspace(admin, [0], { ...opts, useScript: false }, detachedProgress());
@@ -314,6 +322,7 @@ void describe('diagnoseRedis', () => {
 
   void it('a scan paced by a slow probe pauses between pages and finds what the unpaced scan finds', async () => {
     await fill(300, (i) => `paced:${i}`, 'v'.repeat(20));
+    await rehashed();
     const opts = { topKeys: 5, scanCount: 50 };
     const unpaced = await scanKeyspace(admin, [0], opts, detachedProgress());
     let emit: (ms: number) => void = () => undefined;
@@ -347,6 +356,7 @@ void describe('diagnoseRedis', () => {
   void it('folds prefixes beyond the cap into (other) and resumes a scan to the same result', async () => {
     for (let p = 0; p < 10; p++) await fill(10, (i) => `p${p}:${i}`, 'v'.repeat(10 * (p + 1)));
     await admin.set('huge', 'z'.repeat(50_000));
+    await rehashed();
     const states: ScanState[] = [];
     const full = await scanKeyspace(
       admin,
@@ -826,6 +836,7 @@ void describe('inside an activity context', () => {
   void it('heartbeats the scan per batch and resumes from the heartbeat details', async () => {
     await fill(95, (i) => `k:${i}`);
     await admin.set('big', 'b'.repeat(10_000));
+    await rehashed();
     const beats: ScanState[] = [];
     const env = new MockActivityEnvironment();
     env.on('heartbeat', (d: ScanState) => beats.push(d));
